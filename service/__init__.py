@@ -1,0 +1,1 @@
+"""The composition root: settings, wiring of adapters into the core, and the CLI."""

@@ -1,0 +1,116 @@
+"""The `memsync` command line. stdout carries data (one JSON document with --json); stderr
+carries progress and messages. Exit codes: 0 ok, 1 runtime error, 2 usage or configuration
+error, 3 finished with items in the retry queue, 4 lock busy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_RETRY, EXIT_LOCKED = 0, 1, 2, 3, 4
+
+
+class UsageError(MemsyncError):
+    """A command line that cannot be carried out as given."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser = argparse.ArgumentParser(
+        prog="memsync",
+        parents=[common],
+        description="Long-term memory for coding agents: markdown memories mirrored into Qdrant.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", parents=[common], help="create .memsync/ in this directory")
+    p.add_argument("--path", type=Path, default=None, help="project folder (default: here)")
+
+    p = sub.add_parser("sync", parents=[common], help="index new, changed and deleted memories")
+    p.add_argument("--dry-run", action="store_true", help="show what would happen; write nothing")
+    p.add_argument("--force", action="store_true", help="re-embed everything")
+    p.add_argument("--report", type=Path, help="also write the report (JSON + .md) here")
+    p.add_argument("--ignore-lock", action="store_true", help="skip the writer lock (debugging)")
+    p.add_argument("--all-items", action="store_true", help="list unchanged items too")
+
+    p = sub.add_parser("add", parents=[common], help="add a memory unless it is a duplicate")
+    p.add_argument("--kind", required=True, help="decision, learning, insight, ...")
+    p.add_argument("--title", required=True)
+    p.add_argument("--body", help="markdown body; '-' reads standard input")
+    p.add_argument("--body-file", type=Path, help="read the body from a file")
+    p.add_argument("--tags", default="", help="comma-separated tags")
+    p.add_argument("--confidence", type=float, default=0.7)
+    p.add_argument("--dry-run", action="store_true", help="decide and show; write nothing")
+
+    p = sub.add_parser("ask", parents=[common], help="semantic search over memories")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=5, help="how many memories (default 5)")
+    p.add_argument("--kind", action="append", default=[], help="only this kind (repeatable)")
+    p.add_argument("--tag", action="append", default=[], help="only with this tag (repeatable)")
+    p.add_argument("--include-archived", action="store_true")
+
+    sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
+
+    p = sub.add_parser("retry", parents=[common], help="retry queued items now, or drop them")
+    p.add_argument(
+        "--drop",
+        nargs="*",
+        metavar="PATH",
+        help="forget these queued paths (no PATH: every dead letter)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from service import commands
+
+    handler: Callable[[argparse.Namespace], tuple[dict[str, Any], str, int]] = getattr(
+        commands, f"cmd_{args.command}"
+    )
+    try:
+        data, text, code = handler(args)
+    except KeyboardInterrupt:
+        _fail(args, "interrupted", "interrupted; the next sync finishes the work", EXIT_ERROR)
+        return EXIT_ERROR
+    except (ConfigError, StoreNotFoundError, UsageError) as exc:
+        return _fail(args, type(exc).__name__, str(exc), EXIT_USAGE)
+    except LockBusyError as exc:
+        return _fail(args, "LockBusyError", str(exc), EXIT_LOCKED)
+    except MemsyncError as exc:
+        return _fail(args, type(exc).__name__, str(exc), EXIT_ERROR)
+    except Exception as exc:  # boundary: report, never a bare traceback unless asked
+        if os.environ.get("MEMSYNC_DEBUG"):
+            traceback.print_exc()
+        return _fail(
+            args,
+            type(exc).__name__,
+            f"internal error: {exc} (set MEMSYNC_DEBUG=1 for a traceback)",
+            EXIT_ERROR,
+        )
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif text:
+        print(text)
+    return code
+
+
+def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    print(f"memsync: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": {"type": kind, "message": message}, "exit_code": code}))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Command handlers: each returns (JSON data, text for people, exit code)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from service import render
+from service.cli import EXIT_OK, EXIT_RETRY, UsageError
+from service.settings import DEFAULT_CONFIG, Settings, load_settings, locate_store
+from service.wiring import dedup_thresholds, index_exists, make_encoder, make_index, sync_deps
+from sync.add import add_memory, new_candidate
+from sync.checkpoint import load_checkpoint, save_checkpoint
+from sync.engine import SyncOptions, run_sync, writer_lock
+from sync.models import collection_name
+from sync.ports import SearchFilter
+from sync.retrieve import ask
+from sync.store import STORE_DIRNAME, StoreLayout, init_store
+
+Result = tuple[dict[str, Any], str, int]
+
+
+def _open() -> tuple[StoreLayout, Settings]:
+    layout = locate_store(Path.cwd(), os.environ)
+    return layout, load_settings(layout, os.environ)
+
+
+def cmd_init(args: argparse.Namespace) -> Result:
+    root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
+    layout, created = init_store(root)
+    if not layout.config_path.exists():
+        layout.config_path.write_text(DEFAULT_CONFIG, encoding="utf-8")
+    data = {"store": str(root), "created": created}
+    verb = "Created" if created else "Already initialised:"
+    text = f"{verb} {root}\nNext: add memories under {layout.memory_dir}, then `memsync sync`."
+    return data, text, EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    deps = sync_deps(settings, layout)
+    deps.progress = _progress_printer("indexing")
+    opts = SyncOptions(
+        dry_run=args.dry_run,
+        force=args.force,
+        ignore_lock=args.ignore_lock,
+        report_path=args.report,
+        list_unchanged=args.all_items,
+    )
+    report = run_sync(layout, opts, deps)
+    return report, render.sync_text(report), _sync_exit(report)
+
+
+def cmd_retry(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    if args.drop is not None:
+        return _drop(layout, args.drop)
+    deps = sync_deps(settings, layout)
+    deps.progress = _progress_printer("retrying")
+    report = run_sync(layout, SyncOptions(retry_now=True), deps)
+    return report, render.sync_text(report), _sync_exit(report)
+
+
+def _drop(layout: StoreLayout, paths: list[str]) -> Result:
+    with writer_lock(layout, skip=False):
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+        if paths:
+            unknown = [p for p in paths if p not in checkpoint.retry]
+            if unknown:
+                raise UsageError(
+                    f"not in the retry queue: {', '.join(unknown)} (see `memsync status`)"
+                )
+            chosen = paths
+        else:
+            chosen = [p for p, r in checkpoint.retry.items() if r.dead]
+        for path in chosen:
+            checkpoint.ignored[path] = checkpoint.retry.pop(path).raw_hash
+        if chosen:
+            save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+    text = "\n".join(f"dropped {p} (edit it to try again)" for p in chosen) or "nothing to drop"
+    return {"dropped": chosen}, text, EXIT_OK
+
+
+def cmd_add(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    body = _body(args)
+    if not args.title.strip():
+        raise UsageError("--title is empty")
+    if not 0.0 <= args.confidence <= 1.0:
+        raise UsageError("--confidence must be between 0 and 1")
+    from sync.markdown import _KIND_RE  # the same rule as for files
+
+    if not _KIND_RE.match(args.kind):
+        raise UsageError(f"--kind {args.kind!r}: lowercase letters, digits, '-' or '_'")
+    now = dt.datetime.now(dt.UTC)
+    tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
+    candidate = new_candidate(
+        kind=args.kind,
+        title=args.title,
+        body=body,
+        tags=tags,
+        confidence=args.confidence,
+        source={"agent": "cli"},
+        now=now,
+    )
+    deps = sync_deps(settings, layout)
+    result = add_memory(
+        layout,
+        candidate,
+        deps,
+        dedup_thresholds(settings),
+        dry_run=args.dry_run,
+        neighbours_k=settings.dedup_neighbours,
+    )
+    failed = bool(result.get("sync", {}).get("failures"))
+    return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
+
+
+def _body(args: argparse.Namespace) -> str:
+    if args.body_file is not None:
+        try:
+            return str(args.body_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--body-file {args.body_file}: {exc}") from None
+    if args.body == "-":
+        return sys.stdin.read()
+    if not args.body or not args.body.strip():
+        raise UsageError("give the memory a body: --body TEXT, --body - (stdin) or --body-file")
+    return str(args.body)
+
+
+def cmd_ask(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    if args.k < 1 or args.k > 100:
+        raise UsageError("--k must be between 1 and 100")
+    if not args.question.strip():
+        raise UsageError("the question is empty")
+    results: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    if index_exists(settings, layout):
+        encoder = make_encoder(settings)
+        index = make_index(settings, layout)
+        try:
+            flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
+            results = ask(
+                args.question,
+                encoder=encoder,
+                index=index,
+                collection=collection_name(settings.collection, encoder.identity),
+                k=args.k,
+                flt=flt,
+                memory_dir=layout.memory_dir,
+            )
+        finally:
+            index.close()
+    data = {
+        "question": args.question,
+        "results": results,
+        "took_ms": round((time.perf_counter() - t0) * 1000, 1),
+    }
+    return data, render.ask_text(data), EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    files = sum(1 for _ in layout.memory_dir.rglob("*.md")) if layout.memory_dir.exists() else 0
+    reports = sorted(layout.reports_dir.glob("sync-*.json")) if layout.reports_dir.exists() else []
+    queue = sorted(checkpoint.retry.values(), key=lambda r: r.path)
+    data = {
+        "store": str(layout.root),
+        "memory_files": files,
+        "indexed": len(checkpoint.entries),
+        "encoder": checkpoint.encoder.as_dict() if checkpoint.encoder else None,
+        "configured_model": sync_deps(settings, layout).encoder_model,
+        "collection": checkpoint.collection,
+        "index": {
+            "backend": "server" if settings.qdrant_url else settings.qdrant_mode,
+            "location": settings.qdrant_url or str(layout.qdrant_dir),
+        },
+        "retry_queue": [vars(r) for r in queue if not r.dead],
+        "dead_letters": [vars(r) for r in queue if r.dead],
+        "ignored": sorted(checkpoint.ignored),
+        "interrupted_run_pending": layout.journal_path.exists(),
+        "last_report": str(reports[-1]) if reports else None,
+        "warnings": checkpoint.warnings,
+    }
+    return data, render.status_text(data), EXIT_OK
+
+
+def _sync_exit(report: dict[str, Any]) -> int:
+    c = report["counts"]
+    return (
+        EXIT_RETRY if not report["dry_run"] and (c["retry_queue"] or c["dead_letters"]) else EXIT_OK
+    )
+
+
+def _progress_printer(label: str) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{label} {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show

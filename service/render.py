@@ -1,0 +1,81 @@
+"""Plain-text renderings of command results, for people (stdout without --json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sync_text(report: dict[str, Any]) -> str:
+    c = report["counts"]
+    head = "dry run (nothing written)" if report["dry_run"] else f"sync {report['run_id']}"
+    lines = [
+        f"{head}: {c['added']} added, {c['updated']} updated, {c['deleted']} deleted, "
+        f"{c['unchanged']} unchanged, {c['skipped']} skipped, {c['failed']} failed; "
+        f"retry queue {c['retry_queue']}, dead letters {c['dead_letters']}"
+    ]
+    for item in report["items"]:
+        lines.append(f"  {item['action']:<9} {item['path']}  — {item['reason']}")
+        if item.get("error"):
+            lines.append(f"            error: {item['error']}")
+        if item.get("remediation"):
+            lines.append(f"            fix: {item['remediation']}")
+    s = report["storage"]
+    lines.append(
+        f"storage: +{s['points_added']}/-{s['points_removed']} points, "
+        f"+{s['bytes_added']}/-{s['bytes_removed']} bytes (est.), "
+        f"{s['points_total']} points total"
+    )
+    for warning in report["warnings"]:
+        lines.append(f"warning: {warning}")
+    if report.get("report_files"):
+        lines.append(f"report: {report['report_files'][-1]}")
+    return "\n".join(lines)
+
+
+def add_text(result: dict[str, Any]) -> str:
+    prefix = "would " if result["dry_run"] else ""
+    lines = [f"{prefix}{result['action']}: {result['reason']}"]
+    if result.get("path"):
+        lines.append(f"  memory/{result['path']} ({result.get('id')})")
+    for n in result["nearest"]:
+        lines.append(
+            f"  nearest {n['score']:.3f}  {n['kind']:<9} {n['title']}  (memory/{n['path']})"
+        )
+    return "\n".join(lines)
+
+
+def ask_text(data: dict[str, Any]) -> str:
+    if not data["results"]:
+        return "no memories found (is the store synced? run `memsync sync`)"
+    lines = []
+    for i, r in enumerate(data["results"], start=1):
+        lines.append(f"{i}. [{r['score']:.3f}] {r['title']}  ({r['kind']}, memory/{r['path']})")
+        if r["snippet"]:
+            lines.append(f"   {r['snippet']}")
+    return "\n".join(lines)
+
+
+def status_text(d: dict[str, Any]) -> str:
+    enc = d["encoder"]
+    encoder = f"{enc['model']} ({enc['dim']} dims)" if enc else "none yet"
+    if enc and enc["model"] != d["configured_model"]:
+        encoder += f"; configured {d['configured_model']} (the next sync re-embeds)"
+    index = d["index"]
+    lines = [
+        f"store:    {d['store']}",
+        f"memories: {d['memory_files']} files, {d['indexed']} indexed",
+        f"encoder:  {encoder}",
+        f"index:    {index['backend']} at {index['location']}, collection {d['collection']}",
+        f"retry queue: {len(d['retry_queue'])}, dead letters: {len(d['dead_letters'])}",
+    ]
+    for r in d["retry_queue"]:
+        lines.append(
+            f"  queued  {r['path']}  next {r['next_attempt']}  ({r['attempts']}x): {r['error']}"
+        )
+    for r in d["dead_letters"]:
+        lines.append(f"  dead    {r['path']}  ({r['attempts']}x): {r['error']}")
+    if d["interrupted_run_pending"]:
+        lines.append("an interrupted run left work in the journal; the next sync completes it")
+    if d["last_report"]:
+        lines.append(f"last report: {d['last_report']}")
+    return "\n".join(lines)

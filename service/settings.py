@@ -1,0 +1,148 @@
+"""Settings: the one place configuration is read (defaults < global < project < env)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sync.dedup import DEFAULT_NOOP_THRESHOLD, DEFAULT_UPDATE_THRESHOLD
+from sync.errors import ConfigError
+from sync.store import DEFAULT_MAX_FILE_BYTES, STORE_DIRNAME, StoreLayout, find_store
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = 64
+    collection: str = "memsync"
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    qdrant_mode: str = "local"  # local | memory; ignored when qdrant_url is set
+    qdrant_timeout_s: float = 10.0
+    retry_max_attempts: int = 5
+    retry_base_delay_s: float = 60.0
+    retry_max_delay_s: float = 6 * 3600.0
+    dedup_noop_threshold: float = DEFAULT_NOOP_THRESHOLD
+    dedup_update_threshold: float = DEFAULT_UPDATE_THRESHOLD
+    dedup_neighbours: int = 5
+
+
+# config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
+_SECTIONS = ("qdrant", "retry", "dedup")
+_ENV = {
+    "MEMSYNC_MODEL": "model",
+    "MEMSYNC_BATCH_SIZE": "batch_size",
+    "MEMSYNC_COLLECTION": "collection",
+    "MEMSYNC_QDRANT_URL": "qdrant_url",
+    "MEMSYNC_QDRANT_API_KEY": "qdrant_api_key",
+    "MEMSYNC_QDRANT_MODE": "qdrant_mode",
+}
+
+
+def locate_store(cwd: Path, env: Mapping[str, str]) -> StoreLayout:
+    """``MEMSYNC_DIR`` if set, else the nearest ``.memsync/`` upwards, else ``~/.memsync``."""
+    explicit = env.get("MEMSYNC_DIR")
+    if explicit:
+        root = Path(explicit).expanduser()
+        if root.name != STORE_DIRNAME and (root / STORE_DIRNAME).is_dir():
+            root = root / STORE_DIRNAME
+        if not root.is_dir():
+            raise ConfigError(
+                f"MEMSYNC_DIR={explicit}: no such store; run `memsync init` there "
+                "or unset MEMSYNC_DIR"
+            )
+        return StoreLayout(root)
+    return find_store(cwd, home=Path(env.get("HOME", "~")).expanduser())
+
+
+def load_settings(layout: StoreLayout | None, env: Mapping[str, str]) -> Settings:
+    """Merge the global config, the store's config and the environment; validate all of it."""
+    values: dict[str, Any] = {}
+    home = Path(env.get("HOME", "~")).expanduser()
+    for path in (home / STORE_DIRNAME / "config.toml", layout.config_path if layout else None):
+        if path is not None and path.is_file():
+            values.update(_read_toml(path))
+    for var, name in _ENV.items():
+        if env.get(var):
+            values[name] = _coerce(name, env[var], var)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            flat.update({f"{key}_{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    known = {f.name: f for f in fields(Settings)}
+    for key, value in flat.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+        flat[key] = _coerce(key, value, f"{path}: {key}")
+    return flat
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = type(getattr(Settings(), name))
+    try:
+        if kind is float and not isinstance(value, bool):
+            return float(value)
+        if kind is int and not isinstance(value, bool):
+            return int(value)
+        if kind is str:
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+
+
+def _validate(s: Settings) -> None:
+    if s.batch_size < 1 or s.batch_size > 4096:
+        raise ConfigError(f"batch_size={s.batch_size}: choose 1..4096 (64 is fastest on CPU)")
+    if s.qdrant_mode not in ("local", "memory"):
+        raise ConfigError(
+            f"qdrant mode {s.qdrant_mode!r}: use 'local' (embedded, on disk) or "
+            "'memory'; for a server set qdrant url / MEMSYNC_QDRANT_URL"
+        )
+    if s.qdrant_url and not s.qdrant_url.startswith(("http://", "https://")):
+        raise ConfigError(f"qdrant url {s.qdrant_url!r}: must start with http:// or https://")
+    if not 0 < s.dedup_update_threshold <= s.dedup_noop_threshold <= 1:
+        raise ConfigError(
+            "dedup thresholds: need 0 < update_threshold <= noop_threshold <= 1 "
+            f"(got {s.dedup_update_threshold} and {s.dedup_noop_threshold})"
+        )
+    if s.retry_max_attempts < 1:
+        raise ConfigError("retry max_attempts must be at least 1")
+    if not s.collection.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"collection {s.collection!r}: letters, digits, '-' and '_' only")
+
+
+DEFAULT_CONFIG = """\
+# memsync settings for this store. Environment variables (MEMSYNC_*) override them.
+# model = "all-MiniLM-L6-v2"     # or a local sentence-transformers folder; never downloaded
+# batch_size = 64
+# collection = "memsync"         # collection name prefix (one collection per encoder)
+
+[qdrant]
+# url = "http://127.0.0.1:6333"  # a Qdrant server; unset = embedded under .memsync/qdrant
+# mode = "local"                 # embedded: "local" (on disk) or "memory"
+
+[retry]
+# max_attempts = 5
+# base_delay_s = 60
+
+[dedup]
+# noop_threshold = 0.90
+# update_threshold = 0.75
+"""

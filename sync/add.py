@@ -1,0 +1,147 @@
+"""`memsync add`: embed a candidate, find its neighbours, decide, write, index."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sync.dedup import DedupDecision, DedupThresholds, Neighbour, decide_dedup, merge_memories
+from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
+from sync.errors import MemoryFileError
+from sync.fsutil import confined
+from sync.hashing import new_memory_id, text_fingerprint
+from sync.markdown import decode_text, parse_memory
+from sync.models import ARCHIVE_FOLDER, Memory, collection_name, kind_folder
+from sync.ports import Encoder, SearchFilter
+from sync.retry import iso
+from sync.store import StoreLayout, memory_rel_path, slugify, unique_rel_path, write_memory
+
+
+def add_memory(
+    layout: StoreLayout,
+    candidate: Memory,
+    deps: SyncDeps,
+    thresholds: DedupThresholds,
+    *,
+    dry_run: bool = False,
+    neighbours_k: int = 5,
+) -> dict[str, Any]:
+    """Add a memory unless it duplicates one; merge it when it is about the same subject."""
+    with writer_lock(layout, skip=dry_run):
+        now = deps.clock()
+        encoder = deps.encoder_factory()
+        neighbours = _neighbours(candidate, encoder, deps, neighbours_k)
+        decision = decide_dedup(
+            candidate.kind,
+            text_fingerprint(candidate.title, candidate.body),
+            neighbours,
+            thresholds,
+        )
+        result: dict[str, Any] = {
+            "action": decision.action,
+            "reason": decision.reason,
+            "score": round(decision.score, 4),
+            "dry_run": dry_run,
+            "nearest": [n.as_dict() for n in neighbours],
+        }
+        if dry_run or decision.action == "noop":
+            result["id"] = decision.target.memory_id if decision.target else None
+            result["path"] = decision.target.path if decision.target else None
+            return result
+        written = _apply(layout, candidate, decision, now)
+        result.update(id=written[0][1], path=written[0][0], written=[p for p, _ in written])
+        shared = dataclasses.replace(deps, encoder_factory=lambda: encoder)
+        report = run_sync(
+            layout, SyncOptions(scope=frozenset(p for p, _ in written)), shared, lock_held=True
+        )
+        result["sync"] = {"counts": report["counts"], "failures": report["failures"]}
+        return result
+
+
+def new_candidate(
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    tags: tuple[str, ...],
+    confidence: float,
+    source: dict[str, Any],
+    now: dt.datetime,
+) -> Memory:
+    """A fresh memory as `memsync add` writes it."""
+    stamp = iso(now)
+    return Memory(
+        id=new_memory_id(now.strftime("%Y%m%d")),
+        kind=kind,
+        title=title.strip(),
+        body=body.strip(),
+        tags=tags,
+        confidence=confidence,
+        source=source,
+        created=stamp,
+        updated=stamp,
+    )
+
+
+def _neighbours(candidate: Memory, encoder: Encoder, deps: SyncDeps, k: int) -> list[Neighbour]:
+    if not deps.index_exists():
+        return []
+    collection = collection_name(deps.collection_prefix, encoder.identity)
+    index = deps.index_factory()
+    try:
+        vector = encoder.encode([candidate.embedding_text()])[0]
+        hits = index.search(collection, vector, k, SearchFilter())
+        exact = index.find_by(
+            collection, "fingerprint", text_fingerprint(candidate.title, candidate.body), limit=1
+        )
+    finally:
+        index.close()  # the sync that follows reopens it (embedded Qdrant allows one client)
+    seen = {h.point_id for h in hits}
+    return [_neighbour(h.payload, h.score) for h in hits] + [
+        _neighbour(h.payload, 1.0) for h in exact if h.point_id not in seen
+    ]
+
+
+def _neighbour(payload: Any, score: float) -> Neighbour:
+    return Neighbour(
+        str(payload.get("memory_id")),
+        str(payload.get("path")),
+        str(payload.get("title")),
+        str(payload.get("kind")),
+        float(score),
+        str(payload.get("fingerprint", "")),
+    )
+
+
+def _apply(
+    layout: StoreLayout, candidate: Memory, decision: DedupDecision, now: dt.datetime
+) -> list[tuple[str, str]]:
+    """Write the files of the decision; returns (path, id) pairs, the main memory first."""
+    day = now.strftime("%Y%m%d")
+    memory_dir = layout.memory_dir
+
+    def taken(rel: str) -> bool:
+        return confined(memory_dir, rel).exists()
+
+    if decision.action == "add" or decision.target is None:
+        rel = memory_rel_path(candidate, day, taken)
+        write_memory(memory_dir, rel, candidate)
+        return [(rel, candidate.id)]
+    target = decision.target.path
+    path = confined(memory_dir, target)
+    try:
+        existing = parse_memory(decode_text(path.read_bytes(), target), target)
+    except FileNotFoundError:
+        raise MemoryFileError(
+            target, "indexed memory is missing on disk; run `memsync sync`"
+        ) from None
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    archived = dataclasses.replace(existing, id=f"{existing.id}@{stamp}", superseded_by=existing.id)
+    archive_rel = unique_rel_path(
+        f"{ARCHIVE_FOLDER}/{kind_folder(existing.kind)}/{slugify(existing.title)}--{stamp}.md",
+        taken,
+    )
+    write_memory(memory_dir, archive_rel, archived)
+    write_memory(memory_dir, target, merge_memories(existing, candidate, now))
+    return [(target, existing.id), (archive_rel, archived.id)]

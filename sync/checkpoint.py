@@ -1,0 +1,208 @@
+"""The checkpoint (state/sync-state.json) and its append-only journal.
+
+The executor appends one journal line per finished item (fsynced per batch, after the index
+acknowledged the write); at the end of a run the journal is folded into the checkpoint, which
+is replaced atomically. After a crash, loading replays whatever the journal holds, so no
+finished item is lost and none is redone more than idempotently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from sync.errors import CheckpointError
+from sync.fsutil import atomic_write_bytes
+from sync.models import EncoderIdentity
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """A memory file whose current content is in the index."""
+
+    id: str
+    point_id: str
+    content_hash: str
+    raw_hash: str
+    mtime_ns: int
+    size: int
+    seen_ns: int  # when the file was last read: a stat newer than this is not trusted
+    model: str
+    kind: str
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class RetryEntry:
+    """A failed item waiting for its next attempt, or dead-lettered."""
+
+    path: str
+    raw_hash: str | None
+    error: str
+    permanent: bool
+    attempts: int
+    first_failed: str
+    last_failed: str
+    next_attempt: str
+    dead: bool = False
+
+
+@dataclass
+class Checkpoint:
+    """What is known to be durably indexed, and what is waiting to be retried."""
+
+    encoder: EncoderIdentity | None = None
+    collection: str | None = None
+    entries: dict[str, IndexedEntry] = field(default_factory=dict)
+    retry: dict[str, RetryEntry] = field(default_factory=dict)
+    ignored: dict[str, str | None] = field(default_factory=dict)  # path -> raw hash dropped
+    stale_collections: list[str] = field(default_factory=list)
+    last_run: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)  # not stored: what loading noticed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "encoder": self.encoder.as_dict() if self.encoder else None,
+            "collection": self.collection,
+            "memories": {path: asdict(e) for path, e in sorted(self.entries.items())},
+            "retry_queue": {path: asdict(r) for path, r in sorted(self.retry.items())},
+            "ignored": dict(sorted(self.ignored.items())),
+            "stale_collections": self.stale_collections,
+            "last_run": self.last_run,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        encoder = data.get("encoder")
+        return cls(
+            encoder=EncoderIdentity(**encoder) if encoder else None,
+            collection=data.get("collection"),
+            entries={p: IndexedEntry(**e) for p, e in data.get("memories", {}).items()},
+            retry={p: RetryEntry(**r) for p, r in data.get("retry_queue", {}).items()},
+            ignored=dict(data.get("ignored", {})),
+            stale_collections=list(data.get("stale_collections", [])),
+            last_run=data.get("last_run"),
+        )
+
+
+def load_checkpoint(checkpoint_path: Path, journal_path: Path) -> Checkpoint:
+    """Read the checkpoint and replay the journal left by an interrupted run."""
+    checkpoint = Checkpoint()
+    if checkpoint_path.exists():
+        try:
+            data = json.loads(checkpoint_path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != VERSION:
+                raise ValueError(f"unsupported layout (version {data.get('version')!r})")
+            checkpoint = Checkpoint.from_json(data)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CheckpointError(
+                f"{checkpoint_path}: cannot read the checkpoint ({exc}). It is derived data: "
+                "move it aside and run `memsync sync --force` to rebuild it from the markdown."
+            ) from None
+    if journal_path.exists():
+        replay_journal(checkpoint, journal_path)
+    return checkpoint
+
+
+def replay_journal(checkpoint: Checkpoint, journal_path: Path) -> int:
+    """Apply every complete journal line; a torn last line (a crash mid-write) is ignored."""
+    applied = 0
+    with journal_path.open("r", encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.endswith("\n"):
+                break  # torn write: the item was not acknowledged as done
+            try:
+                apply_op(checkpoint, json.loads(line))
+                applied += 1
+            except (ValueError, TypeError, KeyError) as exc:
+                checkpoint.warnings.append(
+                    f"{journal_path}:{lineno}: skipped bad journal line ({exc})"
+                )
+    return applied
+
+
+def apply_op(checkpoint: Checkpoint, op: dict[str, Any]) -> None:
+    """Fold one journal record into the checkpoint. Every op is idempotent."""
+    kind, path = op["op"], str(op.get("path", ""))
+    if kind == "indexed":
+        entry = IndexedEntry(**op["entry"])
+        if op.get("replaces"):
+            checkpoint.entries.pop(op["replaces"], None)
+        checkpoint.entries[path] = entry
+        checkpoint.retry.pop(path, None)
+        checkpoint.ignored.pop(path, None)
+    elif kind == "touched":
+        old = checkpoint.entries.get(path)
+        if old is not None:
+            checkpoint.entries[path] = IndexedEntry(**{**asdict(old), **op["stat"]})
+    elif kind == "deleted":
+        checkpoint.entries.pop(path, None)
+        checkpoint.retry.pop(path, None)
+        checkpoint.ignored.pop(path, None)
+    elif kind == "failed":
+        checkpoint.retry[path] = RetryEntry(**op["retry"])
+    elif kind == "unqueued":
+        checkpoint.retry.pop(path, None)
+    elif kind == "encoder":
+        checkpoint.encoder = EncoderIdentity(**op["encoder"])
+        previous = checkpoint.collection
+        checkpoint.collection = op["collection"]
+        if (
+            previous
+            and previous != op["collection"]
+            and previous not in checkpoint.stale_collections
+        ):
+            checkpoint.stale_collections.append(previous)
+    elif kind == "dropped_collection":
+        if op["collection"] in checkpoint.stale_collections:
+            checkpoint.stale_collections.remove(op["collection"])
+    else:
+        raise ValueError(f"unknown op {kind!r}")
+
+
+class Journal:
+    """Append-only log of finished items; durable once :meth:`commit` returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: TextIO | None = None
+        self._pending: list[dict[str, Any]] = []
+
+    def record(self, op: dict[str, Any]) -> None:
+        self._pending.append(op)
+
+    def commit(self) -> None:
+        """Write and fsync the pending records."""
+        if not self._pending:
+            return
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("a", encoding="utf-8")
+        self._fh.write("".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self._pending))
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._pending.clear()
+
+    @property
+    def wrote(self) -> bool:
+        return self._fh is not None
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def save_checkpoint(checkpoint: Checkpoint, checkpoint_path: Path, journal_path: Path) -> None:
+    """Replace the checkpoint atomically, then drop the journal it now contains."""
+    data = json.dumps(checkpoint.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
+    atomic_write_bytes(checkpoint_path, data)
+    with contextlib.suppress(FileNotFoundError):
+        journal_path.unlink()

@@ -1,0 +1,150 @@
+"""One sync run: lock, load the checkpoint, scan, plan, execute (unless dry run), report."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.checkpoint import Checkpoint, Journal, load_checkpoint, save_checkpoint
+from sync.executor import Executor, Outcome
+from sync.lock import WriterLock
+from sync.planner import PlanOptions, must_read_all, plan_sync
+from sync.ports import Encoder, VectorIndex
+from sync.report import build_report, write_report
+from sync.retry import RetryPolicy
+from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout, scan
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    dry_run: bool = False
+    force: bool = False
+    retry_now: bool = False
+    ignore_lock: bool = False
+    scope: frozenset[str] | None = None
+    report_path: Path | None = None
+    list_unchanged: bool = False
+
+
+@dataclass
+class SyncDeps:
+    """Everything a run needs from outside the core, built by the composition root."""
+
+    encoder_model: str
+    encoder_factory: Callable[[], Encoder]
+    index_factory: Callable[[], VectorIndex]
+    index_exists: Callable[[], bool] = lambda: True  # False: nothing to open (embedded, fresh)
+    collection_prefix: str = "memsync"
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    batch_size: int = 64
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    progress: Callable[[int, int], None] | None = None
+
+
+@contextlib.contextmanager
+def writer_lock(layout: StoreLayout, *, skip: bool) -> Iterator[None]:
+    """Hold the store's writer lock for the block, unless told to skip it."""
+    if skip:
+        yield
+        return
+    with WriterLock(layout.lock_path):
+        yield
+
+
+def run_sync(
+    layout: StoreLayout, opts: SyncOptions, deps: SyncDeps, *, lock_held: bool = False
+) -> dict[str, Any]:
+    """Run (or preview) one sync and return its report."""
+    with writer_lock(layout, skip=opts.dry_run or opts.ignore_lock or lock_held):
+        return _run_locked(layout, opts, deps)
+
+
+def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[str, Any]:
+    started, t0 = deps.clock(), time.perf_counter()
+    run_id = secrets.token_hex(4)
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    recovered = layout.journal_path.exists()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    known = {} if must_read_all(checkpoint, deps.encoder_model, opts.force) else checkpoint.entries
+    scanned = scan(
+        layout.memory_dir,
+        known,
+        now_ns=time.time_ns(),
+        max_bytes=deps.max_file_bytes,
+        only=opts.scope,
+    )
+    timings["scan"] = round(time.perf_counter() - t, 4)
+    dim_hint = checkpoint.encoder.dim if checkpoint.encoder else 384
+    plan_opts = PlanOptions(
+        deps.encoder_model,
+        force=opts.force,
+        retry_now=opts.retry_now,
+        scope=opts.scope,
+        dim_hint=dim_hint,
+    )
+    plan = plan_sync(scanned, checkpoint, plan_opts, started)
+    outcome: Outcome | None = None
+    if not opts.dry_run:
+        outcome = _execute(layout, plan, scanned, checkpoint, deps, started, recovered)
+        timings.update(outcome.timings)
+    timings["total"] = round(time.perf_counter() - t0, 4)
+    report = build_report(
+        run_id=run_id,
+        started=started,
+        finished=deps.clock(),
+        layout=layout,
+        plan=plan,
+        outcome=outcome,
+        checkpoint=checkpoint,
+        timings=timings,
+        list_unchanged=opts.list_unchanged,
+        recovered=recovered,
+    )
+    if not opts.dry_run:
+        report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
+    if opts.report_path is not None:
+        write_report(opts.report_path, report, exact=True)
+    return report
+
+
+def _execute(
+    layout: StoreLayout,
+    plan: Any,
+    scanned: Any,
+    checkpoint: Checkpoint,
+    deps: SyncDeps,
+    now: dt.datetime,
+    recovered: bool,
+) -> Outcome:
+    journal = Journal(layout.journal_path)
+    executor = Executor(
+        checkpoint=checkpoint,
+        journal=journal,
+        memories={sf.path: sf.memory for sf in scanned if sf.memory is not None},
+        encoder_factory=deps.encoder_factory,
+        index_factory=deps.index_factory,
+        collection_prefix=deps.collection_prefix,
+        policy=deps.policy,
+        now=now,
+        batch_size=deps.batch_size,
+        progress=deps.progress,
+    )
+    try:
+        outcome = executor.run(plan)
+    finally:
+        journal.commit()
+        journal.close()
+        executor.close()
+    outcome.warnings.extend(checkpoint.warnings)
+    if journal.wrote or recovered:
+        checkpoint.last_run = {"finished": now.isoformat()}
+        save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+    return outcome

@@ -1,0 +1,48 @@
+"""Safe file system primitives: confined paths and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from sync.errors import UnsafePathError
+
+
+def confined(base: Path, rel: str) -> Path:
+    """``base / rel``, refusing absolute paths, ``..`` and symlinks that lead outside ``base``."""
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise UnsafePathError(f"{rel!r}: path must be relative and stay inside {base}")
+    target = base.joinpath(*pure.parts)
+    resolved_base = base.resolve()
+    resolved = target.resolve()
+    if resolved != resolved_base and resolved_base not in resolved.parents:
+        raise UnsafePathError(f"{rel!r}: resolves outside {base}")
+    return target
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, fsync, rename, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,138 @@
+"""Frozen values that flow between the scanner, the planner and the executor."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Folder (under memory/) for each known kind; other kinds get "<kind>s".
+KIND_FOLDERS: Mapping[str, str] = {
+    "decision": "decisions",
+    "learning": "learnings",
+    "insight": "insights",
+    "summary": "summaries",
+    "daily": "daily",
+}
+ARCHIVE_FOLDER = "archived"
+
+
+def kind_folder(kind: str) -> str:
+    """Folder name under memory/ for memories of ``kind``."""
+    return KIND_FOLDERS.get(kind, f"{kind}s")
+
+
+def kind_from_folder(folder: str) -> str | None:
+    """Inverse of :func:`kind_folder` for the known kinds."""
+    for kind, name in KIND_FOLDERS.items():
+        if name == folder:
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One memory: frontmatter fields plus a markdown body."""
+
+    id: str
+    kind: str
+    title: str
+    body: str
+    tags: tuple[str, ...] = ()
+    confidence: float = 0.7
+    source: Mapping[str, Any] = field(default_factory=dict)
+    created: str = ""
+    updated: str = ""
+    supersedes: tuple[str, ...] = ()
+    superseded_by: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def embedding_text(self) -> str:
+        """Text the encoder sees: title, tags and body."""
+        tags = f"\nTags: {', '.join(self.tags)}" if self.tags else ""
+        return f"{self.title}{tags}\n\n{self.body}".strip()
+
+
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """Which model produced a vector; vectors of two identities never share a collection."""
+
+    model: str
+    dim: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "dim": self.dim}
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """What the scanner saw of one file under memory/."""
+
+    path: str  # relative to memory/, POSIX separators
+    mtime_ns: int
+    size: int
+    archived: bool = False
+    stat_unchanged: bool = False  # stat matches the checkpoint: not read at all
+    raw_hash: str | None = None
+    content_hash: str | None = None
+    memory: Memory | None = None
+    error: str | None = None
+
+
+class Action(enum.StrEnum):
+    ADD = "add"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+    SKIP = "skip"  # waiting for its retry time, dead-lettered, or dropped by the user
+    FAIL = "fail"  # known bad before any work (unparseable file, duplicate id)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One decision of the planner, with the reason a person can read."""
+
+    path: str
+    action: Action
+    reason: str
+    memory_id: str | None = None
+    point_id: str | None = None
+    content_hash: str | None = None
+    raw_hash: str | None = None
+    mtime_ns: int = 0
+    size: int = 0
+    replaces_path: str | None = None  # rename: the checkpoint entry this item takes over
+    stale_point_id: str | None = None  # a point to remove once this item is indexed
+    error: str | None = None
+    refresh_stat: bool = False  # unchanged content but new stat: record it
+    est_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run would do, computed without side effects."""
+
+    items: tuple[PlanItem, ...]
+    encoder_model: str
+    reembed_all: bool = False
+    force: bool = False
+
+    def of(self, *actions: Action) -> list[PlanItem]:
+        return [item for item in self.items if item.action in actions]
+
+    @property
+    def needs_encoder(self) -> bool:
+        return any(item.action in (Action.ADD, Action.UPDATE) for item in self.items)
+
+    @property
+    def needs_index(self) -> bool:
+        return any(item.action in (Action.ADD, Action.UPDATE, Action.DELETE) for item in self.items)
+
+
+def collection_name(prefix: str, identity: EncoderIdentity) -> str:
+    """One collection per encoder: ``<prefix>-<model slug>-<dim>``."""
+    slug = "".join(c if c.isalnum() else "-" for c in identity.model.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return f"{prefix}-{slug[-48:].strip('-')}-{identity.dim}"

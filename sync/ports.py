@@ -1,0 +1,72 @@
+"""Ports the core depends on; adapters in ``embeddings`` implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sync.models import EncoderIdentity
+
+
+class Encoder(Protocol):
+    """Turns texts into unit-length vectors."""
+
+    @property
+    def identity(self) -> EncoderIdentity: ...
+
+    def encode(self, texts: Sequence[str]) -> Sequence[Sequence[float]]: ...
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    point_id: str
+    vector: Sequence[float]
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    point_id: str
+    score: float
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restricts a search; empty tuples mean no restriction."""
+
+    kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    include_archived: bool = False
+
+
+class VectorIndex(Protocol):
+    """A vector store holding one point per memory file.
+
+    Writes return only once the backend has durably acknowledged them.
+    """
+
+    def ensure_collection(self, name: str, dim: int) -> None: ...
+
+    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None: ...
+
+    def delete(self, collection: str, point_ids: Sequence[str]) -> None: ...
+
+    def search(
+        self, collection: str, vector: Sequence[float], k: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]: ...
+
+    def find_by(
+        self, collection: str, key: str, value: str, limit: int = 10
+    ) -> list[SearchHit]: ...
+
+    def count(self, collection: str) -> int: ...
+
+    def point_ids(self, collection: str) -> set[str]: ...
+
+    def collections(self) -> list[str]: ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def close(self) -> None: ...

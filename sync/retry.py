@@ -1,0 +1,56 @@
+"""Retry policy: exponential backoff with a dead-letter limit. Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sync.checkpoint import RetryEntry
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """After a failure wait ``base * 2**(attempts-1)`` (capped); dead-letter at ``max_attempts``."""
+
+    max_attempts: int = 5
+    base_delay_s: float = 60.0
+    max_delay_s: float = 6 * 3600.0
+
+    def delay_s(self, attempts: int) -> float:
+        return float(min(self.base_delay_s * 2 ** max(attempts - 1, 0), self.max_delay_s))
+
+    def after_failure(
+        self,
+        path: str,
+        raw_hash: str | None,
+        error: str,
+        permanent: bool,
+        previous: RetryEntry | None,
+        now: dt.datetime,
+    ) -> RetryEntry:
+        """The queue entry after one more failed attempt; new content restarts the count."""
+        same = previous is not None and previous.raw_hash == raw_hash
+        attempts = previous.attempts + 1 if same and previous else 1
+        return RetryEntry(
+            path=path,
+            raw_hash=raw_hash,
+            error=error,
+            permanent=permanent,
+            attempts=attempts,
+            first_failed=previous.first_failed if same and previous else iso(now),
+            last_failed=iso(now),
+            next_attempt=iso(now + dt.timedelta(seconds=self.delay_s(attempts))),
+            dead=attempts >= self.max_attempts,
+        )
+
+    @staticmethod
+    def is_due(entry: RetryEntry, now: dt.datetime) -> bool:
+        return not entry.dead and parse_iso(entry.next_attempt) <= now
