@@ -143,6 +143,6 @@ DEFAULT_CONFIG = """\
 # base_delay_s = 60
 
 [dedup]
-# noop_threshold = 0.90
-# update_threshold = 0.75
+# noop_threshold = 0.98
+# update_threshold = 0.70
 """

@@ -174,6 +174,7 @@ class Journal:
         self.path = path
         self._fh: TextIO | None = None
         self._pending: list[dict[str, Any]] = []
+        self.wrote = False
 
     def record(self, op: dict[str, Any]) -> None:
         self._pending.append(op)
@@ -189,10 +190,7 @@ class Journal:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._pending.clear()
-
-    @property
-    def wrote(self) -> bool:
-        return self._fh is not None
+        self.wrote = True
 
     def close(self) -> None:
         if self._fh is not None:

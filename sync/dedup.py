@@ -10,8 +10,8 @@ from sync.hashing import normalized_text
 from sync.models import Memory
 
 # Chosen from measurement on STS-B and MRPC pairs (scripts/eval_dedup.py, docs/benchmarks.md).
-DEFAULT_NOOP_THRESHOLD = 0.90
-DEFAULT_UPDATE_THRESHOLD = 0.75
+DEFAULT_NOOP_THRESHOLD = 0.98
+DEFAULT_UPDATE_THRESHOLD = 0.70
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,104 @@
+"""Shared fixtures: the real encoder (loaded once per session) and a fresh store per test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sync.engine import SyncDeps
+from sync.retry import RetryPolicy
+from sync.store import StoreLayout, init_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def encoder():  # type: ignore[no-untyped-def]
+    from embeddings.encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> StoreLayout:
+    store, _ = init_store(tmp_path / "project" / ".memsync")
+    return store
+
+
+class Clock:
+    """A settable clock for retry timing."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_deps(layout: StoreLayout, encoder, clock: Clock) -> Callable[..., SyncDeps]:  # type: ignore[no-untyped-def]
+    """SyncDeps over the real model and the real embedded Qdrant of ``layout``."""
+    from embeddings.qdrant_index import QdrantIndex
+
+    def build(**overrides: object) -> SyncDeps:
+        values: dict[str, object] = dict(
+            encoder_model=encoder.identity.model,
+            encoder_factory=lambda: encoder,
+            index_factory=lambda: QdrantIndex(path=layout.qdrant_dir),
+            index_exists=lambda: layout.qdrant_dir.exists(),
+            policy=RetryPolicy(max_attempts=3, base_delay_s=60),
+            batch_size=16,
+            clock=clock,
+        )
+        values.update(overrides)
+        return SyncDeps(**values)  # type: ignore[arg-type]
+
+    return build
+
+
+def write_memory_file(layout: StoreLayout, rel: str, text: str) -> Path:
+    path = layout.memory_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def memory_text(title: str, body: str, *, mid: str | None = None, kind: str = "decision",
+                tags: str = "[]") -> str:
+    head = f"id: {mid}\n" if mid else ""
+    return f"---\n{head}kind: {kind}\ntitle: {title}\ntags: {tags}\n---\n\n{body}\n"
+
+
+def point_count(layout: StoreLayout) -> tuple[int, set[str]]:
+    """Points in the store's collection(s), opened after the run has closed the index."""
+    from embeddings.qdrant_index import QdrantIndex
+
+    index = QdrantIndex(path=layout.qdrant_dir)
+    try:
+        ids: set[str] = set()
+        total = 0
+        for name in index.collections():
+            total += index.count(name)
+            ids |= index.point_ids(name)
+        return total, ids
+    finally:
+        index.close()
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSYNC_")}
+    env["HOME"] = str(tmp_path / "home")
+    return env
