@@ -50,6 +50,9 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a 0.1 s bar per load is noise on stderr
 
         self._model: Any = SentenceTransformer(str(path), device=device, local_files_only=True)
         getter = (

@@ -13,13 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError
+from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError, UsageError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_RETRY, EXIT_LOCKED = 0, 1, 2, 3, 4
-
-
-class UsageError(MemsyncError):
-    """A command line that cannot be carried out as given."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +106,3 @@ def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
     if getattr(args, "json", False):
         print(json.dumps({"error": {"type": kind, "message": message}, "exit_code": code}))
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

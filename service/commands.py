@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from service import render
-from service.cli import EXIT_OK, EXIT_RETRY, UsageError
+from service.cli import EXIT_OK, EXIT_RETRY
 from service.settings import DEFAULT_CONFIG, Settings, load_settings, locate_store
 from service.wiring import dedup_thresholds, index_exists, make_encoder, make_index, sync_deps
 from sync.add import add_memory, new_candidate
 from sync.checkpoint import load_checkpoint, save_checkpoint
 from sync.engine import SyncOptions, run_sync, writer_lock
+from sync.errors import UsageError
 from sync.models import collection_name
 from sync.ports import SearchFilter
 from sync.retrieve import ask

@@ -2,6 +2,7 @@
 
 MemsyncError
 ├── ConfigError            bad configuration; the message says how to fix it
+├── UsageError             a request that cannot be carried out as given
 ├── StoreNotFoundError     no .memsync/ found from here upwards (run `memsync init`)
 ├── LockBusyError          another writer holds the store lock (exit code 4)
 ├── UnsafePathError        a path would land outside the store
@@ -21,6 +22,10 @@ class MemsyncError(Exception):
 
 class ConfigError(MemsyncError):
     """Configuration is invalid; the message names the setting and the fix."""
+
+
+class UsageError(MemsyncError):
+    """A command or request that cannot be carried out as given."""
 
 
 class StoreNotFoundError(MemsyncError):

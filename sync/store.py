@@ -163,8 +163,12 @@ def _observe(
         # same bytes: record the new stat only if it differs or can now be trusted next time
         same_stat = entry.mtime_ns == st.st_mtime_ns and entry.size == st.st_size
         still_racy = st.st_mtime_ns >= now_ns - RACY_MARGIN_NS
-        return _with(base, raw_hash=digest, content_hash=entry.content_hash,
-                     stat_unchanged=same_stat and still_racy)
+        return _with(
+            base,
+            raw_hash=digest,
+            content_hash=entry.content_hash,
+            stat_unchanged=same_stat and still_racy,
+        )
     try:
         memory = parse_memory(decode_text(data, rel), rel)
     except MemoryFileError as exc:

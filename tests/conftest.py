@@ -76,8 +76,9 @@ def write_memory_file(layout: StoreLayout, rel: str, text: str) -> Path:
     return path
 
 
-def memory_text(title: str, body: str, *, mid: str | None = None, kind: str = "decision",
-                tags: str = "[]") -> str:
+def memory_text(
+    title: str, body: str, *, mid: str | None = None, kind: str = "decision", tags: str = "[]"
+) -> str:
     head = f"id: {mid}\n" if mid else ""
     return f"---\n{head}kind: {kind}\ntitle: {title}\ntags: {tags}\n---\n\n{body}\n"
 

@@ -20,13 +20,19 @@ from sync.store import StoreLayout
 from tests.conftest import Clock, memory_text, point_count, write_memory_file
 
 MEMORIES = {
-    "decisions/db.md": ("Use PostgreSQL for the job queue",
-                        "SKIP LOCKED gives us a transactional queue without Redis."),
+    "decisions/db.md": (
+        "Use PostgreSQL for the job queue",
+        "SKIP LOCKED gives us a transactional queue without Redis.",
+    ),
     "decisions/api.md": ("Version the HTTP API in the URL", "Clients pin /v1/ and /v2/ paths."),
-    "learnings/tests.md": ("Flaky tests came from shared temp dirs",
-                           "Use pytest's tmp_path fixture instead of /tmp."),
-    "learnings/ci.md": ("CI cache key must include the lockfile hash",
-                        "Otherwise stale wheels are restored."),
+    "learnings/tests.md": (
+        "Flaky tests came from shared temp dirs",
+        "Use pytest's tmp_path fixture instead of /tmp.",
+    ),
+    "learnings/ci.md": (
+        "CI cache key must include the lockfile hash",
+        "Otherwise stale wheels are restored.",
+    ),
 }
 
 
@@ -107,14 +113,21 @@ def test_dry_run_on_a_fresh_store_does_not_create_the_index(
     assert tree_digest(layout.root) == before and not layout.qdrant_dir.exists()
 
 
-def test_modify_delete_and_rename(layout: StoreLayout, make_deps: Callable[..., SyncDeps],
-                                  encoder: SentenceTransformerEncoder) -> None:
+def test_modify_delete_and_rename(
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps], encoder: SentenceTransformerEncoder
+) -> None:
     seed(layout)
     run_sync(layout, SyncOptions(), make_deps())
     _, ids_before = point_count(layout)
-    write_memory_file(layout, "decisions/db.md", memory_text(
-        "Use PostgreSQL for the job queue", "Changed: we moved to a dedicated queue table.",
-        mid="m0"))
+    write_memory_file(
+        layout,
+        "decisions/db.md",
+        memory_text(
+            "Use PostgreSQL for the job queue",
+            "Changed: we moved to a dedicated queue table.",
+            mid="m0",
+        ),
+    )
     (layout.memory_dir / "decisions/api.md").unlink()
     (layout.memory_dir / "learnings/tests.md").rename(layout.memory_dir / "learnings/moved.md")
     report = run_sync(layout, SyncOptions(), make_deps())
@@ -176,14 +189,17 @@ def test_failing_items_go_to_the_retry_queue_and_succeed_later(
     layout: StoreLayout, make_deps: Callable[..., SyncDeps], clock: Clock
 ) -> None:
     seed(layout)
-    flaky = make_deps(index_factory=lambda: FlakyIndex(QdrantIndex(path=layout.qdrant_dir),
-                                                       {"m1", "m3"}))
+    flaky = make_deps(
+        index_factory=lambda: FlakyIndex(QdrantIndex(path=layout.qdrant_dir), {"m1", "m3"})
+    )
     first = run_sync(layout, SyncOptions(), flaky)
     assert first["counts"]["added"] == 2 and first["counts"]["failed"] == 2
     queue = {r["path"]: r for r in first["retry_queue"]}
     assert set(queue) == {"decisions/api.md", "learnings/ci.md"}
-    assert queue["decisions/api.md"]["attempts"] == 1 and "timed out" in \
-        queue["decisions/api.md"]["error"]
+    assert (
+        queue["decisions/api.md"]["attempts"] == 1
+        and "timed out" in queue["decisions/api.md"]["error"]
+    )
     assert "memsync retry" in first["failures"][0]["remediation"]
     assert point_count(layout)[0] == 2
     not_due = run_sync(layout, SyncOptions(), make_deps())
@@ -198,8 +214,7 @@ def test_repeated_failures_dead_letter_and_retry_now_recovers(
     layout: StoreLayout, make_deps: Callable[..., SyncDeps], clock: Clock
 ) -> None:
     seed(layout)
-    flaky = make_deps(index_factory=lambda: FlakyIndex(QdrantIndex(path=layout.qdrant_dir),
-                                                       {"m1"}))
+    flaky = make_deps(index_factory=lambda: FlakyIndex(QdrantIndex(path=layout.qdrant_dir), {"m1"}))
     for _ in range(3):  # max_attempts=3 in the test policy
         report = run_sync(layout, SyncOptions(), flaky)
         clock.advance(10_000)

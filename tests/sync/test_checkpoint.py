@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from sync.checkpoint import (
-    Checkpoint, IndexedEntry, Journal, load_checkpoint, save_checkpoint,
+    Checkpoint,
+    IndexedEntry,
+    Journal,
+    load_checkpoint,
+    save_checkpoint,
 )
 from sync.errors import CheckpointError
 

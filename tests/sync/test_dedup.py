@@ -49,10 +49,20 @@ def test_invalid_thresholds_are_refused() -> None:
 
 def test_merge_keeps_identity_and_adds_only_what_is_new() -> None:
     now = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
-    old = Memory("m1", "decision", "Queue", "Use Postgres.", ("db",), 0.6, {"agent": "a"},
-                 "2026-01-01", "2026-01-01")
-    new = Memory("m9", "decision", "Queue again", "Use SKIP LOCKED.", ("queue",), 0.8,
-                 {"agent": "b"})
+    old = Memory(
+        "m1",
+        "decision",
+        "Queue",
+        "Use Postgres.",
+        ("db",),
+        0.6,
+        {"agent": "a"},
+        "2026-01-01",
+        "2026-01-01",
+    )
+    new = Memory(
+        "m9", "decision", "Queue again", "Use SKIP LOCKED.", ("queue",), 0.8, {"agent": "b"}
+    )
     merged = merge_memories(old, new, now)
     assert (merged.id, merged.title, merged.created) == ("m1", "Queue", "2026-01-01")
     assert "Use Postgres." in merged.body and "Use SKIP LOCKED." in merged.body

@@ -10,11 +10,17 @@ from sync.models import Memory
 
 def test_render_then_parse_round_trips_every_field() -> None:
     memory = Memory(
-        id="mem-1", kind="decision", title="Use: YAML-looking title # not a comment",
-        body="Body with --- inside\n\nand a second paragraph.", tags=("db", "queue"),
-        confidence=0.9, source={"agent": "claude", "session": "abc", "lines": [1, 9]},
-        created="2026-11-21T12:00:00Z", updated="2026-11-21T12:00:00Z",
-        supersedes=("mem-0",), extra={"custom": {"nested": True}},
+        id="mem-1",
+        kind="decision",
+        title="Use: YAML-looking title # not a comment",
+        body="Body with --- inside\n\nand a second paragraph.",
+        tags=("db", "queue"),
+        confidence=0.9,
+        source={"agent": "claude", "session": "abc", "lines": [1, 9]},
+        created="2026-11-21T12:00:00Z",
+        updated="2026-11-21T12:00:00Z",
+        supersedes=("mem-0",),
+        extra={"custom": {"nested": True}},
     )
     parsed = parse_memory(render_memory(memory), "decisions/x.md")
     assert parsed == memory

@@ -18,19 +18,33 @@ OPTS = PlanOptions(MODEL)
 
 def scanned(path: str, mid: str, body: str = "body") -> ScannedFile:
     memory = parse_memory(f"---\nid: {mid}\ntitle: {mid}\n---\n{body}", path)
-    return ScannedFile(path, 1, 10, raw_hash=f"raw-{mid}-{body}",
-                       content_hash=content_hash(memory), memory=memory)
+    return ScannedFile(
+        path, 1, 10, raw_hash=f"raw-{mid}-{body}", content_hash=content_hash(memory), memory=memory
+    )
 
 
 def indexed(sf: ScannedFile, model: str = MODEL) -> IndexedEntry:
     assert sf.memory is not None
-    return IndexedEntry(sf.memory.id, point_id(sf.memory.id), sf.content_hash or "",
-                        sf.raw_hash or "", 1, 10, 0, model, "decision", 100)
+    return IndexedEntry(
+        sf.memory.id,
+        point_id(sf.memory.id),
+        sf.content_hash or "",
+        sf.raw_hash or "",
+        1,
+        10,
+        0,
+        model,
+        "decision",
+        100,
+    )
 
 
 def checkpoint_of(*files: ScannedFile, model: str = MODEL) -> Checkpoint:
-    return Checkpoint(encoder=EncoderIdentity(model, 384), collection="c",
-                      entries={sf.path: indexed(sf, model) for sf in files})
+    return Checkpoint(
+        encoder=EncoderIdentity(model, 384),
+        collection="c",
+        entries={sf.path: indexed(sf, model) for sf in files},
+    )
 
 
 def actions(plan) -> dict[str, Action]:  # type: ignore[no-untyped-def]
@@ -41,8 +55,12 @@ def test_new_modified_deleted_unchanged() -> None:
     a, b, c = scanned("d/a.md", "a"), scanned("d/b.md", "b"), scanned("d/c.md", "c")
     cp = checkpoint_of(a, b, c)
     plan = plan_sync([a, scanned("d/b.md", "b", "edited"), scanned("d/new.md", "n")], cp, OPTS, NOW)
-    assert actions(plan) == {"d/a.md": Action.UNCHANGED, "d/b.md": Action.UPDATE,
-                             "d/c.md": Action.DELETE, "d/new.md": Action.ADD}
+    assert actions(plan) == {
+        "d/a.md": Action.UNCHANGED,
+        "d/b.md": Action.UPDATE,
+        "d/c.md": Action.DELETE,
+        "d/new.md": Action.ADD,
+    }
     delete = next(i for i in plan.items if i.action is Action.DELETE)
     assert delete.point_id == point_id("c")
     assert not plan.reembed_all
@@ -93,13 +111,15 @@ def test_retry_waits_for_backoff_then_goes_and_dead_letters_stay() -> None:
     assert actions(plan_sync([new], cp, OPTS, NOW)) == {"d/n.md": Action.SKIP}
     later = NOW + dt.timedelta(seconds=61)
     assert actions(plan_sync([new], cp, OPTS, later)) == {"d/n.md": Action.ADD}
-    cp.retry["d/n.md"] = policy.after_failure("d/n.md", new.raw_hash, "down", False,
-                                              cp.retry["d/n.md"], later)
+    cp.retry["d/n.md"] = policy.after_failure(
+        "d/n.md", new.raw_hash, "down", False, cp.retry["d/n.md"], later
+    )
     assert cp.retry["d/n.md"].dead
     far = NOW + dt.timedelta(days=30)
     assert actions(plan_sync([new], cp, OPTS, far)) == {"d/n.md": Action.SKIP}
     assert actions(plan_sync([new], cp, PlanOptions(MODEL, retry_now=True), far)) == {
-        "d/n.md": Action.ADD}
+        "d/n.md": Action.ADD
+    }
     edited = scanned("d/n.md", "n", "fixed body")
     assert actions(plan_sync([edited], cp, OPTS, far)) == {"d/n.md": Action.ADD}
 

@@ -11,8 +11,20 @@ from sync.models import Memory
 from sync.store import find_store, init_store, memory_rel_path, slugify, write_memory
 
 
-@pytest.mark.parametrize("title", ["../../etc/passwd", "/abs/path", "..", "a/../../b", "\x00x",
-                                   "名前だけ", "   ", "CON", "a" * 500])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "../../etc/passwd",
+        "/abs/path",
+        "..",
+        "a/../../b",
+        "\x00x",
+        "名前だけ",
+        "   ",
+        "CON",
+        "a" * 500,
+    ],
+)
 def test_hostile_titles_become_safe_file_names(tmp_path: Path, title: str) -> None:
     slug = slugify(title)
     assert slug and "/" not in slug and ".." not in slug and len(slug) <= 60
@@ -28,8 +40,9 @@ def test_path_allocation_avoids_collisions() -> None:
     memory = Memory(id="x", kind="decision", title="X", body="b")
     assert memory_rel_path(memory, "20261121", taken.__contains__) == "decisions/20261121-x-3.md"
     summary = Memory(id="s", kind="summary", title="Session", body="b")
-    assert memory_rel_path(summary, "20261121", taken.__contains__) == \
-        "summaries/20261121/session.md"
+    assert (
+        memory_rel_path(summary, "20261121", taken.__contains__) == "summaries/20261121/session.md"
+    )
 
 
 @pytest.mark.parametrize("rel", ["../x.md", "/etc/x.md", "a/../../x.md", ""])

@@ -1,0 +1,7 @@
+"""``python -m service``: the same as the ``memsync`` command."""
+
+import sys
+
+from service.cli import main
+
+sys.exit(main())

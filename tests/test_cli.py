@@ -1,0 +1,200 @@
+"""The command line as users and scripts meet it: JSON on stdout, exit codes, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sync.checkpoint import load_checkpoint
+from sync.lock import WriterLock
+from sync.store import StoreLayout
+from tests.conftest import cli_env, memory_text, point_count, write_memory_file
+
+MEMSYNC = [sys.executable, "-m", "service"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], **kw: object
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MEMSYNC, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw
+    )  # type: ignore[call-overload]
+
+
+def one_json(out: str) -> dict:  # type: ignore[type-arg]
+    """stdout must be exactly one JSON document."""
+    return json.loads(out)  # raises on a second document or any stray text
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    env = cli_env(tmp_path)
+    env["PYTHONPATH"] = str(REPO)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    res = run(["init", "--json"], proj, env)
+    assert res.returncode == 0, res.stderr
+    assert one_json(res.stdout)["created"] is True
+    return proj, env
+
+
+def seed(proj: Path, n: int) -> StoreLayout:
+    layout = StoreLayout(proj / ".memsync")
+    for i in range(n):
+        write_memory_file(
+            layout,
+            f"learnings/note-{i:04d}.md",
+            memory_text(
+                f"Learning number {i}",
+                f"When the build step {i} failed we fixed flag {i * 7}.",
+                mid=f"n{i}",
+                kind="learning",
+            ),
+        )
+    return layout
+
+
+def test_usage_errors_exit_2(project: tuple[Path, dict[str, str]]) -> None:
+    proj, env = project
+    assert run(["sync", "--no-such-flag"], proj, env).returncode == 2
+    res = run(["ask", "x", "--k", "0", "--json"], proj, env)
+    assert res.returncode == 2 and "--k" in one_json(res.stdout)["error"]["message"]
+
+
+def test_no_store_is_a_clear_error_with_the_fix(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    env["PYTHONPATH"] = str(REPO)
+    res = run(["status", "--json"], tmp_path, env)
+    assert res.returncode == 2
+    assert "memsync init" in one_json(res.stdout)["error"]["message"]
+    assert "memsync init" in res.stderr
+
+
+def test_store_found_from_a_subfolder_and_via_memsync_dir(
+    project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    proj, env = project
+    sub = proj / "src" / "deep"
+    sub.mkdir(parents=True)
+    assert one_json(run(["status", "--json"], sub, env).stdout)["store"] == str(proj / ".memsync")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    res = run(["status", "--json"], elsewhere, {**env, "MEMSYNC_DIR": str(proj / ".memsync")})
+    assert one_json(res.stdout)["store"] == str(proj / ".memsync")
+
+
+def test_bad_config_fails_fast_naming_the_setting(project: tuple[Path, dict[str, str]]) -> None:
+    proj, env = project
+    (proj / ".memsync" / "config.toml").write_text("[qdrant]\nurl = 'ftp://x'\n")
+    res = run(["sync", "--json"], proj, env)
+    assert res.returncode == 2 and "http://" in one_json(res.stdout)["error"]["message"]
+    (proj / ".memsync" / "config.toml").write_text("bogus_key = 1\n")
+    res = run(["status"], proj, env)
+    assert res.returncode == 2 and "unknown setting 'bogus_key'" in res.stderr
+
+
+def test_malformed_file_exits_3_and_status_shows_the_queue(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    proj, env = project
+    layout = StoreLayout(proj / ".memsync")
+    write_memory_file(layout, "decisions/bad.md", "---\nconfidence: high\n---\nbody\n")
+    res = run(["sync", "--json"], proj, env)
+    assert res.returncode == 3, res.stderr
+    report = one_json(res.stdout)
+    assert report["counts"]["failed"] == 1 and report["counts"]["retry_queue"] == 1
+    assert "field 'confidence'" in report["failures"][0]["error"]
+    status = one_json(run(["status", "--json"], proj, env).stdout)
+    assert [r["path"] for r in status["retry_queue"]] == ["decisions/bad.md"]
+    dropped = run(["retry", "--drop", "decisions/bad.md", "--json"], proj, env)
+    assert one_json(dropped.stdout)["dropped"] == ["decisions/bad.md"]
+    again = run(["sync", "--json"], proj, env)
+    assert again.returncode == 0 and one_json(again.stdout)["counts"]["skipped"] == 1
+
+
+def test_lock_busy_exits_4(project: tuple[Path, dict[str, str]]) -> None:
+    proj, env = project
+    layout = StoreLayout(proj / ".memsync")
+    with WriterLock(layout.lock_path):
+        res = run(["sync", "--json"], proj, env)
+    assert res.returncode == 4
+    assert "another memsync writer" in one_json(res.stdout)["error"]["message"]
+
+
+def test_dry_run_json_and_no_lock_file_left(project: tuple[Path, dict[str, str]]) -> None:
+    proj, env = project
+    seed(proj, 3)
+    res = run(["sync", "--dry-run", "--json"], proj, env)
+    assert res.returncode == 0, res.stderr
+    report = one_json(res.stdout)
+    assert report["dry_run"] and report["counts"]["added"] == 3
+    assert {i["action"] for i in report["items"]} == {"add"}
+    state = proj / ".memsync" / "state"
+    assert list(state.iterdir()) == [] and list((proj / ".memsync" / "reports").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sync_loses_nothing_and_duplicates_nothing(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    proj, env = project
+    n = 400
+    layout = seed(proj, n)
+    proc = subprocess.Popen(
+        [*MEMSYNC, "sync"],
+        cwd=proj,
+        env={**env, "MEMSYNC_BATCH_SIZE": "8"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        journal = layout.journal_path
+        if journal.exists() and journal.read_text().count('"indexed"') >= 16:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the sync finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(load_checkpoint(layout.checkpoint_path, layout.journal_path).entries)
+    assert 16 <= done_before < n
+    res = run(["sync", "--json"], proj, env)
+    assert res.returncode == 0, res.stderr
+    report = one_json(res.stdout)
+    assert report["recovered_interrupted_run"] is True
+    assert report["counts"]["added"] == n - done_before  # nothing skipped, nothing redone
+    total, ids = point_count(layout)
+    assert total == n and len(ids) == n
+    final = one_json(run(["sync", "--json"], proj, env).stdout)
+    assert final["counts"]["unchanged"] == n and final["counts"]["added"] == 0
+
+
+@pytest.mark.slow
+def test_two_concurrent_syncs_one_waits_out_with_exit_4(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    proj, env = project
+    layout = seed(proj, 30)
+    procs = [
+        subprocess.Popen(
+            [*MEMSYNC, "sync", "--json"],
+            cwd=proj,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    codes = sorted(p.wait(timeout=300) for p in procs)
+    assert codes == [0, 4]
+    assert point_count(layout)[0] == 30
+    assert not layout.lock_path.exists()
