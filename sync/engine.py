@@ -16,7 +16,7 @@ from sync.executor import Executor, Outcome
 from sync.lock import WriterLock
 from sync.planner import PlanOptions, must_read_all, plan_sync
 from sync.ports import Encoder, VectorIndex
-from sync.report import build_report, write_report
+from sync.report import build_report, prune_reports, write_report
 from sync.retry import RetryPolicy
 from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout, scan
 
@@ -44,6 +44,7 @@ class SyncDeps:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 64
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    keep_reports: int = 500
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     progress: Callable[[int, int], None] | None = None
 
@@ -110,6 +111,7 @@ def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[
     )
     if not opts.dry_run:
         report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
+        prune_reports(layout.reports_dir, keep=deps.keep_reports)
     if opts.report_path is not None:
         write_report(opts.report_path, report, exact=True)
     return report

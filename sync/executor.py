@@ -70,6 +70,8 @@ class Executor:
             encoder = None
             error = f"embedding model unavailable: {exc}"
             out.warnings.append(error)
+        if plan.needs_index and not (work and encoder is None):
+            self._open_index()  # first: a busy embedded index aborts before anything is done
         out.identity = encoder.identity if encoder else self.checkpoint.encoder
         out.collection = (
             collection_name(self.collection_prefix, out.identity) if out.identity else None
@@ -111,7 +113,7 @@ class Executor:
                         "mtime_ns": item.mtime_ns,
                         "size": item.size,
                         "raw_hash": item.raw_hash,
-                        "seen_ns": time.time_ns(),
+                        "seen_ns": item.seen_ns,
                     },
                 }
             )
@@ -139,7 +141,10 @@ class Executor:
     ) -> list[ItemResult]:
         identity = encoder.identity
         index = self._open_index()
-        index.ensure_collection(collection, identity.dim)
+        try:
+            index.ensure_collection(collection, identity.dim)
+        except Exception as exc:  # boundary: an unreachable index fails the items, not the run
+            return [self._fail(i, f"index unavailable: {exc}", permanent=False) for i in work]
         if self.checkpoint.encoder != identity or self.checkpoint.collection != collection:
             self._record({"op": "encoder", "encoder": identity.as_dict(), "collection": collection})
             self.journal.commit()
@@ -220,7 +225,6 @@ class Executor:
             self._open_index().delete(collection, stale)
         identity = self.checkpoint.encoder
         assert identity is not None
-        seen = time.time_ns()
         for item, point in zip(items, points, strict=True):
             entry = IndexedEntry(
                 id=item.memory_id or "",
@@ -229,7 +233,7 @@ class Executor:
                 raw_hash=item.raw_hash or "",
                 mtime_ns=item.mtime_ns,
                 size=item.size,
-                seen_ns=seen,
+                seen_ns=item.seen_ns,
                 model=identity.model,
                 kind=str(point.payload["kind"]),
                 bytes=payload_bytes(point.payload, identity.dim),

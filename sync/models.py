@@ -74,6 +74,7 @@ class ScannedFile:
     size: int
     archived: bool = False
     stat_unchanged: bool = False  # stat matches the checkpoint: not read at all
+    seen_ns: int = 0  # when the scan started: no later than the read of this file
     raw_hash: str | None = None
     content_hash: str | None = None
     memory: Memory | None = None
@@ -102,6 +103,7 @@ class PlanItem:
     raw_hash: str | None = None
     mtime_ns: int = 0
     size: int = 0
+    seen_ns: int = 0
     replaces_path: str | None = None  # rename: the checkpoint entry this item takes over
     stale_point_id: str | None = None  # a point to remove once this item is indexed
     error: str | None = None

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 from sync.checkpoint import Checkpoint, IndexedEntry, RetryEntry
 from sync.hashing import point_id
@@ -35,8 +36,11 @@ def plan_sync(
     """Decide add / update / delete / unchanged / skip / fail for every file and entry."""
     current = {sf.path: sf for sf in scanned}
     owners = _id_owners(scanned, checkpoint)
-    claimed_points = {point_id(mid) for mid in owners}
     indexed_at = {entry.id: path for path, entry in checkpoint.entries.items()}
+    claimed_points = {
+        checkpoint.entries[indexed_at[mid]].point_id if mid in indexed_at else point_id(mid)
+        for mid in owners
+    }
     renames = {
         new_path: old_path
         for mid, new_path in owners.items()
@@ -109,36 +113,36 @@ def _plan_file(
     claimed_points: set[str],
     renamed_from: str | None,
 ) -> PlanItem:
-    base = PlanItem(
-        sf.path,
-        Action.UNCHANGED,
-        "unchanged",
-        content_hash=sf.content_hash,
-        raw_hash=sf.raw_hash,
-        mtime_ns=sf.mtime_ns,
-        size=sf.size,
-    )
+    def item(action: Action, reason: str, **fields: Any) -> PlanItem:
+        return PlanItem(
+            sf.path,
+            action,
+            reason,
+            content_hash=sf.content_hash,
+            raw_hash=sf.raw_hash,
+            mtime_ns=sf.mtime_ns,
+            size=sf.size,
+            seen_ns=sf.seen_ns,
+            **fields,
+        )
+
     entry = cp.entries.get(sf.path)
     retry = cp.retry.get(sf.path)
     if sf.path in cp.ignored and cp.ignored[sf.path] == sf.raw_hash:
-        return _replace(
-            base,
-            action=Action.SKIP,
-            reason="dropped from the retry queue; edit the file to try again",
+        return item(
+            Action.SKIP,
+            "dropped from the retry queue; edit the file to try again",
         )
     if sf.error is not None:
         waiting = _waiting(retry, sf.raw_hash, opts, now)
         if waiting:
-            return _replace(
-                base, action=Action.SKIP, reason=waiting, error=retry.error if retry else None
-            )
-        return _replace(base, action=Action.FAIL, reason="cannot be read", error=sf.error)
+            return item(Action.SKIP, waiting, error=retry.error if retry else None)
+        return item(Action.FAIL, "cannot be read", error=sf.error)
     mid = _memory_id(sf, cp)
     if mid is not None and owners.get(mid) != sf.path:
-        return _replace(
-            base,
-            action=Action.FAIL,
-            reason="duplicate id",
+        return item(
+            Action.FAIL,
+            "duplicate id",
             error=f"id {mid!r} is already used by memory/{owners[mid]}; give this file its own id",
         )
     if (
@@ -147,14 +151,16 @@ def _plan_file(
         and entry.model == opts.encoder_model
         and sf.content_hash == entry.content_hash
     ):
-        return _replace(
-            base, memory_id=entry.id, point_id=entry.point_id, refresh_stat=not sf.stat_unchanged
+        return item(
+            Action.UNCHANGED,
+            "unchanged",
+            memory_id=entry.id,
+            point_id=entry.point_id,
+            refresh_stat=not sf.stat_unchanged,
         )
     waiting = _waiting(retry, sf.raw_hash, opts, now)
     if waiting and not opts.force:
-        return _replace(
-            base, action=Action.SKIP, reason=waiting, error=retry.error if retry else None
-        )
+        return item(Action.SKIP, waiting, error=retry.error if retry else None)
     assert sf.memory is not None, f"{sf.path}: planned for indexing but not parsed"
     pid = point_id(sf.memory.id)
     previous = entry or (cp.entries.get(renamed_from) if renamed_from else None)
@@ -167,10 +173,9 @@ def _plan_file(
     reason = _reason(entry, previous, renamed_from, retry, sf, opts)
     text_bytes = len(sf.memory.embedding_text().encode("utf-8")) + 256
     est = opts.dim_hint * 4 + text_bytes - (previous.bytes if previous else 0)
-    return _replace(
-        base,
-        action=action,
-        reason=reason,
+    return item(
+        action,
+        reason,
         memory_id=sf.memory.id,
         point_id=pid,
         replaces_path=renamed_from,
@@ -216,7 +221,3 @@ def _reason(
     if previous.model != opts.encoder_model:
         return f"encoder changed ({previous.model} -> {opts.encoder_model})"
     return "content changed"
-
-
-def _replace(item: PlanItem, **changes: object) -> PlanItem:
-    return replace(item, **changes)  # type: ignore[arg-type]

@@ -135,6 +135,16 @@ def write_report(target: Path, report: dict[str, Any], *, exact: bool = False) -
     return [json_path, md_path]
 
 
+def prune_reports(reports_dir: Path, kind: str = "sync", keep: int = 500) -> int:
+    """Keep the newest ``keep`` reports of a kind (names sort by time); returns how many went."""
+    stems = sorted({p.stem for p in reports_dir.glob(f"{kind}-*.json")})
+    old = stems[: max(len(stems) - keep, 0)]
+    for stem in old:
+        for suffix in (".json", ".md"):
+            (reports_dir / f"{stem}{suffix}").unlink(missing_ok=True)
+    return len(old)
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report for people: counts, every decision with its reason, failures with the fix."""
     c = report["counts"]

@@ -7,8 +7,9 @@ import re
 import stat as stat_mod
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sync.checkpoint import IndexedEntry
 from sync.errors import MemoryFileError, StoreNotFoundError, UnsafePathError
@@ -105,6 +106,9 @@ def scan(
     only: Iterable[str] | None = None,
 ) -> list[ScannedFile]:
     """Observe every ``*.md`` under memory/: stat first, read and hash only what may differ."""
+    if only is not None:
+        for rel in only:
+            confined(memory_dir, rel)  # paths given by a caller, not found by the walk
     rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir)
     return [_observe(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
 
@@ -128,43 +132,41 @@ def _observe(
     memory_dir: Path, rel: str, entry: IndexedEntry | None, now_ns: int, max_bytes: int
 ) -> ScannedFile:
     archived = rel.startswith(ARCHIVE_FOLDER + "/")
+    path = os.path.join(memory_dir, rel)
     try:
-        path = confined(memory_dir, rel)
-        st = os.stat(path)
+        st = os.lstat(path)
+        if stat_mod.S_ISLNK(st.st_mode):  # walked paths can only leave the store via a link
+            confined(memory_dir, rel)
+            st = os.stat(path)
     except UnsafePathError as exc:
         return ScannedFile(rel, 0, 0, archived, error=f"{exc} (symbolic link leaving the store?)")
     except FileNotFoundError:
         return ScannedFile(rel, 0, 0, archived, error="file vanished while scanning")
     except OSError as exc:
         return ScannedFile(rel, 0, 0, archived, error=f"cannot stat: {exc.strerror}")
+
+    def seen(**fields: Any) -> ScannedFile:
+        return ScannedFile(rel, st.st_mtime_ns, st.st_size, archived, seen_ns=now_ns, **fields)
+
     if not stat_mod.S_ISREG(st.st_mode):
-        return ScannedFile(rel, st.st_mtime_ns, st.st_size, archived, error="not a regular file")
-    base = ScannedFile(rel, st.st_mtime_ns, st.st_size, archived)
-    if (
-        entry is not None
-        and entry.mtime_ns == st.st_mtime_ns
-        and entry.size == st.st_size
-        and st.st_mtime_ns < entry.seen_ns - RACY_MARGIN_NS
-    ):
-        return _with(
-            base, stat_unchanged=True, raw_hash=entry.raw_hash, content_hash=entry.content_hash
-        )
+        return seen(error="not a regular file")
+    same_stat = entry is not None and (entry.mtime_ns, entry.size) == (st.st_mtime_ns, st.st_size)
+    if entry is not None and same_stat and st.st_mtime_ns < entry.seen_ns - RACY_MARGIN_NS:
+        return seen(stat_unchanged=True, raw_hash=entry.raw_hash, content_hash=entry.content_hash)
     if st.st_size > max_bytes:
-        return _with(
-            base,
-            error=f"file is {st.st_size} bytes; the limit is {max_bytes} (setting max_file_bytes)",
+        return seen(
+            error=f"file is {st.st_size} bytes; the limit is {max_bytes} (setting max_file_bytes)"
         )
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
-        return _with(base, error=f"cannot read: {exc.strerror}")
+        return seen(error=f"cannot read: {exc.strerror}")
     digest = raw_hash(data)
     if entry is not None and entry.raw_hash == digest:
-        # same bytes: record the new stat only if it differs or can now be trusted next time
-        same_stat = entry.mtime_ns == st.st_mtime_ns and entry.size == st.st_size
+        # same bytes: record the new stat only if it differs or can be trusted next time
         still_racy = st.st_mtime_ns >= now_ns - RACY_MARGIN_NS
-        return _with(
-            base,
+        return seen(
             raw_hash=digest,
             content_hash=entry.content_hash,
             stat_unchanged=same_stat and still_racy,
@@ -172,12 +174,8 @@ def _observe(
     try:
         memory = parse_memory(decode_text(data, rel), rel)
     except MemoryFileError as exc:
-        return _with(base, raw_hash=digest, error=exc.reason)
-    return _with(base, raw_hash=digest, content_hash=content_hash(memory), memory=memory)
-
-
-def _with(base: ScannedFile, **changes: object) -> ScannedFile:
-    return replace(base, **changes)  # type: ignore[arg-type]
+        return seen(raw_hash=digest, error=exc.reason)
+    return seen(raw_hash=digest, content_hash=content_hash(memory), memory=memory)
 
 
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")

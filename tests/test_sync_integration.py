@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -273,3 +274,78 @@ def test_force_reembeds_and_removes_stray_points(
     assert forced["counts"]["updated"] == 4 and forced["counts"]["deleted"] == 1
     total, ids = point_count(layout)
     assert total == 4 and stray not in ids
+
+
+def test_same_size_edit_with_restored_mtime_is_still_seen(
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps]
+) -> None:
+    """A stat taken within the racy window of the last read is not trusted."""
+    import os
+
+    path = write_memory_file(layout, "decisions/x.md", memory_text("Pick A", "We pick A.", mid="x"))
+    run_sync(layout, SyncOptions(), make_deps())
+    st = path.stat()
+    path.write_text(path.read_text().replace("We pick A.", "We pick B."))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    report = run_sync(layout, SyncOptions(), make_deps())
+    assert report["counts"]["updated"] == 1
+
+
+def test_unreachable_qdrant_server_queues_every_item_for_retry(
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps]
+) -> None:
+    """A real client against a closed loopback port: the run finishes, items are queued."""
+    seed(layout)
+    down = make_deps(index_factory=lambda: QdrantIndex(url="http://127.0.0.1:9", timeout=2))
+    report = run_sync(layout, SyncOptions(), down)
+    assert report["counts"]["failed"] == 4 and report["counts"]["retry_queue"] == 4
+    failure = report["failures"][0]
+    assert "unavailable" in failure["error"] and "Qdrant is reachable" in failure["remediation"]
+    assert not any(r["permanent"] for r in report["retry_queue"])
+
+
+def test_same_results_on_embedded_disk_and_in_memory_qdrant(
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps], encoder: SentenceTransformerEncoder
+) -> None:
+    """One code path for every backend: the same scenario gives the same answers."""
+    seed(layout)
+    memory_index = QdrantIndex()
+    keep_open = type(
+        "KeepOpen",
+        (),
+        {"__getattr__": lambda s, n: getattr(memory_index, n), "close": lambda s: None},
+    )()
+    answers = []
+    for deps in (make_deps(), make_deps(index_factory=lambda: keep_open)):
+        report = run_sync(layout, SyncOptions(force=True), deps)
+        assert report["counts"]["failed"] == 0
+        index = deps.index_factory()
+        try:
+            hits = index.search(report["collection"], encoder.encode(["flaky tests"])[0], 4)
+            answers.append([(h.payload["path"], round(h.score, 4)) for h in hits])
+        finally:
+            index.close()
+    assert answers[0] == answers[1] and answers[0][0][0] == "learnings/tests.md"
+    memory_index.close()
+
+
+QDRANT_URL = os.environ.get("MEMSYNC_TEST_QDRANT_URL", "")
+
+
+@pytest.mark.skipif(not QDRANT_URL, reason="set MEMSYNC_TEST_QDRANT_URL to test a Qdrant server")
+def test_sync_against_a_qdrant_server(
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps]
+) -> None:
+    seed(layout)
+    prefix = f"memsync-test-{os.getpid()}"
+    deps = make_deps(index_factory=lambda: QdrantIndex(url=QDRANT_URL), collection_prefix=prefix)
+    try:
+        assert run_sync(layout, SyncOptions(), deps)["counts"]["added"] == 4
+        assert run_sync(layout, SyncOptions(), deps)["counts"]["unchanged"] == 4
+    finally:
+        index = QdrantIndex(url=QDRANT_URL)
+        for name in index.collections():
+            if name.startswith(prefix):
+                index.drop_collection(name)
+        index.close()

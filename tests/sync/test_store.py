@@ -75,3 +75,20 @@ def test_find_store_walks_upwards_and_explains_when_missing(tmp_path: Path) -> N
     assert find_store(deep).root == layout.root.resolve()
     with pytest.raises(StoreNotFoundError, match="memsync init"):
         find_store(tmp_path / "elsewhere" if (tmp_path / "elsewhere").mkdir() is None else tmp_path)
+
+
+def test_old_reports_are_pruned_newest_kept(tmp_path: Path) -> None:
+    from sync.report import prune_reports
+
+    for i in range(5):
+        for suffix in (".json", ".md"):
+            (tmp_path / f"sync-2026112{i}T000000Z-abcd{suffix}").write_text("{}")
+    (tmp_path / "other.txt").write_text("kept")
+    assert prune_reports(tmp_path, keep=2) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "other.txt",
+        "sync-20261123T000000Z-abcd.json",
+        "sync-20261123T000000Z-abcd.md",
+        "sync-20261124T000000Z-abcd.json",
+        "sync-20261124T000000Z-abcd.md",
+    ]
