@@ -31,7 +31,9 @@ class QdrantIndex:
         self.where = url or (str(path) if path else ":memory:")
         try:
             if url:
-                self._client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+                self._client = QdrantClient(
+                    url=url, api_key=api_key, timeout=int(timeout), check_compatibility=False
+                )
             elif path is not None:
                 self._client = QdrantClient(path=str(path))
             else:

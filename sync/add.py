@@ -93,13 +93,14 @@ def _neighbours(candidate: Memory, encoder: Encoder, deps: SyncDeps, k: int) -> 
         vector = encoder.encode([candidate.embedding_text()])[0]
         hits = index.search(collection, vector, k, SearchFilter())
         exact = index.find_by(
-            collection, "fingerprint", text_fingerprint(candidate.title, candidate.body), limit=1
+            collection, "fingerprint", text_fingerprint(candidate.title, candidate.body), limit=5
         )
     finally:
         index.close()  # the sync that follows reopens it (embedded Qdrant allows one client)
     seen = {h.point_id for h in hits}
+    live_exact = [h for h in exact if h.point_id not in seen and not h.payload.get("archived")]
     return [_neighbour(h.payload, h.score) for h in hits] + [
-        _neighbour(h.payload, 1.0) for h in exact if h.point_id not in seen
+        _neighbour(h.payload, 1.0) for h in live_exact
     ]
 
 

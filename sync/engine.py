@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from sync.checkpoint import Checkpoint, Journal, load_checkpoint, save_checkpoint
 from sync.executor import Executor, Outcome
 from sync.lock import WriterLock
+from sync.models import Plan, ScannedFile
 from sync.planner import PlanOptions, must_read_all, plan_sync
 from sync.ports import Encoder, VectorIndex
 from sync.report import build_report, prune_reports, write_report
@@ -119,8 +120,8 @@ def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[
 
 def _execute(
     layout: StoreLayout,
-    plan: Any,
-    scanned: Any,
+    plan: Plan,
+    scanned: Sequence[ScannedFile],
     checkpoint: Checkpoint,
     deps: SyncDeps,
     now: dt.datetime,

@@ -71,7 +71,8 @@ class Executor:
             error = f"embedding model unavailable: {exc}"
             out.warnings.append(error)
         if plan.needs_index and not (work and encoder is None):
-            self._open_index()  # first: a busy embedded index aborts before anything is done
+            # first: a busy embedded index aborts the run before anything is done
+            self._timed(out, "open_index", self._open_index)
         out.identity = encoder.identity if encoder else self.checkpoint.encoder
         out.collection = (
             collection_name(self.collection_prefix, out.identity) if out.identity else None
@@ -93,9 +94,12 @@ class Executor:
                 "index",
                 lambda: out.results.extend(self._index_all(work, encoder, out.collection or "")),
             )
-        if plan.force and out.collection and self._index_ready(out):
-            out.results.extend(self._remove_strays(out.collection))
-        self._drop_stale_collections(out)
+        try:  # housekeeping after the items are durable: a failure here is only a warning
+            if plan.force and out.collection and self._index_ready(out):
+                out.results.extend(self._remove_strays(out.collection))
+            self._drop_stale_collections(out)
+        except Exception as exc:  # boundary: retried by the next run
+            out.warnings.append(f"index housekeeping failed, the next run retries it: {exc}")
         self.journal.commit()
         return out
 
