@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sync.errors import LockBusyError, PermanentError, RetryableError
 from sync.ports import IndexPoint, SearchFilter, SearchHit
 
 T = TypeVar("T")
-KEYWORD_FIELDS = ("kind", "tags", "path", "memory_id", "fingerprint")
+KEYWORD_FIELDS = ("kind", "tags", "path", "memory_id", "fingerprint", "status")
 
 
 class QdrantIndex:
@@ -61,7 +61,6 @@ class QdrantIndex:
             if self.mode == "server":  # local mode has no payload indexes
                 for key in KEYWORD_FIELDS:
                     self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
-                self._client.create_payload_index(name, "archived", models.PayloadSchemaType.BOOL)
 
         self._call(make)
 
@@ -83,8 +82,16 @@ class QdrantIndex:
         self._call(lambda: self._client.delete(collection, points_selector=selector, wait=True))
 
     def search(
-        self, collection: str, vector: Sequence[float], k: int, flt: SearchFilter | None = None
+        self,
+        collection: str,
+        vector: Sequence[float],
+        k: int,
+        flt: SearchFilter | None = None,
+        *,
+        exact: bool = False,
     ) -> list[SearchHit]:
+        from qdrant_client import models
+
         if not self._exists(collection):
             return []
         res = self._call(
@@ -94,6 +101,10 @@ class QdrantIndex:
                 limit=k,
                 query_filter=_filter(flt or SearchFilter()),
                 with_payload=True,
+                # local mode always searches exactly (and warns about search params)
+                search_params=models.SearchParams(exact=True)
+                if exact and self.mode == "server"
+                else None,
             )
         )
         return [SearchHit(str(p.id), min(float(p.score), 1.0), p.payload or {}) for p in res.points]
@@ -118,9 +129,17 @@ class QdrantIndex:
         return int(self._call(lambda: self._client.count(collection, exact=True)).count)
 
     def point_ids(self, collection: str) -> set[str]:
-        ids: set[str] = set()
+        return {p.point_id for p in self._scroll(collection, with_vectors=False)}
+
+    def export(self, collection: str) -> Iterator[IndexPoint]:
+        return self._scroll(collection, with_vectors=True)
+
+    def maintain(self, collection: str) -> bool:
+        return False  # a server optimizes by itself; local mode has no ANN index to build
+
+    def _scroll(self, collection: str, *, with_vectors: bool) -> Iterator[IndexPoint]:
         if not self._exists(collection):
-            return ids
+            return
         offset: Any = None
         while True:
             page = partial(
@@ -128,13 +147,15 @@ class QdrantIndex:
                 collection,
                 limit=1024,
                 offset=offset,
-                with_payload=False,
-                with_vectors=False,
+                with_payload=with_vectors,
+                with_vectors=with_vectors,
             )
             points, offset = self._call(page)
-            ids.update(str(p.id) for p in points)
+            for p in points:
+                vector = cast("list[float]", p.vector if isinstance(p.vector, list) else [])
+                yield IndexPoint(str(p.id), vector, p.payload or {})
             if offset is None:
-                return ids
+                return
 
     def collections(self) -> list[str]:
         return sorted(c.name for c in self._call(self._client.get_collections).collections)
@@ -185,6 +206,6 @@ def _filter(flt: SearchFilter) -> Any:
     must_not: list[Any] = (
         []
         if flt.include_archived
-        else [models.FieldCondition(key="archived", match=models.MatchValue(value=True))]
+        else [models.FieldCondition(key="status", match=models.MatchValue(value="archived"))]
     )
     return models.Filter(must=must or None, must_not=must_not or None)

@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
 
+    p = sub.add_parser("index", parents=[common], help="manage the vector index")
+    index_sub = p.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    index_sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="move the index to the configured backend (e.g. local mode -> edge), reusing "
+        "the stored vectors",
+    )
+
     p = sub.add_parser("retry", parents=[common], help="retry queued items now, or drop them")
     p.add_argument(
         "--drop",

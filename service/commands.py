@@ -13,11 +13,22 @@ from typing import Any
 from service import render
 from service.cli import EXIT_OK, EXIT_RETRY
 from service.settings import DEFAULT_CONFIG, Settings, load_settings, locate_store
-from service.wiring import dedup_thresholds, index_exists, make_encoder, make_index, sync_deps
+from service.wiring import (
+    dedup_thresholds,
+    index_exists,
+    index_id,
+    index_present,
+    make_encoder,
+    make_index,
+    prepare_index,
+    sync_deps,
+)
 from sync.add import add_memory, new_candidate
 from sync.checkpoint import load_checkpoint, save_checkpoint
-from sync.engine import SyncOptions, run_sync, writer_lock
+from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.errors import UsageError
+from sync.markdown import KIND_RE
+from sync.migrate import pending_migration
 from sync.models import collection_name
 from sync.ports import SearchFilter
 from sync.retrieve import ask
@@ -29,6 +40,26 @@ Result = tuple[dict[str, Any], str, int]
 def _open() -> tuple[StoreLayout, Settings]:
     layout = locate_store(Path.cwd(), os.environ)
     return layout, load_settings(layout, os.environ)
+
+
+def _open_for_data(*, dry_run: bool = False) -> tuple[StoreLayout, Settings, SyncDeps, Any]:
+    """Open the store for a data command; first move its index to the configured backend
+    if it lives in another one (a dry run only says it would)."""
+    layout, settings = _open()
+    deps = sync_deps(settings, layout)
+    if dry_run:
+        source = pending_migration(
+            layout, deps.index_id, lambda ident: index_present(ident, layout)
+        )
+        if source is not None:  # plan against the index the points are in today
+            print(
+                f"memsync: a real run would first move the index from {source} to "
+                f"{deps.index_id} (vectors reused)",
+                file=sys.stderr,
+            )
+            deps.index_id = source
+        return layout, settings, deps, None
+    return layout, settings, deps, prepare_index(settings, layout)
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
@@ -43,8 +74,7 @@ def cmd_init(args: argparse.Namespace) -> Result:
 
 
 def cmd_sync(args: argparse.Namespace) -> Result:
-    layout, settings = _open()
-    deps = sync_deps(settings, layout)
+    layout, _, deps, migrated = _open_for_data(dry_run=args.dry_run)
     deps.progress = _progress_printer("indexing")
     opts = SyncOptions(
         dry_run=args.dry_run,
@@ -54,14 +84,15 @@ def cmd_sync(args: argparse.Namespace) -> Result:
         list_unchanged=args.all_items,
     )
     report = run_sync(layout, opts, deps)
+    if migrated:
+        report["migration"] = migrated
     return report, render.sync_text(report), _sync_exit(report)
 
 
 def cmd_retry(args: argparse.Namespace) -> Result:
-    layout, settings = _open()
     if args.drop is not None:
-        return _drop(layout, args.drop)
-    deps = sync_deps(settings, layout)
+        return _drop(_open()[0], args.drop)
+    layout, _, deps, _ = _open_for_data()
     deps.progress = _progress_printer("retrying")
     report = run_sync(layout, SyncOptions(retry_now=True), deps)
     return report, render.sync_text(report), _sync_exit(report)
@@ -88,15 +119,12 @@ def _drop(layout: StoreLayout, paths: list[str]) -> Result:
 
 
 def cmd_add(args: argparse.Namespace) -> Result:
-    layout, settings = _open()
     body = _body(args)
     if not args.title.strip():
         raise UsageError("--title is empty")
     if not 0.0 <= args.confidence <= 1.0:
         raise UsageError("--confidence must be between 0 and 1")
-    from sync.markdown import _KIND_RE  # the same rule as for files
-
-    if not _KIND_RE.match(args.kind):
+    if not KIND_RE.match(args.kind):  # the same rule as for files
         raise UsageError(f"--kind {args.kind!r}: lowercase letters, digits, '-' or '_'")
     now = dt.datetime.now(dt.UTC)
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
@@ -109,7 +137,7 @@ def cmd_add(args: argparse.Namespace) -> Result:
         source={"agent": "cli"},
         now=now,
     )
-    deps = sync_deps(settings, layout)
+    layout, settings, deps, _ = _open_for_data(dry_run=args.dry_run)
     result = add_memory(
         layout,
         candidate,
@@ -136,11 +164,11 @@ def _body(args: argparse.Namespace) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> Result:
-    layout, settings = _open()
     if args.k < 1 or args.k > 100:
         raise UsageError("--k must be between 1 and 100")
     if not args.question.strip():
         raise UsageError("the question is empty")
+    layout, settings, _, _ = _open_for_data()
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     if index_exists(settings, layout):
@@ -167,6 +195,19 @@ def cmd_ask(args: argparse.Namespace) -> Result:
     return data, render.ask_text(data), EXIT_OK
 
 
+def cmd_index(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    result = prepare_index(settings, layout, quiet=args.json)
+    if result is None:
+        data = {"migrated": False, "index": index_id(settings)}
+        return data, f"nothing to move: the index is already {index_id(settings)}", EXIT_OK
+    text = (
+        f"moved {result['points']} points from {result['from']} to {result['to']} "
+        f"in {len(result['collections'])} collection(s); nothing re-embedded"
+    )
+    return {"migrated": True, **result}, text, EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> Result:
     layout, settings = _open()
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
@@ -181,8 +222,13 @@ def cmd_status(args: argparse.Namespace) -> Result:
         "configured_model": sync_deps(settings, layout).encoder_model,
         "collection": checkpoint.collection,
         "index": {
-            "backend": "server" if settings.qdrant_url else settings.qdrant_mode,
-            "location": settings.qdrant_url or str(layout.qdrant_dir),
+            "backend": index_id(settings),
+            "location": settings.qdrant_url
+            or str(layout.qdrant_edge_dir if settings.qdrant_mode == "edge" else layout.qdrant_dir),
+            "checkpoint_backend": checkpoint.effective_index_id if checkpoint.entries else None,
+            "pending_migration": pending_migration(
+                layout, index_id(settings), lambda ident: index_present(ident, layout)
+            ),
         },
         "retry_queue": [vars(r) for r in queue if not r.dead],
         "dead_letters": [vars(r) for r in queue if r.dead],

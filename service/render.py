@@ -66,6 +66,14 @@ def status_text(d: dict[str, Any]) -> str:
         f"memories: {d['memory_files']} files, {d['indexed']} indexed",
         f"encoder:  {encoder}",
         f"index:    {index['backend']} at {index['location']}, collection {d['collection']}",
+        *(
+            [
+                f"          points still in {index['pending_migration']}: the next command moves "
+                "them (or `memsync index migrate`)"
+            ]
+            if index["pending_migration"]
+            else []
+        ),
         f"retry queue: {len(d['retry_queue'])}, dead letters: {len(d['dead_letters'])}",
     ]
     for r in d["retry_queue"]:

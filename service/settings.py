@@ -21,7 +21,7 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     qdrant_url: str = ""
     qdrant_api_key: str = ""
-    qdrant_mode: str = "local"  # local | memory; ignored when qdrant_url is set
+    qdrant_mode: str = "edge"  # edge | local | memory; ignored when qdrant_url is set
     qdrant_timeout_s: float = 10.0
     retry_max_attempts: int = 5
     retry_base_delay_s: float = 60.0
@@ -110,10 +110,11 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 def _validate(s: Settings) -> None:
     if s.batch_size < 1 or s.batch_size > 4096:
         raise ConfigError(f"batch_size={s.batch_size}: choose 1..4096 (64 is fastest on CPU)")
-    if s.qdrant_mode not in ("local", "memory"):
+    if s.qdrant_mode not in ("edge", "local", "memory"):
         raise ConfigError(
-            f"qdrant mode {s.qdrant_mode!r}: use 'local' (embedded, on disk) or "
-            "'memory'; for a server set qdrant url / MEMSYNC_QDRANT_URL"
+            f"qdrant mode {s.qdrant_mode!r}: use 'edge' (embedded engine, the default), "
+            "'local' (qdrant-client local mode) or 'memory'; for a server set qdrant url / "
+            "MEMSYNC_QDRANT_URL"
         )
     if s.qdrant_url and not s.qdrant_url.startswith(("http://", "https://")):
         raise ConfigError(f"qdrant url {s.qdrant_url!r}: must start with http:// or https://")
@@ -136,7 +137,7 @@ DEFAULT_CONFIG = """\
 
 [qdrant]
 # url = "http://127.0.0.1:6333"  # a Qdrant server; unset = embedded under .memsync/qdrant
-# mode = "local"                 # embedded: "local" (on disk) or "memory"
+# mode = "edge"                  # embedded: "edge" (default), "local" (qdrant-client), "memory"
 
 [retry]
 # max_attempts = 5

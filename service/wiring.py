@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from typing import Any
+
 from embeddings.encoder import canonical_model_name
 from service.settings import Settings
 from sync.dedup import DedupThresholds
-from sync.engine import SyncDeps
+from sync.engine import SyncDeps, writer_lock
+from sync.migrate import migrate_index, pending_migration
 from sync.ports import Encoder, VectorIndex
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout
@@ -17,23 +22,74 @@ def make_encoder(settings: Settings) -> Encoder:
     return SentenceTransformerEncoder(settings.model, batch_size=settings.batch_size)
 
 
-def make_index(settings: Settings, layout: StoreLayout) -> VectorIndex:
-    from embeddings.qdrant_index import QdrantIndex
+def index_id(settings: Settings) -> str:
+    """Which index a store uses: ``edge``, ``local``, ``memory`` or ``server:<url>``."""
+    return f"server:{settings.qdrant_url}" if settings.qdrant_url else settings.qdrant_mode
 
-    if settings.qdrant_url:
+
+def open_index(ident: str, settings: Settings, layout: StoreLayout) -> VectorIndex:
+    if ident.startswith("server:"):
+        from embeddings.qdrant_index import QdrantIndex
+
         return QdrantIndex(
-            url=settings.qdrant_url,
+            url=ident.removeprefix("server:"),
             api_key=settings.qdrant_api_key or None,
             timeout=settings.qdrant_timeout_s,
         )
-    if settings.qdrant_mode == "memory":
-        return QdrantIndex()
-    return QdrantIndex(path=layout.qdrant_dir)
+    if ident == "edge":
+        from embeddings.edge_index import EdgeIndex
+
+        return EdgeIndex(layout.qdrant_edge_dir)
+    from embeddings.qdrant_index import QdrantIndex
+
+    return QdrantIndex(path=layout.qdrant_dir) if ident == "local" else QdrantIndex()
+
+
+def make_index(settings: Settings, layout: StoreLayout) -> VectorIndex:
+    return open_index(index_id(settings), settings, layout)
+
+
+def index_present(ident: str, layout: StoreLayout) -> bool:
+    """Whether an index holds data worth opening (opening a fresh embedded one creates it)."""
+    if ident == "edge":
+        return layout.qdrant_edge_dir.exists()
+    if ident == "local":
+        return layout.qdrant_dir.exists()
+    return True
 
 
 def index_exists(settings: Settings, layout: StoreLayout) -> bool:
-    """Whether opening the index could find anything (opening a fresh embedded one creates it)."""
-    return bool(settings.qdrant_url) or layout.qdrant_dir.exists()
+    return index_present(index_id(settings), layout)
+
+
+def prepare_index(
+    settings: Settings, layout: StoreLayout, *, quiet: bool = False
+) -> dict[str, Any] | None:
+    """Move the store's points to the configured backend if they live in another one
+    (e.g. the old local mode): vectors are reused, nothing is re-embedded."""
+    target = index_id(settings)
+    if pending_migration(layout, target, lambda s: index_present(s, layout)) is None:
+        return None
+    with writer_lock(layout, skip=False):
+        source = pending_migration(layout, target, lambda s: index_present(s, layout))
+        if source is None:  # another process did it while we waited
+            return None
+        if not quiet:
+            print(
+                f"memsync: moving the index from {source} to {target} (vectors reused)",
+                file=sys.stderr,
+            )
+        result = migrate_index(
+            layout,
+            source_id=source,
+            target_id=target,
+            open_index=lambda ident: open_index(ident, settings, layout),
+        )
+        folder = {"local": layout.qdrant_dir, "edge": layout.qdrant_edge_dir}.get(source)
+        if folder is not None and folder.is_dir():
+            shutil.rmtree(folder)  # derived data, now copied and verified
+            result["removed"] = str(folder)
+        return result
 
 
 def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
@@ -42,6 +98,7 @@ def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
         encoder_factory=lambda: make_encoder(settings),
         index_factory=lambda: make_index(settings, layout),
         index_exists=lambda: index_exists(settings, layout),
+        index_id=index_id(settings),
         collection_prefix=settings.collection,
         policy=RetryPolicy(
             settings.retry_max_attempts, settings.retry_base_delay_s, settings.retry_max_delay_s

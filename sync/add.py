@@ -91,7 +91,7 @@ def _neighbours(candidate: Memory, encoder: Encoder, deps: SyncDeps, k: int) -> 
     index = deps.index_factory()
     try:
         vector = encoder.encode([candidate.embedding_text()])[0]
-        hits = index.search(collection, vector, k, SearchFilter())
+        hits = index.search(collection, vector, k, SearchFilter(), exact=True)
         exact = index.find_by(
             collection, "fingerprint", text_fingerprint(candidate.title, candidate.body), limit=5
         )

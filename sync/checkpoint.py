@@ -59,6 +59,7 @@ class Checkpoint:
 
     encoder: EncoderIdentity | None = None
     collection: str | None = None
+    index_id: str | None = None  # which index the entries are in (edge, local, server:<url>)
     entries: dict[str, IndexedEntry] = field(default_factory=dict)
     retry: dict[str, RetryEntry] = field(default_factory=dict)
     ignored: dict[str, str | None] = field(default_factory=dict)  # path -> raw hash dropped
@@ -66,11 +67,17 @@ class Checkpoint:
     last_run: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)  # not stored: what loading noticed
 
+    @property
+    def effective_index_id(self) -> str:
+        """Stores written before the index was recorded used the embedded local mode."""
+        return self.index_id or "local"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": VERSION,
             "encoder": self.encoder.as_dict() if self.encoder else None,
             "collection": self.collection,
+            "index": self.index_id,
             "memories": {path: asdict(e) for path, e in sorted(self.entries.items())},
             "retry_queue": {path: asdict(r) for path, r in sorted(self.retry.items())},
             "ignored": dict(sorted(self.ignored.items())),
@@ -84,6 +91,7 @@ class Checkpoint:
         return cls(
             encoder=EncoderIdentity(**encoder) if encoder else None,
             collection=data.get("collection"),
+            index_id=data.get("index"),
             entries={p: IndexedEntry(**e) for p, e in data.get("memories", {}).items()},
             retry={p: RetryEntry(**r) for p, r in data.get("retry_queue", {}).items()},
             ignored=dict(data.get("ignored", {})),
@@ -152,6 +160,7 @@ def apply_op(checkpoint: Checkpoint, op: dict[str, Any]) -> None:
         checkpoint.retry.pop(path, None)
     elif kind == "encoder":
         checkpoint.encoder = EncoderIdentity(**op["encoder"])
+        checkpoint.index_id = op.get("index_id", checkpoint.index_id)
         previous = checkpoint.collection
         checkpoint.collection = op["collection"]
         if (

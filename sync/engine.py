@@ -41,6 +41,7 @@ class SyncDeps:
     encoder_factory: Callable[[], Encoder]
     index_factory: Callable[[], VectorIndex]
     index_exists: Callable[[], bool] = lambda: True  # False: nothing to open (embedded, fresh)
+    index_id: str = "local"  # recorded in the checkpoint; a change re-indexes everything
     collection_prefix: str = "memsync"
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 64
@@ -75,7 +76,15 @@ def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[
     recovered = layout.journal_path.exists()
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    known = {} if must_read_all(checkpoint, deps.encoder_model, opts.force) else checkpoint.entries
+    plan_opts = PlanOptions(
+        deps.encoder_model,
+        index_id=deps.index_id,
+        force=opts.force,
+        retry_now=opts.retry_now,
+        scope=opts.scope,
+        dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
+    )
+    known = {} if must_read_all(checkpoint, plan_opts) else checkpoint.entries
     scanned = scan(
         layout.memory_dir,
         known,
@@ -84,14 +93,6 @@ def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[
         only=opts.scope,
     )
     timings["scan"] = round(time.perf_counter() - t, 4)
-    dim_hint = checkpoint.encoder.dim if checkpoint.encoder else 384
-    plan_opts = PlanOptions(
-        deps.encoder_model,
-        force=opts.force,
-        retry_now=opts.retry_now,
-        scope=opts.scope,
-        dim_hint=dim_hint,
-    )
     plan = plan_sync(scanned, checkpoint, plan_opts, started)
     outcome: Outcome | None = None
     if not opts.dry_run:
@@ -135,6 +136,7 @@ def _execute(
         encoder_factory=deps.encoder_factory,
         index_factory=deps.index_factory,
         collection_prefix=deps.collection_prefix,
+        index_id=deps.index_id,
         policy=deps.policy,
         now=now,
         batch_size=deps.batch_size,

@@ -54,6 +54,7 @@ class Executor:
     encoder_factory: Callable[[], Encoder]
     index_factory: Callable[[], VectorIndex]
     collection_prefix: str
+    index_id: str
     policy: RetryPolicy
     now: dt.datetime
     batch_size: int = 64
@@ -98,6 +99,10 @@ class Executor:
             if plan.force and out.collection and self._index_ready(out):
                 out.results.extend(self._remove_strays(out.collection))
             self._drop_stale_collections(out)
+            if work and out.collection and self._index is not None:
+                self._timed(
+                    out, "optimize", lambda: self._open_index().maintain(out.collection or "")
+                )
         except Exception as exc:  # boundary: retried by the next run
             out.warnings.append(f"index housekeeping failed, the next run retries it: {exc}")
         self.journal.commit()
@@ -149,8 +154,16 @@ class Executor:
             index.ensure_collection(collection, identity.dim)
         except Exception as exc:  # boundary: an unreachable index fails the items, not the run
             return [self._fail(i, f"index unavailable: {exc}", permanent=False) for i in work]
-        if self.checkpoint.encoder != identity or self.checkpoint.collection != collection:
-            self._record({"op": "encoder", "encoder": identity.as_dict(), "collection": collection})
+        cp = self.checkpoint
+        if (cp.encoder, cp.collection, cp.index_id) != (identity, collection, self.index_id):
+            self._record(
+                {
+                    "op": "encoder",
+                    "encoder": identity.as_dict(),
+                    "collection": collection,
+                    "index_id": self.index_id,
+                }
+            )
             self.journal.commit()
         results: list[ItemResult] = []
         done = 0
@@ -295,6 +308,8 @@ class Executor:
             "confidence": memory.confidence,
             "updated": memory.updated or memory.created,
             "archived": item.path.startswith("archived/"),
+            # filters match this keyword, not the bool: qdrant-edge 0.9 turns True into 1
+            "status": "archived" if item.path.startswith("archived/") else "active",
             "hash": item.content_hash,
             "fingerprint": text_fingerprint(memory.title, memory.body),
             "encoder": identity.model,

@@ -34,7 +34,7 @@ KNOWN_FIELDS = (
 )
 MAX_FRONTMATTER_BYTES = 64 * 1024
 MAX_FRONTMATTER_NODES = 5_000
-_KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _FENCE_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _HEADING_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
 
@@ -158,7 +158,7 @@ def _folder_kind(rel_path: str) -> str | None:
 def _kind(value: Any, folder_kind: str | None, rel_path: str) -> str:
     if value is None:
         return folder_kind or "note"
-    if not isinstance(value, str) or not _KIND_RE.match(value):
+    if not isinstance(value, str) or not KIND_RE.match(value):
         raise MemoryFileError(
             rel_path, f"field 'kind': {value!r} is not a kind (lowercase letters, digits, '-', '_')"
         )

@@ -19,15 +19,27 @@ from sync.retry import RetryPolicy
 @dataclass(frozen=True)
 class PlanOptions:
     encoder_model: str
+    index_id: str = "local"
     force: bool = False
     retry_now: bool = False  # `memsync retry`: ignore backoff and dead letters
     scope: frozenset[str] | None = None  # only these paths (used by `memsync add`)
     dim_hint: int = 384
 
 
-def must_read_all(checkpoint: Checkpoint, encoder_model: str, force: bool) -> bool:
-    """True when every file has to be parsed: a forced run or a new encoder re-embeds all."""
-    return force or any(e.model != encoder_model for e in checkpoint.entries.values())
+def must_read_all(checkpoint: Checkpoint, opts: PlanOptions) -> bool:
+    """True when every file has to be parsed: a forced run, a new encoder or a new index."""
+    return (
+        opts.force
+        or _reindex_reason(checkpoint, opts) is not None
+        or any(e.model != opts.encoder_model for e in checkpoint.entries.values())
+    )
+
+
+def _reindex_reason(checkpoint: Checkpoint, opts: PlanOptions) -> str | None:
+    """Why every memory must be indexed again though its content did not change."""
+    if checkpoint.entries and checkpoint.effective_index_id != opts.index_id:
+        return f"index changed ({checkpoint.effective_index_id} -> {opts.index_id})"
+    return None
 
 
 def plan_sync(
@@ -49,8 +61,9 @@ def plan_sync(
         and old_path not in current
         and new_path not in checkpoint.entries
     }
+    reindex = _reindex_reason(checkpoint, opts)
     items = [
-        _plan_file(sf, checkpoint, opts, now, owners, claimed_points, renames.get(sf.path))
+        _plan_file(sf, checkpoint, opts, now, owners, claimed_points, renames.get(sf.path), reindex)
         for sf in sorted(scanned, key=lambda s: s.path)
     ]
     taken_over = set(renames.values())
@@ -73,7 +86,9 @@ def plan_sync(
             items.append(
                 PlanItem(path, Action.DELETE, "file deleted; dropped from the retry queue")
             )
-    reembed = checkpoint.encoder is not None and checkpoint.encoder.model != opts.encoder_model
+    reembed = reindex is not None or (
+        checkpoint.encoder is not None and checkpoint.encoder.model != opts.encoder_model
+    )
     return Plan(tuple(items), opts.encoder_model, reembed_all=reembed, force=opts.force)
 
 
@@ -112,6 +127,7 @@ def _plan_file(
     owners: dict[str, str],
     claimed_points: set[str],
     renamed_from: str | None,
+    reindex: str | None,
 ) -> PlanItem:
     def item(action: Action, reason: str, **fields: Any) -> PlanItem:
         return PlanItem(
@@ -149,6 +165,7 @@ def _plan_file(
         entry is not None
         and not opts.force
         and entry.model == opts.encoder_model
+        and reindex is None
         and sf.content_hash == entry.content_hash
     ):
         return item(
@@ -170,7 +187,11 @@ def _plan_file(
         else None
     )
     action = Action.UPDATE if previous is not None else Action.ADD
-    reason = _reason(entry, previous, renamed_from, retry, sf, opts)
+    reason = (
+        reindex
+        if reindex and entry is not None
+        else _reason(entry, previous, renamed_from, retry, sf, opts)
+    )
     text_bytes = len(sf.memory.embedding_text().encode("utf-8")) + 256
     est = opts.dim_hint * 4 + text_bytes - (previous.bytes if previous else 0)
     return item(

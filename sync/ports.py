@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,7 +54,13 @@ class VectorIndex(Protocol):
     def delete(self, collection: str, point_ids: Sequence[str]) -> None: ...
 
     def search(
-        self, collection: str, vector: Sequence[float], k: int, flt: SearchFilter | None = None
+        self,
+        collection: str,
+        vector: Sequence[float],
+        k: int,
+        flt: SearchFilter | None = None,
+        *,
+        exact: bool = False,  # dedup needs exact neighbours, not approximate ones
     ) -> list[SearchHit]: ...
 
     def find_by(
@@ -68,5 +74,13 @@ class VectorIndex(Protocol):
     def collections(self) -> list[str]: ...
 
     def drop_collection(self, name: str) -> None: ...
+
+    def export(self, collection: str) -> Iterator[IndexPoint]:
+        """Every point with its vector and payload (to move between backends)."""
+        ...
+
+    def maintain(self, collection: str) -> bool:
+        """Background-type upkeep (building the ANN index); True if it did something."""
+        ...
 
     def close(self) -> None: ...

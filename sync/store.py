@@ -23,7 +23,8 @@ RACY_MARGIN_NS = 2_000_000_000  # a stat within 2 s of the last read may hide a 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 _STORE_GITIGNORE = (
-    "# derived data, rebuilt by `memsync sync`\nstate/\nreports/\nqdrant/\nservice.json\n"
+    "# derived data, rebuilt by `memsync sync`\n"
+    "state/\nreports/\nqdrant/\nqdrant-edge/\nservice.json\n"
 )
 
 
@@ -48,6 +49,10 @@ class StoreLayout:
     @property
     def qdrant_dir(self) -> Path:
         return self.root / "qdrant"
+
+    @property
+    def qdrant_edge_dir(self) -> Path:
+        return self.root / "qdrant-edge"
 
     @property
     def config_path(self) -> Path:

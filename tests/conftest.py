@@ -49,16 +49,32 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_deps(layout: StoreLayout, encoder, clock: Clock) -> Callable[..., SyncDeps]:  # type: ignore[no-untyped-def]
-    """SyncDeps over the real model and the real embedded Qdrant of ``layout``."""
+def backend() -> str:
+    """The embedded index the tests run on; test modules may parametrize it."""
+    return "edge"
+
+
+def index_for(layout: StoreLayout, backend: str):  # type: ignore[no-untyped-def]
+    from embeddings.edge_index import EdgeIndex
     from embeddings.qdrant_index import QdrantIndex
 
+    if backend == "edge":
+        return EdgeIndex(layout.qdrant_edge_dir)
+    return QdrantIndex(path=layout.qdrant_dir)
+
+
+@pytest.fixture
+def make_deps(layout: StoreLayout, encoder, clock: Clock, backend: str) -> Callable[..., SyncDeps]:  # type: ignore[no-untyped-def]
+    """SyncDeps over the real model and the real embedded Qdrant of ``layout``."""
+
     def build(**overrides: object) -> SyncDeps:
+        folder = layout.qdrant_edge_dir if backend == "edge" else layout.qdrant_dir
         values: dict[str, object] = dict(
             encoder_model=encoder.identity.model,
             encoder_factory=lambda: encoder,
-            index_factory=lambda: QdrantIndex(path=layout.qdrant_dir),
-            index_exists=lambda: layout.qdrant_dir.exists(),
+            index_factory=lambda: index_for(layout, backend),
+            index_exists=folder.exists,
+            index_id=backend,
             policy=RetryPolicy(max_attempts=3, base_delay_s=60),
             batch_size=16,
             clock=clock,
@@ -83,11 +99,19 @@ def memory_text(
     return f"---\n{head}kind: {kind}\ntitle: {title}\ntags: {tags}\n---\n\n{body}\n"
 
 
-def point_count(layout: StoreLayout) -> tuple[int, set[str]]:
-    """Points in the store's collection(s), opened after the run has closed the index."""
+def open_embedded(layout: StoreLayout):  # type: ignore[no-untyped-def]
+    """The embedded index that holds this store's points (edge, else local mode)."""
+    from embeddings.edge_index import EdgeIndex
     from embeddings.qdrant_index import QdrantIndex
 
-    index = QdrantIndex(path=layout.qdrant_dir)
+    if layout.qdrant_edge_dir.exists():
+        return EdgeIndex(layout.qdrant_edge_dir)
+    return QdrantIndex(path=layout.qdrant_dir)
+
+
+def point_count(layout: StoreLayout) -> tuple[int, set[str]]:
+    """Points in the store's collection(s), opened after the run has closed the index."""
+    index = open_embedded(layout)
     try:
         ids: set[str] = set()
         total = 0

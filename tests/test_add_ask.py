@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from embeddings.qdrant_index import QdrantIndex
 from sync.add import add_memory, new_candidate
 from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps
@@ -15,7 +14,7 @@ from sync.models import collection_name
 from sync.ports import SearchFilter
 from sync.retrieve import ask
 from sync.store import StoreLayout
-from tests.conftest import point_count
+from tests.conftest import index_for, point_count
 from tests.test_sync_integration import tree_digest
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
@@ -78,7 +77,7 @@ def test_same_subject_updates_and_archives_the_previous_version(
     total, _ = point_count(layout)
     assert total == 2  # the live memory and its archived version
     encoder = make_deps().encoder_factory()
-    index = QdrantIndex(path=layout.qdrant_dir)
+    index = index_for(layout, "edge")
     try:
         coll = collection_name("memsync", encoder.identity)
         live = ask(
@@ -156,7 +155,7 @@ def test_ask_filters_by_kind_and_tag(
         T,
     )
     encoder = make_deps().encoder_factory()
-    index = QdrantIndex(path=layout.qdrant_dir)
+    index = index_for(layout, "edge")
     try:
         coll = collection_name("memsync", encoder.identity)
 

@@ -198,3 +198,36 @@ def test_two_concurrent_syncs_one_waits_out_with_exit_4(
     assert codes == [0, 4]
     assert point_count(layout)[0] == 30
     assert not layout.lock_path.exists()
+
+
+@pytest.mark.slow
+def test_local_mode_store_moves_to_edge_without_reembedding(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    proj, env = project
+    layout = seed(proj, 25)
+    local = {**env, "MEMSYNC_QDRANT_MODE": "local"}
+    assert run(["sync", "--json"], proj, local).returncode == 0
+    assert layout.qdrant_dir.is_dir() and not layout.qdrant_edge_dir.exists()
+    question = ["ask", "which build step failed", "--k", "5", "--json"]
+    before = one_json(run(question, proj, local).stdout)["results"]
+    status = one_json(run(["status", "--json"], proj, env).stdout)
+    assert status["index"]["pending_migration"] == "local"
+    dry = run(["sync", "--dry-run", "--json"], proj, env)
+    assert one_json(dry.stdout)["counts"]["unchanged"] == 25 and "would first move" in dry.stderr
+    assert not layout.qdrant_edge_dir.exists()  # the dry run moved nothing
+    res = run(["sync", "--json"], proj, env)  # edge is the default: first start migrates
+    assert res.returncode == 0, res.stderr
+    report = one_json(res.stdout)
+    assert report["migration"]["points"] == 25 and report["migration"]["from"] == "local"
+    assert report["counts"]["unchanged"] == 25 and report["counts"]["updated"] == 0
+    assert "load_encoder" not in report["timings_s"]  # vectors reused, nothing re-embedded
+    assert not layout.qdrant_dir.exists() and layout.qdrant_edge_dir.is_dir()
+    total, ids = point_count(layout)
+    assert total == 25 and len(ids) == 25
+    again = run(["index", "migrate", "--json"], proj, env)
+    assert one_json(again.stdout)["migrated"] is False
+    after = one_json(run(question, proj, env).stdout)["results"]
+    assert [(r["id"], round(r["score"], 3)) for r in after] == [
+        (r["id"], round(r["score"], 3)) for r in before
+    ]

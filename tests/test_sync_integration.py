@@ -18,7 +18,7 @@ from sync.errors import LockBusyError, RetryableError
 from sync.lock import WriterLock
 from sync.ports import IndexPoint
 from sync.store import StoreLayout
-from tests.conftest import Clock, memory_text, point_count, write_memory_file
+from tests.conftest import Clock, index_for, memory_text, point_count, write_memory_file
 
 MEMORIES = {
     "decisions/db.md": (
@@ -35,6 +35,12 @@ MEMORIES = {
         "Otherwise stale wheels are restored.",
     ),
 }
+
+
+@pytest.fixture(params=["edge", "local"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every scenario here runs on both embedded backends."""
+    return str(request.param)
 
 
 def seed(layout: StoreLayout) -> None:
@@ -111,11 +117,15 @@ def test_dry_run_on_a_fresh_store_does_not_create_the_index(
     before = tree_digest(layout.root)
     report = run_sync(layout, SyncOptions(dry_run=True), make_deps())
     assert report["counts"]["added"] == 4
-    assert tree_digest(layout.root) == before and not layout.qdrant_dir.exists()
+    assert tree_digest(layout.root) == before
+    assert not layout.qdrant_dir.exists() and not layout.qdrant_edge_dir.exists()
 
 
 def test_modify_delete_and_rename(
-    layout: StoreLayout, make_deps: Callable[..., SyncDeps], encoder: SentenceTransformerEncoder
+    layout: StoreLayout,
+    make_deps: Callable[..., SyncDeps],
+    encoder: SentenceTransformerEncoder,
+    backend: str,
 ) -> None:
     seed(layout)
     run_sync(layout, SyncOptions(), make_deps())
@@ -138,7 +148,7 @@ def test_modify_delete_and_rename(
     assert actions["learnings/moved.md"] == ("update", "renamed from memory/learnings/tests.md")
     total, ids = point_count(layout)
     assert total == 3 and len(ids) == 3 and ids < ids_before
-    index = QdrantIndex(path=layout.qdrant_dir)
+    index = index_for(layout, backend)
     try:
         collection = index.collections()[0]
         hits = index.search(collection, encoder.encode(["dedicated queue table"])[0], 1)
@@ -150,7 +160,7 @@ def test_modify_delete_and_rename(
 
 
 def test_encoder_change_reembeds_into_a_new_collection(
-    layout: StoreLayout, make_deps: Callable[..., SyncDeps], tmp_path: Path
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps], tmp_path: Path, backend: str
 ) -> None:
     seed(layout)
     run_sync(layout, SyncOptions(), make_deps())
@@ -161,7 +171,7 @@ def test_encoder_change_reembeds_into_a_new_collection(
     report = run_sync(layout, SyncOptions(), deps)
     assert report["counts"]["updated"] == 4
     assert all(i["reason"].startswith("encoder changed") for i in report["items"])
-    index = QdrantIndex(path=layout.qdrant_dir)
+    index = index_for(layout, backend)
     try:
         names = index.collections()
         assert names == [report["collection"]] and "model-copy" in names[0]
@@ -187,12 +197,10 @@ class FlakyIndex:
 
 
 def test_failing_items_go_to_the_retry_queue_and_succeed_later(
-    layout: StoreLayout, make_deps: Callable[..., SyncDeps], clock: Clock
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps], clock: Clock, backend: str
 ) -> None:
     seed(layout)
-    flaky = make_deps(
-        index_factory=lambda: FlakyIndex(QdrantIndex(path=layout.qdrant_dir), {"m1", "m3"})
-    )
+    flaky = make_deps(index_factory=lambda: FlakyIndex(index_for(layout, backend), {"m1", "m3"}))
     first = run_sync(layout, SyncOptions(), flaky)
     assert first["counts"]["added"] == 2 and first["counts"]["failed"] == 2
     queue = {r["path"]: r for r in first["retry_queue"]}
@@ -212,10 +220,10 @@ def test_failing_items_go_to_the_retry_queue_and_succeed_later(
 
 
 def test_repeated_failures_dead_letter_and_retry_now_recovers(
-    layout: StoreLayout, make_deps: Callable[..., SyncDeps], clock: Clock
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps], clock: Clock, backend: str
 ) -> None:
     seed(layout)
-    flaky = make_deps(index_factory=lambda: FlakyIndex(QdrantIndex(path=layout.qdrant_dir), {"m1"}))
+    flaky = make_deps(index_factory=lambda: FlakyIndex(index_for(layout, backend), {"m1"}))
     for _ in range(3):  # max_attempts=3 in the test policy
         report = run_sync(layout, SyncOptions(), flaky)
         clock.advance(10_000)
@@ -262,11 +270,11 @@ def test_a_second_writer_is_refused_while_the_lock_is_held(
 
 
 def test_force_reembeds_and_removes_stray_points(
-    layout: StoreLayout, make_deps: Callable[..., SyncDeps]
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps], backend: str
 ) -> None:
     seed(layout)
     report = run_sync(layout, SyncOptions(), make_deps())
-    index = QdrantIndex(path=layout.qdrant_dir)
+    index = index_for(layout, backend)
     stray = "00000000-0000-0000-0000-000000000001"
     index.upsert(report["collection"], [IndexPoint(stray, [0.1] * 384, {"memory_id": "ghost"})])
     index.close()
@@ -303,31 +311,6 @@ def test_unreachable_qdrant_server_queues_every_item_for_retry(
     failure = report["failures"][0]
     assert "unavailable" in failure["error"] and "Qdrant is reachable" in failure["remediation"]
     assert not any(r["permanent"] for r in report["retry_queue"])
-
-
-def test_same_results_on_embedded_disk_and_in_memory_qdrant(
-    layout: StoreLayout, make_deps: Callable[..., SyncDeps], encoder: SentenceTransformerEncoder
-) -> None:
-    """One code path for every backend: the same scenario gives the same answers."""
-    seed(layout)
-    memory_index = QdrantIndex()
-    keep_open = type(
-        "KeepOpen",
-        (),
-        {"__getattr__": lambda s, n: getattr(memory_index, n), "close": lambda s: None},
-    )()
-    answers = []
-    for deps in (make_deps(), make_deps(index_factory=lambda: keep_open)):
-        report = run_sync(layout, SyncOptions(force=True), deps)
-        assert report["counts"]["failed"] == 0
-        index = deps.index_factory()
-        try:
-            hits = index.search(report["collection"], encoder.encode(["flaky tests"])[0], 4)
-            answers.append([(h.payload["path"], round(h.score, 4)) for h in hits])
-        finally:
-            index.close()
-    assert answers[0] == answers[1] and answers[0][0][0] == "learnings/tests.md"
-    memory_index.close()
 
 
 QDRANT_URL = os.environ.get("MEMSYNC_TEST_QDRANT_URL", "")

@@ -127,7 +127,7 @@ def test_retry_waits_for_backoff_then_goes_and_dead_letters_stay() -> None:
 def test_encoder_change_and_force_reembed_everything() -> None:
     a, b = scanned("d/a.md", "a"), scanned("d/b.md", "b")
     cp = checkpoint_of(a, b, model="old-model")
-    assert must_read_all(cp, MODEL, force=False)
+    assert must_read_all(cp, OPTS)
     plan = plan_sync([a, b], cp, OPTS, NOW)
     assert plan.reembed_all and set(actions(plan).values()) == {Action.UPDATE}
     assert "encoder changed" in plan.items[0].reason
@@ -147,3 +147,16 @@ def test_dropped_items_are_skipped_until_edited() -> None:
     assert actions(plan_sync([broken], cp, OPTS, NOW)) == {"d/x.md": Action.SKIP}
     edited = ScannedFile("d/x.md", 3, 12, raw_hash="r2", error="still bad")
     assert actions(plan_sync([edited], cp, OPTS, NOW)) == {"d/x.md": Action.FAIL}
+
+
+def test_a_new_index_backend_reindexes_everything_without_a_content_change() -> None:
+    a = scanned("d/a.md", "a")
+    cp = checkpoint_of(a)
+    cp.index_id = "local"
+    edge = PlanOptions(MODEL, index_id="edge")
+    assert must_read_all(cp, edge)
+    plan = plan_sync([a], cp, edge, NOW)
+    assert actions(plan) == {"d/a.md": Action.UPDATE}
+    assert plan.items[0].reason == "index changed (local -> edge)"
+    cp.index_id = "edge"
+    assert actions(plan_sync([a], cp, edge, NOW)) == {"d/a.md": Action.UNCHANGED}

@@ -1,0 +1,256 @@
+"""Qdrant's in-process engine (qdrant-edge) behind ``sync.ports.VectorIndex``.
+
+One edge shard per collection, in ``<root>/<collection>/``. Writes are flushed before
+``upsert``/``delete`` return, so the checkpoint only ever records durable points. A shard
+admits one process: a second open fails, and is reported as a busy store.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sync.errors import LockBusyError, PermanentError, RetryableError
+from sync.ports import IndexPoint, SearchFilter, SearchHit
+
+KEYWORD_FIELDS = ("kind", "tags", "path", "memory_id", "fingerprint", "status")
+# Above this many vectors outside the HNSW index, `maintain` builds it (optimize). Exact
+# search over the unindexed part costs ~4 ms per 20,000 vectors here (docs/benchmarks.md).
+OPTIMIZE_UNINDEXED = 20_000
+HNSW_EF = 128  # chosen by measured recall@5 on real MiniLM embeddings (scripts/bench_index.py)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class EdgeIndex:
+    """Embedded Qdrant shards; safe to share between threads of one process."""
+
+    mode = "edge"
+
+    def __init__(self, root: Path, *, optimize_unindexed: int = OPTIMIZE_UNINDEXED) -> None:
+        import qdrant_edge  # noqa: F401  (fail here, at wiring time, if it is missing)
+
+        self.root = root
+        self.where = str(root)
+        self.optimize_unindexed = optimize_unindexed
+        self._shards: dict[str, Any] = {}
+        self._lock = threading.Lock()  # guards _shards; the shards lock themselves
+
+    # -- collections -------------------------------------------------------------------------
+
+    def ensure_collection(self, name: str, dim: int) -> None:
+        # the dimension is part of the collection name (sync.models.collection_name)
+        self._shard(name, create_dim=dim)
+
+    def collections(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if _NAME.match(p.name) and p.is_dir())
+
+    def drop_collection(self, name: str) -> None:
+        path = self._path(name)
+        with self._lock:
+            shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        if path.is_dir():
+            shutil.rmtree(path)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def upsert(self, collection: str, points: Sequence[IndexPoint]) -> None:
+        from qdrant_edge import Point, UpdateOperation
+
+        if not points:
+            return
+        shard = self._shard(collection)
+        batch = [Point(p.point_id, [float(x) for x in p.vector], dict(p.payload)) for p in points]
+        self._write(shard, UpdateOperation.upsert_points(batch))
+
+    def delete(self, collection: str, point_ids: Sequence[str]) -> None:
+        from qdrant_edge import UpdateOperation
+
+        if not point_ids or not self._exists(collection):
+            return
+        self._write(self._shard(collection), UpdateOperation.delete_points(list(point_ids)))
+
+    def maintain(self, collection: str) -> bool:
+        """Build the HNSW index once enough vectors sit outside it; True if it did."""
+        if not self._exists(collection):
+            return False
+        shard = self._shard(collection)
+        info = shard.info()
+        if info.points_count - info.indexed_vectors_count < self.optimize_unindexed:
+            return False
+        changed = bool(shard.optimize())
+        shard.flush()
+        return changed
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        k: int,
+        flt: SearchFilter | None = None,
+        *,
+        exact: bool = False,
+    ) -> list[SearchHit]:
+        from qdrant_edge import Query, QueryRequest, SearchParams
+
+        if not self._exists(collection):
+            return []
+        request = QueryRequest(
+            limit=k,
+            query=Query.Nearest([float(x) for x in vector]),
+            filter=_filter(flt or SearchFilter()),
+            with_payload=True,
+            params=SearchParams(exact=exact, hnsw_ef=None if exact else HNSW_EF),
+        )
+        points = self._read(lambda: self._shard(collection).query(request))
+        return [SearchHit(str(p.id), min(float(p.score), 1.0), p.payload or {}) for p in points]
+
+    def find_by(self, collection: str, key: str, value: str, limit: int = 10) -> list[SearchHit]:
+        from qdrant_edge import FieldCondition, Filter, MatchValue, ScrollRequest
+
+        if not self._exists(collection):
+            return []
+        flt = Filter(must=[FieldCondition(key=key, match=MatchValue(value))])
+        request = ScrollRequest(limit=limit, filter=flt, with_payload=True, with_vector=False)
+        records, _ = self._read(lambda: self._shard(collection).scroll(request))
+        return [SearchHit(str(r.id), 1.0, r.payload or {}) for r in records]
+
+    def count(self, collection: str) -> int:
+        from qdrant_edge import CountRequest
+
+        if not self._exists(collection):
+            return 0
+        return int(self._read(lambda: self._shard(collection).count(CountRequest(exact=True))))
+
+    def point_ids(self, collection: str) -> set[str]:
+        return {p.point_id for p in self._scroll(collection, with_vectors=False)}
+
+    def export(self, collection: str) -> Iterator[IndexPoint]:
+        """Every point with its vector and payload (used to migrate between backends)."""
+        return self._scroll(collection, with_vectors=True)
+
+    def close(self) -> None:
+        with self._lock:
+            shards, self._shards = list(self._shards.values()), {}
+        for shard in shards:
+            shard.flush()
+            shard.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _scroll(self, collection: str, *, with_vectors: bool) -> Iterator[IndexPoint]:
+        from qdrant_edge import ScrollRequest
+
+        if not self._exists(collection):
+            return
+        offset: Any = None
+        while True:
+            request = ScrollRequest(
+                offset=offset, limit=1024, with_payload=with_vectors, with_vector=with_vectors
+            )
+            records, offset = self._read(lambda r=request: self._shard(collection).scroll(r))
+            for r in records:
+                vector = r.vector if isinstance(r.vector, list) else []
+                yield IndexPoint(str(r.id), vector, r.payload or {})
+            if offset is None:
+                return
+
+    def _path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise PermanentError(f"collection name {name!r}: letters, digits, '.', '-', '_'")
+        return self.root / name
+
+    def _exists(self, name: str) -> bool:
+        return name in self._shards or (self._path(name) / "wal").exists()
+
+    def _shard(self, name: str, create_dim: int | None = None) -> Any:
+        from qdrant_edge import EdgeShard
+
+        with self._lock:
+            shard = self._shards.get(name)
+            if shard is not None:
+                return shard
+            path = self._path(name)
+            try:
+                if (path / "wal").exists():
+                    shard = EdgeShard.load(str(path))
+                elif create_dim is not None:
+                    shard = self._create(path, create_dim)
+                else:
+                    raise PermanentError(f"collection {name} does not exist")
+            except Exception as exc:  # boundary: map the engine's errors
+                if "WouldBlock" in str(exc):
+                    raise LockBusyError(
+                        f"the embedded index {path} is open in another memsync process (a "
+                        "running `memsync serve` or sync?); wait for it, or use its API"
+                    ) from None
+                if isinstance(exc, PermanentError):
+                    raise
+                raise PermanentError(f"cannot open the embedded index {path}: {exc}") from exc
+            self._shards[name] = shard
+            return shard
+
+    @staticmethod
+    def _create(path: Path, dim: int) -> Any:
+        from qdrant_edge import (
+            Distance,
+            EdgeConfig,
+            EdgeShard,
+            EdgeVectorParams,
+            PayloadSchemaType,
+            UpdateOperation,
+        )
+
+        path.mkdir(parents=True, exist_ok=True)
+        shard = EdgeShard.create(
+            str(path),
+            EdgeConfig(vectors={"": EdgeVectorParams(size=dim, distance=Distance.Cosine)}),
+        )
+        for key in KEYWORD_FIELDS:
+            shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+        shard.flush()
+        return shard
+
+    @staticmethod
+    def _write(shard: Any, operation: Any) -> None:
+        try:
+            shard.update(operation)
+            shard.flush()  # durable before returning: the checkpoint may now record it
+        except Exception as exc:  # boundary: classify what the engine raises
+            message = str(exc)
+            if "No space" in message or "WouldBlock" in message or "I/O" in message:
+                raise RetryableError(f"embedded index write failed: {message}") from exc
+            raise PermanentError(f"embedded index rejected the write: {message}") from exc
+
+    @staticmethod
+    def _read(fn: Any) -> Any:
+        try:
+            return fn()
+        except (PermanentError, RetryableError, LockBusyError):
+            raise
+        except Exception as exc:  # boundary
+            raise RetryableError(f"embedded index read failed: {exc}") from exc
+
+
+def _filter(flt: SearchFilter) -> Any:
+    from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue
+
+    must: list[Any] = []
+    if flt.kinds:
+        must.append(FieldCondition(key="kind", match=MatchAny(list(flt.kinds))))
+    must.extend(FieldCondition(key="tags", match=MatchValue(t)) for t in flt.tags)
+    must_not: list[Any] = (
+        [] if flt.include_archived else [FieldCondition(key="status", match=MatchValue("archived"))]
+    )
+    if not must and not must_not:
+        return None
+    return Filter(must=must or None, must_not=must_not or None)
