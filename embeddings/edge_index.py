@@ -37,6 +37,7 @@ class EdgeIndex:
         self.where = str(root)
         self.optimize_unindexed = optimize_unindexed
         self._shards: dict[str, Any] = {}
+        self._written: set[str] = set()
         self._lock = threading.Lock()  # guards _shards; the shards lock themselves
 
     # -- collections -------------------------------------------------------------------------
@@ -69,6 +70,7 @@ class EdgeIndex:
         shard = self._shard(collection)
         batch = [Point(p.point_id, [float(x) for x in p.vector], dict(p.payload)) for p in points]
         self._write(shard, UpdateOperation.upsert_points(batch))
+        self._written.add(collection)
 
     def delete(self, collection: str, point_ids: Sequence[str]) -> None:
         from qdrant_edge import UpdateOperation
@@ -76,6 +78,7 @@ class EdgeIndex:
         if not point_ids or not self._exists(collection):
             return
         self._write(self._shard(collection), UpdateOperation.delete_points(list(point_ids)))
+        self._written.add(collection)
 
     def maintain(self, collection: str) -> bool:
         """Build the HNSW index once enough vectors sit outside it; True if it did."""
@@ -87,6 +90,7 @@ class EdgeIndex:
             return False
         changed = bool(shard.optimize())
         shard.flush()
+        self._written.add(collection)
         return changed
 
     # -- reads -------------------------------------------------------------------------------
@@ -139,11 +143,19 @@ class EdgeIndex:
         return self._scroll(collection, with_vectors=True)
 
     def close(self) -> None:
+        """Flush and close; shards written to are loaded once more and closed, because the
+        first load after writes compacts files: later read-only opens (dry runs) then leave
+        every byte as it is."""
+        from qdrant_edge import EdgeShard
+
         with self._lock:
-            shards, self._shards = list(self._shards.values()), {}
-        for shard in shards:
+            shards, self._shards = dict(self._shards), {}
+            written, self._written = set(self._written), set()
+        for name, shard in shards.items():
             shard.flush()
             shard.close()
+            if name in written:
+                EdgeShard.load(str(self._path(name))).close()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -185,6 +197,7 @@ class EdgeIndex:
                     shard = EdgeShard.load(str(path))
                 elif create_dim is not None:
                     shard = self._create(path, create_dim)
+                    self._written.add(name)
                 else:
                     raise PermanentError(f"collection {name} does not exist")
             except Exception as exc:  # boundary: map the engine's errors
