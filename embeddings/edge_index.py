@@ -30,12 +30,14 @@ class EdgeIndex:
 
     mode = "edge"
 
-    def __init__(self, root: Path, *, optimize_unindexed: int = OPTIMIZE_UNINDEXED) -> None:
+    def __init__(self, root: Path, *, optimize_unindexed: int = OPTIMIZE_UNINDEXED,
+                 hnsw_ef: int = HNSW_EF) -> None:
         import qdrant_edge  # noqa: F401  (fail here, at wiring time, if it is missing)
 
         self.root = root
         self.where = str(root)
         self.optimize_unindexed = optimize_unindexed
+        self.hnsw_ef = hnsw_ef
         self._shards: dict[str, Any] = {}
         self._written: set[str] = set()
         self._lock = threading.Lock()  # guards _shards; the shards lock themselves
@@ -49,12 +51,15 @@ class EdgeIndex:
     def collections(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if _NAME.match(p.name) and p.is_dir())
+        return sorted(
+            p.name for p in self.root.iterdir() if _NAME.match(p.name) and (p / "wal").exists()
+        )
 
     def drop_collection(self, name: str) -> None:
         path = self._path(name)
         with self._lock:
             shard = self._shards.pop(name, None)
+            self._written.discard(name)
         if shard is not None:
             shard.close()
         if path.is_dir():
@@ -113,7 +118,7 @@ class EdgeIndex:
             query=Query.Nearest([float(x) for x in vector]),
             filter=_filter(flt or SearchFilter()),
             with_payload=True,
-            params=SearchParams(exact=exact, hnsw_ef=None if exact else HNSW_EF),
+            params=SearchParams(exact=exact, hnsw_ef=None if exact else self.hnsw_ef),
         )
         points = self._read(lambda: self._shard(collection).query(request))
         return [SearchHit(str(p.id), min(float(p.score), 1.0), p.payload or {}) for p in points]

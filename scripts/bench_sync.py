@@ -22,11 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from embeddings.edge_index import EdgeIndex
 from embeddings.encoder import SentenceTransformerEncoder
 from embeddings.qdrant_index import QdrantIndex
 from sync.engine import SyncDeps, SyncOptions, run_sync
 from sync.hashing import new_memory_id
 from sync.models import Memory
+from sync.ports import VectorIndex
 from sync.store import init_store, memory_rel_path, write_memory
 
 TOPICS = ["database", "queue", "cache", "auth", "ci", "deploy", "tests", "logging", "api", "ui"]
@@ -93,6 +95,12 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated store")
+    ap.add_argument(
+        "--backend",
+        choices=("edge", "local"),
+        default="edge",
+        help="embedded index (default: edge, memsync's default)",
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="memsync-bench-"))
@@ -113,10 +121,16 @@ def main() -> int:
     raw_rate = args.n / raw_s
     print(f"raw encoder: {raw_rate:.1f} memories/s", file=sys.stderr)
 
+    def open_index() -> VectorIndex:
+        if args.backend == "edge":
+            return EdgeIndex(layout.qdrant_edge_dir)
+        return QdrantIndex(path=layout.qdrant_dir)
+
     deps = SyncDeps(
         encoder_model=encoder.identity.model,
         encoder_factory=lambda: encoder,
-        index_factory=lambda: QdrantIndex(path=layout.qdrant_dir),
+        index_factory=open_index,
+        index_id=args.backend,
         batch_size=args.batch_size,
     )
     cold, cold_s = timed(lambda: run_sync(layout, SyncOptions(), deps))
@@ -138,6 +152,7 @@ def main() -> int:
             "PATH": "/usr/bin:/bin",
             "HOME": str(work),
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "MEMSYNC_QDRANT_MODE": args.backend,
         },
     )
     cli_s = time.perf_counter() - cli_t0
@@ -150,6 +165,7 @@ def main() -> int:
 
     figures = {
         "n": args.n,
+        "backend": args.backend,
         "batch_size": args.batch_size,
         "model_load_s": round(load_s, 2),
         "raw_encoder_per_s": round(raw_rate, 1),
@@ -166,7 +182,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"memories                      {args.n}")
+        print(f"memories                      {args.n} ({args.backend} index)")
         print(f"model load                    {load_s:.1f} s")
         print(f"raw encoder throughput        {raw_rate:.1f} memories/s")
         print(
