@@ -275,3 +275,40 @@ def test_edge_readers_and_a_writer_in_one_process_do_not_block_each_other(
     assert index.count("c") == len(vectors)
     assert index.search("c", vectors[0].tolist(), 1, exact=True)[0].score > 0.999
     index.close()
+
+
+def test_copy_index_moves_vectors_and_payloads_unchanged(tmp_path: Path) -> None:
+    import numpy as np
+
+    from sync.migrate import copy_index
+    from sync.ports import IndexPoint
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((1300, 16)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    src = QdrantIndex(path=tmp_path / "local")
+    for name in ("memsync-a-16", "memsync-b-16"):
+        src.ensure_collection(name, 16)
+        src.upsert(
+            name,
+            [
+                IndexPoint(
+                    f"00000000-0000-4000-8000-{i:012d}",
+                    vectors[i].tolist(),
+                    {"memory_id": f"m{i}", "tags": ["x"], "kind": "decision"},
+                )
+                for i in range(len(vectors))
+            ],
+        )
+    dst = EdgeIndex(tmp_path / "edge")
+    copied = copy_index(src, dst, batch=500)
+    assert copied == {"memsync-a-16": 1300, "memsync-b-16": 1300}
+    for name in copied:
+        before = {p.point_id: p for p in src.export(name)}
+        after = {p.point_id: p for p in dst.export(name)}
+        assert before.keys() == after.keys()
+        for pid, point in before.items():
+            assert after[pid].payload == point.payload
+            assert np.allclose(after[pid].vector, point.vector, atol=1e-6)
+    src.close()
+    dst.close()
