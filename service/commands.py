@@ -27,6 +27,7 @@ from sync.add import add_memory, new_candidate
 from sync.checkpoint import load_checkpoint, save_checkpoint
 from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.errors import UsageError
+from sync.fsutil import atomic_write_bytes
 from sync.markdown import KIND_RE
 from sync.migrate import pending_migration
 from sync.models import collection_name
@@ -42,7 +43,9 @@ def _open() -> tuple[StoreLayout, Settings]:
     return layout, load_settings(layout, os.environ)
 
 
-def _open_for_data(*, dry_run: bool = False) -> tuple[StoreLayout, Settings, SyncDeps, Any]:
+def _open_for_data(
+    *, dry_run: bool = False
+) -> tuple[StoreLayout, Settings, SyncDeps, dict[str, Any] | None]:
     """Open the store for a data command; first move its index to the configured backend
     if it lives in another one (a dry run only says it would)."""
     layout, settings = _open()
@@ -66,7 +69,7 @@ def cmd_init(args: argparse.Namespace) -> Result:
     root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
     layout, created = init_store(root)
     if not layout.config_path.exists():
-        layout.config_path.write_text(DEFAULT_CONFIG, encoding="utf-8")
+        atomic_write_bytes(layout.config_path, DEFAULT_CONFIG.encode("utf-8"))
     data = {"store": str(root), "created": created}
     verb = "Created" if created else "Already initialised:"
     text = f"{verb} {root}\nNext: add memories under {layout.memory_dir}, then `memsync sync`."
