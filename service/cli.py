@@ -56,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
 
+    p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI) for this store")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")
+    p.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
+    p.add_argument(
+        "--sync-every",
+        type=float,
+        metavar="MINUTES",
+        help="background sync interval (default 10; 0 turns it off)",
+    )
+
     p = sub.add_parser("index", parents=[common], help="manage the vector index")
     index_sub = p.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     index_sub.add_parser(

@@ -12,7 +12,10 @@ from typing import Any
 
 from service import render
 from service.cli import EXIT_OK, EXIT_RETRY
+from service.client import Remote, find_service, request
+from service.server import serve
 from service.settings import DEFAULT_CONFIG, Settings, load_settings, locate_store
+from service.status import store_status
 from service.wiring import (
     dedup_thresholds,
     index_exists,
@@ -24,14 +27,14 @@ from service.wiring import (
     sync_deps,
 )
 from sync.add import add_memory, new_candidate
-from sync.checkpoint import load_checkpoint, save_checkpoint
-from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
-from sync.errors import UsageError
+from sync.engine import SyncDeps, SyncOptions, drop_from_queue, run_sync
+from sync.errors import LockBusyError, UsageError
 from sync.fsutil import atomic_write_bytes
 from sync.markdown import KIND_RE
 from sync.migrate import pending_migration
 from sync.models import collection_name
 from sync.ports import SearchFilter
+from sync.report import write_report
 from sync.retrieve import ask
 from sync.store import STORE_DIRNAME, StoreLayout, init_store
 
@@ -65,6 +68,27 @@ def _open_for_data(
     return layout, settings, deps, prepare_index(settings, layout)
 
 
+def _remote() -> Remote | None:
+    """The running `memsync serve` of this store: data commands then go through it."""
+    return find_service(locate_store(Path.cwd(), os.environ), os.environ)
+
+
+def cmd_serve(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    if _remote() is not None:
+        raise LockBusyError(f"a memsync service already runs for {layout.root}")
+    every = settings.service_sync_interval_min if args.sync_every is None else args.sync_every
+    serve(
+        layout,
+        settings,
+        host=args.host or settings.service_host,
+        port=settings.service_port if args.port is None else args.port,
+        token=os.environ.get("MEMSYNC_API_TOKEN") or None,
+        sync_every_s=every * 60,
+    )
+    return {"stopped": True}, "memsync: service stopped", EXIT_OK
+
+
 def cmd_init(args: argparse.Namespace) -> Result:
     root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
     layout, created = init_store(root)
@@ -77,6 +101,17 @@ def cmd_init(args: argparse.Namespace) -> Result:
 
 
 def cmd_sync(args: argparse.Namespace) -> Result:
+    remote = _remote()
+    if remote is not None:
+        report = request(
+            remote,
+            "POST",
+            "/api/sync",
+            {"dry_run": args.dry_run, "force": args.force, "all_items": args.all_items},
+        )
+        if args.report is not None:  # the service never writes outside its store: we do
+            write_report(args.report, report, exact=True)
+        return report, render.sync_text(report), _sync_exit(report)
     layout, _, deps, migrated = _open_for_data(dry_run=args.dry_run)
     deps.progress = _progress_printer("indexing")
     opts = SyncOptions(
@@ -93,6 +128,14 @@ def cmd_sync(args: argparse.Namespace) -> Result:
 
 
 def cmd_retry(args: argparse.Namespace) -> Result:
+    remote = _remote()
+    if remote is not None:
+        data = request(
+            remote, "POST", "/api/retry", {"drop": args.drop} if args.drop is not None else {}
+        )
+        if args.drop is not None:
+            return data, _dropped_text(data["dropped"]), EXIT_OK
+        return data, render.sync_text(data), _sync_exit(data)
     if args.drop is not None:
         return _drop(_open()[0], args.drop)
     layout, _, deps, _ = _open_for_data()
@@ -102,23 +145,12 @@ def cmd_retry(args: argparse.Namespace) -> Result:
 
 
 def _drop(layout: StoreLayout, paths: list[str]) -> Result:
-    with writer_lock(layout, skip=False):
-        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
-        if paths:
-            unknown = [p for p in paths if p not in checkpoint.retry]
-            if unknown:
-                raise UsageError(
-                    f"not in the retry queue: {', '.join(unknown)} (see `memsync status`)"
-                )
-            chosen = paths
-        else:
-            chosen = [p for p, r in checkpoint.retry.items() if r.dead]
-        for path in chosen:
-            checkpoint.ignored[path] = checkpoint.retry.pop(path).raw_hash
-        if chosen:
-            save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
-    text = "\n".join(f"dropped {p} (edit it to try again)" for p in chosen) or "nothing to drop"
-    return {"dropped": chosen}, text, EXIT_OK
+    chosen = drop_from_queue(layout, paths)
+    return {"dropped": chosen}, _dropped_text(chosen), EXIT_OK
+
+
+def _dropped_text(paths: list[str]) -> str:
+    return "\n".join(f"dropped {p} (edit it to try again)" for p in paths) or "nothing to drop"
 
 
 def cmd_add(args: argparse.Namespace) -> Result:
@@ -140,6 +172,23 @@ def cmd_add(args: argparse.Namespace) -> Result:
         source={"agent": "cli"},
         now=now,
     )
+    remote = _remote()
+    if remote is not None:
+        result = request(
+            remote,
+            "POST",
+            "/api/memories",
+            {
+                "kind": args.kind,
+                "title": args.title,
+                "body": body,
+                "tags": list(tags),
+                "confidence": args.confidence,
+                "dry_run": args.dry_run,
+            },
+        )
+        failed = bool(result.get("sync", {}).get("failures"))
+        return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
     layout, settings, deps, _ = _open_for_data(dry_run=args.dry_run)
     result = add_memory(
         layout,
@@ -171,6 +220,23 @@ def cmd_ask(args: argparse.Namespace) -> Result:
         raise UsageError("--k must be between 1 and 100")
     if not args.question.strip():
         raise UsageError("the question is empty")
+    remote = _remote()
+    if remote is not None:
+        t0 = time.perf_counter()
+        data = request(
+            remote,
+            "POST",
+            "/api/ask",
+            {
+                "question": args.question,
+                "k": args.k,
+                "kinds": args.kind,
+                "tags": args.tag,
+                "include_archived": args.include_archived,
+            },
+        )
+        data["took_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        return data, render.ask_text(data), EXIT_OK
     layout, settings, _, _ = _open_for_data()
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -212,34 +278,12 @@ def cmd_index(args: argparse.Namespace) -> Result:
 
 
 def cmd_status(args: argparse.Namespace) -> Result:
+    remote = _remote()
+    if remote is not None:
+        data = request(remote, "GET", "/api/status")
+        return data, render.status_text(data), EXIT_OK
     layout, settings = _open()
-    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
-    files = sum(1 for _ in layout.memory_dir.rglob("*.md")) if layout.memory_dir.exists() else 0
-    reports = sorted(layout.reports_dir.glob("sync-*.json")) if layout.reports_dir.exists() else []
-    queue = sorted(checkpoint.retry.values(), key=lambda r: r.path)
-    data = {
-        "store": str(layout.root),
-        "memory_files": files,
-        "indexed": len(checkpoint.entries),
-        "encoder": checkpoint.encoder.as_dict() if checkpoint.encoder else None,
-        "configured_model": sync_deps(settings, layout).encoder_model,
-        "collection": checkpoint.collection,
-        "index": {
-            "backend": index_id(settings),
-            "location": settings.qdrant_url
-            or str(layout.qdrant_edge_dir if settings.qdrant_mode == "edge" else layout.qdrant_dir),
-            "checkpoint_backend": checkpoint.effective_index_id if checkpoint.entries else None,
-            "pending_migration": pending_migration(
-                layout, index_id(settings), lambda ident: index_present(ident, layout)
-            ),
-        },
-        "retry_queue": [vars(r) for r in queue if not r.dead],
-        "dead_letters": [vars(r) for r in queue if r.dead],
-        "ignored": sorted(checkpoint.ignored),
-        "interrupted_run_pending": layout.journal_path.exists(),
-        "last_report": str(reports[-1]) if reports else None,
-        "warnings": checkpoint.warnings,
-    }
+    data = store_status(layout, settings)
     return data, render.status_text(data), EXIT_OK
 
 

@@ -29,10 +29,13 @@ class Settings:
     dedup_noop_threshold: float = DEFAULT_NOOP_THRESHOLD
     dedup_update_threshold: float = DEFAULT_UPDATE_THRESHOLD
     dedup_neighbours: int = 5
+    service_host: str = "127.0.0.1"
+    service_port: int = 8765
+    service_sync_interval_min: float = 10.0  # background sync; 0 turns it off
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
-_SECTIONS = ("qdrant", "retry", "dedup")
+_SECTIONS = ("qdrant", "retry", "dedup", "service")
 _ENV = {
     "MEMSYNC_MODEL": "model",
     "MEMSYNC_BATCH_SIZE": "batch_size",
@@ -146,4 +149,9 @@ DEFAULT_CONFIG = """\
 [dedup]
 # noop_threshold = 0.98
 # update_threshold = 0.70
+
+[service]
+# host = "127.0.0.1"             # any other address requires MEMSYNC_API_TOKEN
+# port = 8765
+# sync_interval_min = 10         # background sync while `memsync serve` runs; 0 = off
 """

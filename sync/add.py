@@ -26,9 +26,10 @@ def add_memory(
     *,
     dry_run: bool = False,
     neighbours_k: int = 5,
+    lock_held: bool = False,
 ) -> dict[str, Any]:
     """Add a memory unless it duplicates one; merge it when it is about the same subject."""
-    with writer_lock(layout, skip=dry_run):
+    with writer_lock(layout, skip=dry_run or lock_held):
         now = deps.clock()
         encoder = deps.encoder_factory()
         neighbours = _neighbours(candidate, encoder, deps, neighbours_k)

@@ -36,6 +36,8 @@ class IndexedEntry:
     model: str
     kind: str
     bytes: int = 0
+    title: str = ""  # a catalog for listing without reading every file
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,16 @@ class Checkpoint:
             encoder=EncoderIdentity(**encoder) if encoder else None,
             collection=data.get("collection"),
             index_id=data.get("index"),
-            entries={p: IndexedEntry(**e) for p, e in data.get("memories", {}).items()},
+            entries={p: _entry(e) for p, e in data.get("memories", {}).items()},
             retry={p: RetryEntry(**r) for p, r in data.get("retry_queue", {}).items()},
             ignored=dict(data.get("ignored", {})),
             stale_collections=list(data.get("stale_collections", [])),
             last_run=data.get("last_run"),
         )
+
+
+def _entry(data: dict[str, Any]) -> IndexedEntry:
+    return IndexedEntry(**{**data, "tags": tuple(data.get("tags", ()))})
 
 
 def load_checkpoint(checkpoint_path: Path, journal_path: Path) -> Checkpoint:
@@ -141,7 +147,7 @@ def apply_op(checkpoint: Checkpoint, op: dict[str, Any]) -> None:
     """Fold one journal record into the checkpoint. Every op is idempotent."""
     kind, path = op["op"], str(op.get("path", ""))
     if kind == "indexed":
-        entry = IndexedEntry(**op["entry"])
+        entry = _entry(op["entry"])
         if op.get("replaces"):
             checkpoint.entries.pop(op["replaces"], None)
         checkpoint.entries[path] = entry

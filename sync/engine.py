@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.checkpoint import Checkpoint, Journal, load_checkpoint, save_checkpoint
+from sync.errors import UsageError
 from sync.executor import Executor, Outcome
 from sync.lock import WriterLock
 from sync.models import Plan, ScannedFile
@@ -153,3 +154,20 @@ def _execute(
         checkpoint.last_run = {"finished": now.isoformat()}
         save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
     return outcome
+
+
+def drop_from_queue(
+    layout: StoreLayout, paths: Sequence[str], *, lock_held: bool = False
+) -> list[str]:
+    """Forget queued items until their file changes (no paths: every dead letter)."""
+    with writer_lock(layout, skip=lock_held):
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+        unknown = [p for p in paths if p not in checkpoint.retry]
+        if unknown:
+            raise UsageError(f"not in the retry queue: {', '.join(unknown)} (see `memsync status`)")
+        chosen = list(paths) or [p for p, r in checkpoint.retry.items() if r.dead]
+        for path in chosen:
+            checkpoint.ignored[path] = checkpoint.retry.pop(path).raw_hash
+        if chosen:
+            save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+        return chosen

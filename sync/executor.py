@@ -254,6 +254,8 @@ class Executor:
                 model=identity.model,
                 kind=str(point.payload["kind"]),
                 bytes=payload_bytes(point.payload, identity.dim),
+                title=str(point.payload["title"]),
+                tags=tuple(point.payload["tags"]),
             )
             self._record(
                 {

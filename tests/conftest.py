@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,3 +130,47 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSYNC_")}
     env["HOME"] = str(tmp_path / "home")
     return env
+
+
+MEMSYNC = [sys.executable, "-m", "service"]
+
+
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], **kw: object
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MEMSYNC, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw
+    )  # type: ignore[call-overload]
+
+
+def one_json(out: str) -> dict:  # type: ignore[type-arg]
+    """stdout must be exactly one JSON document."""
+    return json.loads(out)  # raises on a second document or any stray text
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    env = cli_env(tmp_path)
+    env["PYTHONPATH"] = str(REPO)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    res = run(["init", "--json"], proj, env)
+    assert res.returncode == 0, res.stderr
+    assert one_json(res.stdout)["created"] is True
+    return proj, env
+
+
+def seed(proj: Path, n: int) -> StoreLayout:
+    layout = StoreLayout(proj / ".memsync")
+    for i in range(n):
+        write_memory_file(
+            layout,
+            f"learnings/note-{i:04d}.md",
+            memory_text(
+                f"Learning number {i}",
+                f"When the build step {i} failed we fixed flag {i * 7}.",
+                mid=f"n{i}",
+                kind="learning",
+            ),
+        )
+    return layout

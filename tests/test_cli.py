@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,51 +13,16 @@ import pytest
 from sync.checkpoint import load_checkpoint
 from sync.lock import WriterLock
 from sync.store import StoreLayout
-from tests.conftest import cli_env, memory_text, point_count, write_memory_file
-
-MEMSYNC = [sys.executable, "-m", "service"]
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str], **kw: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*MEMSYNC, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw
-    )  # type: ignore[call-overload]
-
-
-def one_json(out: str) -> dict:  # type: ignore[type-arg]
-    """stdout must be exactly one JSON document."""
-    return json.loads(out)  # raises on a second document or any stray text
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    env = cli_env(tmp_path)
-    env["PYTHONPATH"] = str(REPO)
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    res = run(["init", "--json"], proj, env)
-    assert res.returncode == 0, res.stderr
-    assert one_json(res.stdout)["created"] is True
-    return proj, env
-
-
-def seed(proj: Path, n: int) -> StoreLayout:
-    layout = StoreLayout(proj / ".memsync")
-    for i in range(n):
-        write_memory_file(
-            layout,
-            f"learnings/note-{i:04d}.md",
-            memory_text(
-                f"Learning number {i}",
-                f"When the build step {i} failed we fixed flag {i * 7}.",
-                mid=f"n{i}",
-                kind="learning",
-            ),
-        )
-    return layout
+from tests.conftest import (
+    MEMSYNC,
+    REPO,
+    cli_env,
+    one_json,
+    point_count,
+    run,
+    seed,
+    write_memory_file,
+)
 
 
 def test_usage_errors_exit_2(project: tuple[Path, dict[str, str]]) -> None:

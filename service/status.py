@@ -1,0 +1,42 @@
+"""What `memsync status` and `GET /api/status` report: one function for both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.settings import Settings
+from service.wiring import index_id, index_present, sync_deps
+from sync.checkpoint import load_checkpoint
+from sync.migrate import pending_migration
+from sync.store import StoreLayout
+
+
+def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
+    """Store, counts, encoder, index, retry queue and dead letters; reads, never writes."""
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    files = sum(1 for _ in layout.memory_dir.rglob("*.md")) if layout.memory_dir.exists() else 0
+    reports = sorted(layout.reports_dir.glob("sync-*.json")) if layout.reports_dir.exists() else []
+    queue = sorted(checkpoint.retry.values(), key=lambda r: r.path)
+    embedded = layout.qdrant_edge_dir if settings.qdrant_mode == "edge" else layout.qdrant_dir
+    return {
+        "store": str(layout.root),
+        "memory_files": files,
+        "indexed": len(checkpoint.entries),
+        "encoder": checkpoint.encoder.as_dict() if checkpoint.encoder else None,
+        "configured_model": sync_deps(settings, layout).encoder_model,
+        "collection": checkpoint.collection,
+        "index": {
+            "backend": index_id(settings),
+            "location": settings.qdrant_url or str(embedded),
+            "checkpoint_backend": checkpoint.effective_index_id if checkpoint.entries else None,
+            "pending_migration": pending_migration(
+                layout, index_id(settings), lambda ident: index_present(ident, layout)
+            ),
+        },
+        "retry_queue": [vars(r) for r in queue if not r.dead],
+        "dead_letters": [vars(r) for r in queue if r.dead],
+        "ignored": sorted(checkpoint.ignored),
+        "interrupted_run_pending": layout.journal_path.exists(),
+        "last_report": str(reports[-1]) if reports else None,
+        "warnings": checkpoint.warnings,
+    }

@@ -1,0 +1,213 @@
+"""The HTTP service: real model, real edge index, FastAPI's test client; and a real
+`memsync serve` process that the CLI finds and talks to."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.runtime import ServiceState
+from service.settings import Settings
+from sync.store import StoreLayout
+from tests.conftest import MEMSYNC, memory_text, one_json, run, seed, write_memory_file
+from tests.test_sync_integration import tree_digest
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def state(layout: StoreLayout, encoder) -> Iterator[ServiceState]:  # type: ignore[no-untyped-def]
+    write_memory_file(
+        layout,
+        "decisions/db.md",
+        memory_text(
+            "Use PostgreSQL for the job queue",
+            "SKIP LOCKED gives a transactional queue.",
+            mid="m-db",
+            tags="[db, queue]",
+        ),
+    )
+    write_memory_file(
+        layout,
+        "learnings/tests.md",
+        memory_text(
+            "Flaky tests came from shared temp dirs",
+            "Use pytest's tmp_path fixture.",
+            mid="m-tests",
+            kind="learning",
+            tags="[tests]",
+        ),
+    )
+    st = ServiceState(layout, Settings(), encoder=encoder)
+    st.open()
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def client(state: ServiceState) -> TestClient:
+    return TestClient(create_app(state, token=None), raise_server_exceptions=False)
+
+
+def test_sync_ask_add_list_get_and_reports(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    report = client.post("/api/sync", json={}).json()
+    assert report["counts"]["added"] == 2
+    ask = client.post("/api/ask", json={"question": "which database for jobs?", "k": 1}).json()
+    assert [r["id"] for r in ask["results"]] == ["m-db"]
+    assert ask["results"][0]["path"] == "decisions/db.md" and ask["results"][0]["snippet"]
+    added = client.post(
+        "/api/memories",
+        json={
+            "kind": "learning",
+            "title": "Pin ruff in CI",
+            "body": "Unpinned ruff broke lint.",
+            "tags": ["ci"],
+        },
+    ).json()
+    assert added["action"] == "add" and added["sync"]["counts"]["added"] == 1
+    dup = client.post(
+        "/api/memories",
+        json={"kind": "learning", "title": "pin ruff in CI!", "body": "unpinned ruff broke lint"},
+    ).json()
+    assert dup["action"] == "noop" and dup["id"] == added["id"]
+    listing = client.get("/api/memories", params={"kind": "learning"}).json()
+    assert listing["total"] == 2 and {m["kind"] for m in listing["memories"]} == {"learning"}
+    tagged = client.get("/api/memories", params={"tag": "ci", "limit": 1}).json()
+    assert [m["id"] for m in tagged["memories"]] == [added["id"]]
+    page = client.get("/api/memories", params={"offset": 1, "limit": 1}).json()
+    assert page["total"] == 3 and len(page["memories"]) == 1
+    memory = client.get("/api/memories/m-db").json()
+    assert memory["title"] == "Use PostgreSQL for the job queue" and memory["tags"] == [
+        "db",
+        "queue",
+    ]
+    assert client.get("/api/memories/nope").status_code == 404
+    reports = client.get("/api/reports").json()
+    assert reports["total"] >= 2
+    one = client.get(f"/api/reports/{reports['reports'][0]['run_id']}").json()
+    assert one["kind"] == "sync"
+    status = client.get("/api/status").json()
+    assert status["indexed"] == 3 and status["index"]["backend"] == "edge"
+
+
+def test_errors_are_json_with_proper_codes(client: TestClient, state: ServiceState) -> None:
+    bad = client.post("/api/ask", json={"question": "", "k": 0})
+    assert bad.status_code == 422
+    assert client.post("/api/sync", json={"unknown": 1}).status_code == 422
+    assert (
+        client.post(
+            "/api/memories", json={"kind": "Bad Kind", "title": "t", "body": "b"}
+        ).status_code
+        == 422
+    )
+    for hostile in ("..%2F..%2Fetc%2Fpasswd", "../state", "zzzzzzzz"):
+        res = client.get(f"/api/reports/{hostile}")
+        assert res.status_code == 404, hostile
+    huge = client.post(
+        "/api/memories",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413 and huge.json()["error"]["type"] == "BodyTooLarge"
+    missing = client.post("/api/retry", json={"drop": ["decisions/not-queued.md"]})
+    assert (
+        missing.status_code == 400
+        and "not in the retry queue" in missing.json()["error"]["message"]
+    )
+
+
+def test_token_is_required_when_configured(state: ServiceState) -> None:
+    guarded = TestClient(create_app(state, token=TOKEN), raise_server_exceptions=False)
+    assert guarded.get("/healthz").status_code == 200
+    assert guarded.get("/api/status").status_code == 401
+    wrong = guarded.get("/api/status", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "Bearer" in wrong.json()["error"]["message"]
+    ok = guarded.get("/api/status", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+
+
+def test_service_dry_run_writes_nothing(client: TestClient, layout: StoreLayout) -> None:
+    client.post("/api/sync", json={})
+    write_memory_file(layout, "decisions/new.md", memory_text("New", "Something new.", mid="n"))
+    before = tree_digest(layout.memory_dir), tree_digest(layout.state_dir)
+    report = client.post("/api/sync", json={"dry_run": True}).json()
+    assert report["dry_run"] and report["counts"]["added"] == 1
+    assert (tree_digest(layout.memory_dir), tree_digest(layout.state_dir)) == before
+
+
+def test_openapi_documents_every_endpoint(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/sync",
+        "/api/ask",
+        "/api/memories",
+        "/api/memories/{memory_id}",
+        "/api/status",
+        "/api/retry",
+        "/api/reports",
+        "/api/reports/{run_id}",
+        "/healthz",
+    ):
+        assert path in paths, path
+
+
+def test_serving_beyond_loopback_without_a_token_is_refused(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    proj, env = project
+    res = run(["serve", "--host", "0.0.0.0", "--port", "0"], proj, env)
+    assert res.returncode == 2 and "MEMSYNC_API_TOKEN" in res.stderr
+
+
+@pytest.mark.slow
+def test_cli_goes_through_a_running_service(project: tuple[Path, dict[str, str]]) -> None:
+    proj, env = project
+    layout = seed(proj, 5)
+    server = subprocess.Popen(
+        [*MEMSYNC, "serve", "--port", "0", "--sync-every", "0"],
+        cwd=proj,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    info_path = layout.root / "service.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not info_path.exists() and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.1)
+        assert info_path.exists(), server.stderr.read() if server.stderr else ""
+        assert json.loads(info_path.read_text())["url"].startswith("http://127.0.0.1:")
+        synced = run(["sync", "--json"], proj, env)
+        assert synced.returncode == 0, synced.stderr
+        assert one_json(synced.stdout)["counts"]["added"] == 5
+        status = one_json(run(["status", "--json"], proj, env).stdout)
+        assert "service" in status and status["indexed"] == 5  # answered by the service
+        answer = one_json(run(["ask", "build step failed", "--json"], proj, env).stdout)
+        assert len(answer["results"]) == 5
+        second = subprocess.run(
+            [*MEMSYNC, "serve", "--port", "0"],
+            cwd=proj,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 4  # one service per store
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert not info_path.exists() and not layout.lock_path.exists()
+    after = one_json(run(["status", "--json"], proj, env).stdout)
+    assert "service" not in after and after["indexed"] == 5  # back to in-process
+    assert os.path.exists(layout.qdrant_edge_dir)
