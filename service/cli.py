@@ -66,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="background sync interval (default 10; 0 turns it off)",
     )
 
+    p = sub.add_parser("skill", parents=[common], help="Claude Code skills (/sync-memory, ...)")
+    skill_sub = p.add_subparsers(dest="skill_command", required=True, metavar="ACTION")
+    p = skill_sub.add_parser(
+        "install", parents=[common], help="install the sync-memory and ask-memory skills"
+    )
+    p.add_argument("--path", type=Path, help="skills folder (default: ~/.claude/skills)")
+    p.add_argument("--force", action="store_true", help="replace skills edited by hand")
+
     p = sub.add_parser("index", parents=[common], help="manage the vector index")
     index_sub = p.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     index_sub.add_parser(

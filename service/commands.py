@@ -277,6 +277,15 @@ def cmd_index(args: argparse.Namespace) -> Result:
     return {"migrated": True, **result}, text, EXIT_OK
 
 
+def cmd_skill(args: argparse.Namespace) -> Result:
+    from service.skills import install_skills
+
+    target = args.path or Path(os.environ.get("HOME", "~")).expanduser() / ".claude" / "skills"
+    done = install_skills(target, force=args.force)
+    text = "\n".join(f"{d['state']:<9} /{d['skill']}  {d['path']}" for d in done)
+    return {"skills": done}, text, EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> Result:
     remote = _remote()
     if remote is not None:

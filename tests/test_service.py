@@ -211,3 +211,96 @@ def test_cli_goes_through_a_running_service(project: tuple[Path, dict[str, str]]
     after = one_json(run(["status", "--json"], proj, env).stdout)
     assert "service" not in after and after["indexed"] == 5  # back to in-process
     assert os.path.exists(layout.qdrant_edge_dir)
+
+
+def test_background_sync_picks_up_new_files(state: ServiceState, layout: StoreLayout) -> None:
+    state.start_background_sync(0.2)
+    write_memory_file(
+        layout,
+        "insights/late.md",
+        memory_text(
+            "Deploys on Friday fail more",
+            "Mostly migrations locking tables.",
+            mid="late",
+            kind="insight",
+        ),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if state.list_memories(kind="insight", tag=None, offset=0, limit=5)["total"] == 1:
+            break
+        time.sleep(0.1)
+    assert state.list_memories(kind="insight", tag=None, offset=0, limit=5)["total"] == 1
+    assert state.last_background is not None
+
+
+def test_asks_are_answered_while_a_sync_writes(state: ServiceState, layout: StoreLayout) -> None:
+    import threading
+
+    from sync.engine import SyncOptions
+    from sync.ports import SearchFilter
+
+    state.sync(SyncOptions())
+    for i in range(60):
+        write_memory_file(
+            layout,
+            f"learnings/bulk-{i:03d}.md",
+            memory_text(
+                f"Bulk learning {i}",
+                f"Detail number {i} about the release train.",
+                mid=f"b{i}",
+                kind="learning",
+            ),
+        )
+    reports: list[dict] = []  # type: ignore[type-arg]
+    writer = threading.Thread(target=lambda: reports.append(state.sync(SyncOptions())))
+    writer.start()
+    answered = 0
+    while writer.is_alive():
+        results = state.ask("which database runs the job queue", 3, SearchFilter())
+        assert results and results[0]["id"] == "m-db"
+        answered += 1
+    writer.join()
+    assert reports[0]["counts"]["added"] == 60 and reports[0]["counts"]["failed"] == 0
+    assert answered > 1  # asks kept being answered during the write
+
+
+def test_skills_install_and_respect_hand_edits(tmp_path: Path) -> None:
+    import yaml
+
+    from service.skills import SKILLS, install_skills, skill_text
+    from sync.errors import UsageError
+
+    for name in SKILLS:
+        text = skill_text(name)
+        front = yaml.safe_load(text.split("---")[1])
+        assert front["name"] == name and len(front["description"]) > 50
+    first = install_skills(tmp_path)
+    assert [d["state"] for d in first] == ["installed", "installed"]
+    assert [d["state"] for d in install_skills(tmp_path)] == ["unchanged", "unchanged"]
+    edited = tmp_path / "sync-memory" / "SKILL.md"
+    edited.write_text(edited.read_text() + "\nmy note\n")
+    with pytest.raises(UsageError, match="--force"):
+        install_skills(tmp_path)
+    assert "my note" in edited.read_text()
+    install_skills(tmp_path, force=True)
+    assert "my note" not in edited.read_text()
+
+
+def test_skill_flags_exist_in_the_cli() -> None:
+    """The skills must only tell agents to use options memsync really has."""
+    import re
+    import shlex
+
+    from service.cli import build_parser
+    from service.skills import SKILLS, skill_text
+
+    parser = build_parser()
+    checked = 0
+    for name in SKILLS:
+        for command in re.findall(r"`(memsync [^`]+)`", skill_text(name)):
+            argv = [a.split("|")[0] for a in shlex.split(command)[1:]]
+            argv = ["x" if a.startswith("<") else a for a in argv]
+            parser.parse_args(argv)  # exits (fails the test) on an unknown option
+            checked += 1
+    assert checked >= 8
