@@ -304,3 +304,21 @@ def test_skill_flags_exist_in_the_cli() -> None:
             parser.parse_args(argv)  # exits (fails the test) on an unknown option
             checked += 1
     assert checked >= 8
+
+
+def test_service_socket_sends_without_nagle_delay() -> None:
+    """Without TCP_NODELAY every kept-alive response waited ~40 ms for a delayed ACK."""
+    import socket
+
+    from service.server import listen
+
+    server = listen("127.0.0.1", 0, socket.AF_INET)
+    try:
+        assert server.proto == socket.IPPROTO_TCP  # asyncio sets NODELAY only then
+        client = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        accepted.close()
+        client.close()
+    finally:
+        server.close()
