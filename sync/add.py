@@ -8,7 +8,7 @@ from typing import Any
 
 from sync.dedup import DedupDecision, DedupThresholds, Neighbour, decide_dedup, merge_memories
 from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
-from sync.errors import MemoryFileError
+from sync.errors import MemoryFileError, UsageError
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, text_fingerprint
 from sync.markdown import decode_text, parse_memory
@@ -71,6 +71,8 @@ def new_candidate(
     now: dt.datetime,
 ) -> Memory:
     """A fresh memory as `memsync add` writes it."""
+    if not title.strip() or not body.strip():
+        raise UsageError("a memory needs a title and a body that are not blank")
     stamp = iso(now)
     return Memory(
         id=new_memory_id(now.strftime("%Y%m%d")),

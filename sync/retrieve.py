@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sync.errors import UsageError
 from sync.ports import Encoder, SearchFilter, VectorIndex
 
 
@@ -20,7 +21,7 @@ def ask(
 ) -> list[dict[str, Any]]:
     """Top-k memories for a question, with path, title, kind, score and a snippet."""
     if not question.strip():
-        raise ValueError("the question is empty")
+        raise UsageError("the question is empty")
     vector = encoder.encode([question])[0]
     hits = index.search(collection, vector, k, flt)
     return [_result(hit.payload, hit.score, memory_dir) for hit in hits]

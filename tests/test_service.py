@@ -322,3 +322,10 @@ def test_service_socket_sends_without_nagle_delay() -> None:
         client.close()
     finally:
         server.close()
+
+
+def test_blank_questions_and_memories_are_bad_requests(client: TestClient) -> None:
+    """Found by the schemathesis run: whitespace-only input used to be a 500."""
+    assert client.post("/api/ask", json={"question": "  "}).status_code == 400
+    blank = client.post("/api/memories", json={"kind": "decision", "title": " ", "body": "b"})
+    assert blank.status_code == 400 and "blank" in blank.json()["error"]["message"]
