@@ -78,6 +78,26 @@ def build_store(root: Path, texts: list[str], vectors: object, model: str) -> st
     return collection
 
 
+def start_service(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`memsync serve` on a free loopback port for the store in ``work``; its URL."""
+    env = {**os.environ, "HOME": str(work), "PYTHONPATH": str(REPO)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve", "--port", "0", "--sync-every", "0"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    info = work / ".memsync" / "service.json"
+    deadline = time.monotonic() + 180
+    while not info.exists() and time.monotonic() < deadline and server.poll() is None:
+        time.sleep(0.1)
+    if not info.exists():
+        server.kill()
+        raise SystemExit("memsync serve did not start")
+    return server, str(json.loads(info.read_text())["url"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
@@ -107,20 +127,8 @@ def main() -> int:
 
     import httpx
 
-    env = {**os.environ, "HOME": str(work), "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", "0", "--sync-every", "0"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    info = work / ".memsync" / "service.json"
+    server, url = start_service(work)
     try:
-        deadline = time.monotonic() + 180
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        url = json.loads(info.read_text())["url"]
         latencies = []
         with httpx.Client(base_url=url, timeout=30) as client:
             for i in range(20 + args.asks):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_ask import build_store  # noqa: E402
+from bench_ask import build_store, start_service  # noqa: E402
 from bench_index import DATA, corpus, embed_cached  # noqa: E402
 
 from embeddings.encoder import DEFAULT_MODEL  # noqa: E402
@@ -83,20 +82,8 @@ def main() -> int:
 
     import httpx
 
-    env = {**os.environ, "HOME": str(work), "PYTHONPATH": str(REPO)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", "0", "--sync-every", "0"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, url = start_service(work)
     try:
-        info = layout.root / "service.json"
-        deadline = time.monotonic() + 180
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        url = json.loads(info.read_text())["url"]
         bodies = ", ".join(json.dumps(json.dumps({"question": q, "k": 5})) for q in questions[:50])
         script = work / "ask.lua"
         script.write_text(LUA % bodies)
