@@ -19,7 +19,7 @@ class Remote:
 
 def find_service(layout: StoreLayout, env: dict[str, str] | os._Environ[str]) -> Remote | None:
     """The running service of this store, if .memsync/service.json names a live one."""
-    path = layout.root / "service.json"
+    path = layout.service_path
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
         os.kill(int(info["pid"]), 0)

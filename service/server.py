@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import sys
-from pathlib import Path
 
 from service.settings import Settings
 from sync.errors import ConfigError
@@ -51,7 +50,7 @@ def serve(
     sock = listen(host, port, family)
     state = ServiceState(layout, settings)
     state.open()
-    info = service_file(layout)
+    info = layout.service_path
     try:
         url_host = f"[{host}]" if family == socket.AF_INET6 else host
         bound = sock.getsockname()[1]
@@ -96,7 +95,3 @@ def listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def service_file(layout: StoreLayout) -> Path:
-    return layout.root / "service.json"

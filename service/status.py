@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.settings import Settings
-from service.wiring import index_id, index_present, sync_deps
+from service.wiring import embedded_folder, index_id, index_present, sync_deps
 from sync.checkpoint import load_checkpoint
 from sync.migrate import pending_migration
 from sync.store import StoreLayout
@@ -17,7 +17,7 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
     files = sum(1 for _ in layout.memory_dir.rglob("*.md")) if layout.memory_dir.exists() else 0
     reports = sorted(layout.reports_dir.glob("sync-*.json")) if layout.reports_dir.exists() else []
     queue = sorted(checkpoint.retry.values(), key=lambda r: r.path)
-    embedded = layout.qdrant_edge_dir if settings.qdrant_mode == "edge" else layout.qdrant_dir
+    folder = embedded_folder(index_id(settings), layout)
     return {
         "store": str(layout.root),
         "memory_files": files,
@@ -27,7 +27,7 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
         "collection": checkpoint.collection,
         "index": {
             "backend": index_id(settings),
-            "location": settings.qdrant_url or str(embedded),
+            "location": str(folder) if folder else settings.qdrant_url or "in memory",
             "checkpoint_backend": checkpoint.effective_index_id if checkpoint.entries else None,
             "pending_migration": pending_migration(
                 layout, index_id(settings), lambda ident: index_present(ident, layout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from embeddings.encoder import canonical_model_name
@@ -49,13 +50,15 @@ def make_index(settings: Settings, layout: StoreLayout) -> VectorIndex:
     return open_index(index_id(settings), settings, layout)
 
 
+def embedded_folder(ident: str, layout: StoreLayout) -> Path | None:
+    """The store folder an embedded index lives in; None for a server or in-memory index."""
+    return {"edge": layout.qdrant_edge_dir, "local": layout.qdrant_dir}.get(ident)
+
+
 def index_present(ident: str, layout: StoreLayout) -> bool:
     """Whether an index holds data worth opening (opening a fresh embedded one creates it)."""
-    if ident == "edge":
-        return layout.qdrant_edge_dir.exists()
-    if ident == "local":
-        return layout.qdrant_dir.exists()
-    return True
+    folder = embedded_folder(ident, layout)
+    return folder is None or folder.exists()
 
 
 def index_exists(settings: Settings, layout: StoreLayout) -> bool:
@@ -85,7 +88,7 @@ def prepare_index(
             target_id=target,
             open_index=lambda ident: open_index(ident, settings, layout),
         )
-        folder = {"local": layout.qdrant_dir, "edge": layout.qdrant_edge_dir}.get(source)
+        folder = embedded_folder(source, layout)
         if folder is not None and folder.is_dir():
             shutil.rmtree(folder)  # derived data, now copied and verified
             result["removed"] = str(folder)

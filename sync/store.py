@@ -59,6 +59,11 @@ class StoreLayout:
         return self.root / "config.toml"
 
     @property
+    def service_path(self) -> Path:
+        """Where a running `memsync serve` advertises its address."""
+        return self.root / "service.json"
+
+    @property
     def checkpoint_path(self) -> Path:
         return self.state_dir / "sync-state.json"
 
