@@ -8,15 +8,23 @@ attached to the call they answer. Subagent transcripts (inline ``isSidechain`` l
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.sources.base import Message, ParseIssue, SourceError, SourceItem, ToolCall, Transcript
+from sync.sources.base import ParseIssue, SourceItem, Transcript
+from sync.sources.common import (
+    MessageDraft,
+    PendingCall,
+    as_text,
+    file_item,
+    find_files,
+    iso_utc,
+    jsonl_records,
+    project_name,
+    read_source,
+)
 
 _REMINDER = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.S)
 _WRAPPERS = re.compile(
@@ -33,114 +41,6 @@ _NOISE_PREFIXES = (
 _NO_MODEL = "<synthetic>"
 _TITLE_FIELDS = {"custom-title": "customTitle", "ai-title": "aiTitle", "summary": "summary"}
 _PATH_LIKE = re.compile(r"^(?:/|~|[A-Za-z]:[\\/])")
-
-
-def iso_utc(value: object) -> str | None:
-    """An ISO-8601 or epoch (s/ms) time as UTC ``YYYY-MM-DDTHH:MM:SSZ``; None when unreadable."""
-    moment: dt.datetime
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    elif isinstance(value, str) and value:
-        try:
-            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-    else:
-        return None
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def read_source(path: Path) -> bytes:
-    """The whole file; a file that cannot be opened is a ``SourceError``."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SourceError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-
-
-def jsonl_records(raw: bytes, path: str, issues: list[ParseIssue]) -> Iterator[tuple[int, dict]]:
-    """Each JSON object line with its 1-based number; bad lines are appended to ``issues``."""
-    lines = raw.split(b"\n")
-    complete = raw.endswith(b"\n")
-    for number, chunk in enumerate(lines, start=1):
-        if not chunk.strip():
-            continue
-        last = number == len(lines) and not complete
-        try:
-            record = json.loads(chunk.decode("utf-8-sig" if number == 1 else "utf-8"))
-        except UnicodeDecodeError:
-            issues.append(ParseIssue(path, number, "not valid UTF-8"))
-            continue
-        except (json.JSONDecodeError, RecursionError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            reason = "truncated last line" if last else f"invalid JSON ({detail})"
-            issues.append(ParseIssue(path, number, reason))
-            continue
-        if not isinstance(record, dict):
-            issues.append(ParseIssue(path, number, f"not a JSON object ({type(record).__name__})"))
-            continue
-        yield number, record
-
-
-def as_text(value: object) -> str:
-    """Structured tool input rendered as text (JSON unless it already is a string)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-@dataclass
-class PendingCall:
-    """A tool call still being filled in (its result may come many lines later)."""
-
-    name: str
-    input: str
-    id: str | None
-    output: str = ""
-    is_error: bool = False
-    answered: bool = False
-
-
-@dataclass
-class MessageDraft:
-    """A message being assembled from one or more lines."""
-
-    role: str
-    line: int
-    time: str | None
-    model: str | None = None
-    end_line: int = 0
-    texts: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-    calls: list[PendingCall] = field(default_factory=list)
-
-    def freeze(self) -> Message | None:
-        """The finished message, or None when nothing visible is left."""
-        text = "\n\n".join(t for t in self.texts if t)
-        thinking = "\n\n".join(t for t in self.thinking if t)
-        if not (text or thinking or self.calls):
-            return None
-        calls = tuple(ToolCall(c.name, c.input, c.output, c.is_error) for c in self.calls)
-        return Message(
-            role=self.role,
-            text=text,
-            thinking=thinking,
-            tool_calls=calls,
-            time=self.time,
-            model=self.model,
-            line=self.line,
-            end_line=max(self.end_line, self.line),
-        )
 
 
 def clean_user_text(text: str) -> str:
@@ -271,7 +171,9 @@ class _Session:
             call_id = block.get("id") if isinstance(block.get("id"), str) else None
             if call_id and call_id in self.calls:
                 return
-            call = PendingCall(str(block.get("name") or "?"), as_text(block.get("input")), call_id)
+            call = PendingCall(
+                str(block.get("name") or "?"), as_text(block.get("input"), sort_keys=True), call_id
+            )
             draft.calls.append(call)
             if call_id:
                 self.calls[call_id] = call
@@ -318,14 +220,13 @@ class _Session:
         """The normalized transcript of everything fed so far."""
         messages = tuple(m for m in (d.freeze() for d in self.drafts) if m is not None)
         title = next((self.titles[k] for k in _TITLE_FIELDS if k in self.titles), None)
-        project = (Path(self.cwd.replace("\\", "/")).name or None) if self.cwd else None
         return Transcript(
             agent="claude",
             session_id=item.session_id,
             path=str(item.path),
             messages=messages,
             cwd=self.cwd,
-            project=project,
+            project=project_name(self.cwd),
             title=title,
             started=min(self.times) if self.times else None,
             ended=max(self.times) if self.times else None,
@@ -349,6 +250,7 @@ class ClaudeAdapter:
 
     def __init__(self, include_sidechains: bool = False) -> None:
         self.include_sidechains = include_sidechains
+        self.problems: list[ParseIssue] = []  # what the last discover() could not read
 
     def default_roots(self, home: Path) -> list[Path]:
         """Claude Code keeps every project's sessions under ``~/.claude/projects``."""
@@ -356,25 +258,19 @@ class ClaudeAdapter:
 
     def discover(self, root: Path) -> Iterator[SourceItem]:
         """Every session file under ``root`` (subagent files only with ``include_sidechains``)."""
+        self.problems = []
+        return self._discover(root, self.problems)
+
+    def _discover(self, root: Path, problems: list[ParseIssue]) -> Iterator[SourceItem]:
+        """The lazy part of ``discover``: folders that cannot be listed go to ``problems``."""
         if not root.is_dir():
             return
-        for path in sorted(root.rglob("*.jsonl")):
+        for path in find_files(root, ".jsonl", problems):
             if not self.include_sidechains and is_subagent_file(path, root):
                 continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # vanished between listing and stat
-            if not path.is_file():
-                continue
-            yield SourceItem(
-                agent=self.agent,
-                key=f"claude:{path}",
-                path=path,
-                session_id=path.stem,
-                size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns,
-            )
+            item = file_item(self.agent, path, path.stem)
+            if item is not None:
+                yield item
 
     def item_bytes(self, item: SourceItem) -> bytes:
         """The file's bytes."""

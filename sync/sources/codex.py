@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sync.sources.base import ParseIssue, SourceItem, Transcript
-
-# The JSONL reading and message-assembly helpers are shared with the Claude adapter.
-from sync.sources.claude import (
+from sync.sources.common import (
     MessageDraft,
     PendingCall,
     as_text,
+    file_item,
+    find_files,
     iso_utc,
     jsonl_records,
+    project_name,
     read_source,
 )
 
@@ -79,7 +80,7 @@ def _output(value: object) -> tuple[str, bool]:
         return text, value.get("success") is False
     if isinstance(value, list):
         return _content_text(value), False
-    text = as_text(value)
+    text = as_text(value, sort_keys=True)
     if text.startswith("{") and '"metadata"' in text:
         try:
             decoded = json.loads(text)
@@ -87,7 +88,9 @@ def _output(value: object) -> tuple[str, bool]:
             return text, False
         if isinstance(decoded, dict) and isinstance(decoded.get("metadata"), dict):
             code = decoded["metadata"].get("exit_code")
-            return as_text(decoded.get("output")), isinstance(code, int) and code != 0
+            return as_text(decoded.get("output"), sort_keys=True), isinstance(
+                code, int
+            ) and code != 0
     return text, False
 
 
@@ -249,7 +252,7 @@ class _Rollout:
             nested = function.get("name") if isinstance(function, dict) else None
             name = str(item.get("name") or nested or "?")
             arguments = item.get("arguments") if kind == "function_call" else item.get("input")
-        call = PendingCall(name, as_text(arguments), call_id)
+        call = PendingCall(name, as_text(arguments, sort_keys=True), call_id)
         self._assistant(number, moment, fresh=False).calls.append(call)
         if call_id:
             self.calls[call_id] = call
@@ -257,14 +260,13 @@ class _Rollout:
     def transcript(self, item: SourceItem) -> Transcript:
         """The normalized transcript of everything fed so far."""
         messages = tuple(m for m in (d.freeze() for d in self.drafts) if m is not None)
-        project = (Path(self.cwd.replace("\\", "/")).name or None) if self.cwd else None
         return Transcript(
             agent="codex",
             session_id=self.session_id or item.session_id,
             path=str(item.path),
             messages=messages,
             cwd=self.cwd,
-            project=project,
+            project=project_name(self.cwd),
             title=self.title,
             started=min(self.times) if self.times else None,
             ended=max(self.times) if self.times else None,
@@ -289,31 +291,28 @@ class CodexAdapter:
 
     agent = "codex"
 
+    def __init__(self) -> None:
+        self.problems: list[ParseIssue] = []  # what the last discover() could not read
+
     def default_roots(self, home: Path) -> list[Path]:
         """Codex writes its rollouts under ``~/.codex/sessions``."""
         return [home / ".codex" / "sessions"]
 
     def discover(self, root: Path) -> Iterator[SourceItem]:
         """Every ``rollout-*.jsonl`` below ``root``, plus legacy ``*.jsonl`` directly in it."""
+        self.problems = []
+        return self._discover(root, self.problems)
+
+    def _discover(self, root: Path, problems: list[ParseIssue]) -> Iterator[SourceItem]:
+        """The lazy part of ``discover``: folders that cannot be listed go to ``problems``."""
         if not root.is_dir():
             return
-        for path in sorted(root.rglob("*.jsonl")):
+        for path in find_files(root, ".jsonl", problems):
             if not path.name.startswith("rollout-") and path.parent != root:
                 continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # vanished between listing and stat
-            if not path.is_file():
-                continue
-            yield SourceItem(
-                agent=self.agent,
-                key=f"codex:{path}",
-                path=path,
-                session_id=session_id_from_name(path),
-                size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns,
-            )
+            item = file_item(self.agent, path, session_id_from_name(path))
+            if item is not None:
+                yield item
 
     def item_bytes(self, item: SourceItem) -> bytes:
         """The file's bytes."""

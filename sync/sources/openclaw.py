@@ -32,21 +32,22 @@ Choices, kept here so that tests and readers agree:
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.sources.base import (
-    Message,
-    ParseIssue,
-    SourceError,
-    SourceItem,
-    ToolCall,
-    Transcript,
+from sync.sources.base import ParseIssue, SourceError, SourceItem, Transcript
+from sync.sources.common import (
+    MessageDraft,
+    PendingCall,
+    as_text,
+    file_item,
+    find_files,
+    iso_utc,
+    jsonl_records,
+    project_name,
+    read_source,
 )
 
 _REPLY_TAG = re.compile(r"\A\s*(?:\[\[\s*reply_to(?:_current|\s*:[^\]\n]*)\s*\]\]\s*)+")
@@ -58,32 +59,6 @@ _INJECTED_USER = ("A new session was started via /new or /reset",)
 _SUMMARY_ROLES = frozenset({"compactionSummary", "branchSummary"})
 _CUSTOM_ROLES = frozenset({"custom", "hookMessage"})
 _INJECTED_MODEL = "gateway-injected"
-
-
-def iso_time(value: object) -> str | None:
-    """ISO-8601 UTC with a trailing Z from epoch milliseconds or an ISO string; None if neither."""
-    try:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int | float):
-            when = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
-        elif isinstance(value, str) and value:
-            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-        else:
-            return None
-    except (ValueError, OverflowError, OSError):
-        return None
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def project_name(cwd: str | None) -> str | None:
-    """The last part of a POSIX or Windows working directory."""
-    if not cwd:
-        return None
-    parts = [p for p in re.split(r"[\\/]", cwd) if p]
-    return parts[-1] if parts else None
 
 
 def clean_user_text(text: str) -> str:
@@ -99,39 +74,6 @@ def clean_user_text(text: str) -> str:
 def clean_assistant_text(text: str) -> str:
     """Assistant text without ``[[reply_to_current]]`` routing tags."""
     return _REPLY_TAG.sub("", text).strip()
-
-
-@dataclass
-class _Call:
-    name: str
-    input: str = ""
-    output: str = ""
-    is_error: bool = False
-
-
-@dataclass
-class _Draft:
-    role: str
-    text: str
-    line: int
-    thinking: str = ""
-    calls: list[_Call] = field(default_factory=list)
-    time: str | None = None
-    model: str | None = None
-    end_line: int = 0
-
-    def freeze(self) -> Message:
-        calls = tuple(ToolCall(c.name, c.input, c.output, c.is_error) for c in self.calls)
-        return Message(
-            self.role,
-            self.text,
-            self.thinking,
-            calls,
-            self.time,
-            self.model,
-            self.line,
-            max(self.line, self.end_line),
-        )
 
 
 def _blocks(content: object) -> list[dict[str, Any]]:
@@ -159,9 +101,7 @@ def _plain_text(content: object) -> str:
 def _arguments(block: dict[str, Any]) -> str:
     """Tool call arguments as text (JSON when structured)."""
     args = block.get("arguments")
-    if args is None:
-        return str(block.get("partialJson") or "")
-    return args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+    return str(block.get("partialJson") or "") if args is None else as_text(args)
 
 
 class _Session:
@@ -169,8 +109,8 @@ class _Session:
 
     def __init__(self, item: SourceItem) -> None:
         self.item = item
-        self.drafts: list[_Draft] = []
-        self.pending: dict[str, tuple[_Draft, _Call]] = {}
+        self.drafts: list[MessageDraft] = []
+        self.pending: dict[str, tuple[MessageDraft, PendingCall]] = {}
         self.models: list[str] = []
         self.model: str | None = None
         self.issues: list[ParseIssue] = []
@@ -189,7 +129,7 @@ class _Session:
             if model not in self.models:
                 self.models.append(model)
 
-    def add(self, draft: _Draft) -> None:
+    def add(self, draft: MessageDraft) -> None:
         if draft.time:
             self.times.append(draft.time)
         self.drafts.append(draft)
@@ -197,14 +137,14 @@ class _Session:
     def entry(self, line: int, obj: dict[str, Any]) -> None:
         """Dispatch one JSON entry by its ``type``."""
         kind = obj.get("type")
-        stamp = iso_time(obj.get("timestamp"))
+        stamp = iso_utc(obj.get("timestamp"))
         if kind == "session":
             self.header(obj)
         elif kind == "message":
             message = obj["message"]
             if not isinstance(message, dict):
                 raise TypeError("message is not an object")
-            self.message(line, message, iso_time(message.get("timestamp")) or stamp)
+            self.message(line, message, iso_utc(message.get("timestamp")) or stamp)
         elif kind == "model_change":
             self.use_model(obj.get("modelId"))
         elif kind == "thinking_level_change":
@@ -232,7 +172,7 @@ class _Session:
         if obj.get("thinkingLevel"):
             self.meta["thinking_level"] = str(obj["thinkingLevel"])
         self.use_model(obj.get("modelId"))
-        if (stamp := iso_time(obj.get("timestamp"))) is not None:
+        if (stamp := iso_utc(obj.get("timestamp"))) is not None:
             self.times.append(stamp)
 
     def message(self, line: int, msg: dict[str, Any], stamp: str | None) -> None:
@@ -245,17 +185,16 @@ class _Session:
             self.tool_result(line, msg, stamp)
         elif role == "bashExecution":
             failed = bool(msg.get("cancelled")) or msg.get("exitCode") not in (0, None)
-            call = _Call(
-                "bash", str(msg.get("command") or ""), str(msg.get("output") or ""), failed
-            )
-            self.add(_Draft("tool", "", line, calls=[call], time=stamp))
+            command, output = str(msg.get("command") or ""), str(msg.get("output") or "")
+            call = PendingCall("bash", command, output=output, is_error=failed)
+            self.add(MessageDraft("tool", line, stamp, calls=[call]))
         elif role in _CUSTOM_ROLES:
             self.custom(line, msg, stamp)
         elif role in _SUMMARY_ROLES:
             self.summary(line, msg, stamp, str(role))
         elif role == "system":
             if text := _plain_text(msg.get("content")):
-                self.add(_Draft("system", text, line, time=stamp))
+                self.add(MessageDraft("system", line, stamp, texts=[text]))
         else:
             self.issue(line, f"unknown message role {role!r}")
 
@@ -264,10 +203,10 @@ class _Session:
         if not text or text.startswith(_INJECTED_USER):
             return
         last = self.drafts[-1] if self.drafts else None
-        if last is not None and last.role == "user" and last.text == text:
+        if last is not None and last.role == "user" and last.texts == [text]:
             self.counts["collapsed_retries"] += 1
             return
-        self.add(_Draft("user", text, line, time=stamp))
+        self.add(MessageDraft("user", line, stamp, texts=[text]))
 
     def assistant(self, line: int, msg: dict[str, Any], stamp: str | None) -> None:
         stop = msg.get("stopReason")
@@ -277,7 +216,7 @@ class _Session:
         elif stop == "aborted":
             self.counts["aborted"] += 1
         self.use_model(msg.get("model"))
-        draft = _Draft("assistant", "", line, time=stamp, model=self.model)
+        draft = MessageDraft("assistant", line, stamp, self.model)
         texts, thoughts = [], []
         for block in _blocks(msg.get("content")):
             kind = block.get("type")
@@ -286,15 +225,15 @@ class _Session:
             elif kind == "thinking" and isinstance(block.get("thinking"), str):
                 thoughts.append(block["thinking"].strip())
             elif kind == "toolCall":
-                call = _Call(str(block.get("name") or "?"), _arguments(block))
+                call = PendingCall(str(block.get("name") or "?"), _arguments(block))
                 draft.calls.append(call)
                 if block.get("id"):
                     self.pending[str(block["id"])] = (draft, call)
-        draft.text = "\n".join(t for t in texts if t)
-        draft.thinking = "\n".join(t for t in thoughts if t)
+        draft.texts = ["\n".join(t for t in texts if t)]
+        draft.thinking = ["\n".join(t for t in thoughts if t)]
         if msg.get("model") == _INJECTED_MODEL:
             draft.role, draft.model = "system", None
-        if draft.text or draft.thinking or draft.calls:
+        if draft.texts[0] or draft.thinking[0] or draft.calls:
             self.add(draft)
 
     def tool_result(self, line: int, msg: dict[str, Any], stamp: str | None) -> None:
@@ -302,8 +241,8 @@ class _Session:
         is_error = bool(msg.get("isError"))
         found = self.pending.pop(str(msg.get("toolCallId")), None)
         if found is None:
-            orphan = _Call(str(msg.get("toolName") or "?"), "", output, is_error)
-            self.add(_Draft("tool", "", line, calls=[orphan], time=stamp))
+            orphan = PendingCall(str(msg.get("toolName") or "?"), output=output, is_error=is_error)
+            self.add(MessageDraft("tool", line, stamp, calls=[orphan]))
             return
         draft, call = found
         call.output, call.is_error = output, is_error
@@ -312,14 +251,14 @@ class _Session:
     def custom(self, line: int, obj: dict[str, Any], stamp: str | None) -> None:
         text = _plain_text(obj.get("content"))
         if obj.get("display") and text:
-            self.add(_Draft("system", text, line, time=stamp))
+            self.add(MessageDraft("system", line, stamp, texts=[text]))
 
     def summary(self, line: int, obj: dict[str, Any], stamp: str | None, kind: str) -> None:
         text = str(obj.get("summary") or "").strip()
         if kind in ("compaction", "compactionSummary"):
             self.counts["compactions"] += 1
         if text:
-            self.add(_Draft("system", text, line, time=stamp))
+            self.add(MessageDraft("system", line, stamp, texts=[text]))
 
     def transcript(self) -> Transcript:
         meta = dict(self.meta)
@@ -328,7 +267,7 @@ class _Session:
             agent="openclaw",
             session_id=self.item.session_id,
             path=str(self.item.path),
-            messages=tuple(d.freeze() for d in self.drafts),
+            messages=tuple(m for m in (d.freeze() for d in self.drafts) if m is not None),
             cwd=self.cwd,
             project=project_name(self.cwd),
             title=self.title,
@@ -340,18 +279,13 @@ class _Session:
         )
 
 
-def _read(path: Path) -> bytes:
-    """The file's bytes, or SourceError when it cannot be read at all."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SourceError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-
-
 class OpenClawAdapter:
     """Reads OpenClaw (``~/.openclaw/agents``) and pi (``~/.pi/agent/sessions``) sessions."""
 
     agent = "openclaw"
+
+    def __init__(self) -> None:
+        self.problems: list[ParseIssue] = []  # what the last discover() could not read
 
     def default_roots(self, home: Path) -> list[Path]:
         """OpenClaw's agents folder and pi's sessions folder."""
@@ -359,46 +293,23 @@ class OpenClawAdapter:
 
     def discover(self, root: Path) -> Iterator[SourceItem]:
         """Every ``*.jsonl`` session under ``root`` (the ``sessions.json`` index is skipped)."""
-        paths = [root] if root.is_file() else sorted(root.rglob("*.jsonl"))
-        for path in paths:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            if path.suffix == ".jsonl" and path.is_file():
-                yield SourceItem(
-                    agent=self.agent,
-                    key=f"openclaw:{path}",
-                    path=path,
-                    session_id=path.stem,
-                    size=stat.st_size,
-                    mtime_ns=stat.st_mtime_ns,
-                )
+        self.problems = []
+        paths = [root] if root.is_file() else find_files(root, ".jsonl", self.problems)
+        items = (file_item(self.agent, p, p.stem) for p in paths if p.suffix == ".jsonl")
+        return (item for item in items if item is not None)
 
     def item_bytes(self, item: SourceItem) -> bytes:
         """The session file's bytes."""
-        return _read(item.path)
+        return read_source(item.path)
 
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript; bad lines become issues, a non-JSONL file a SourceError."""
-        data = _read(item.path)
+        data = read_source(item.path)
         session = _Session(item)
-        lines = data.decode("utf-8", errors="replace").split("\n")
-        complete = data.endswith(b"\n")
         parsed = 0
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                last = number == len(lines) and not complete
-                reason = "truncated last line" if last else f"invalid JSON: {exc.msg}"
-                session.issue(number, reason)
-                continue
-            if not isinstance(obj, dict):
-                session.issue(number, f"not a JSON object ({type(obj).__name__})")
-                continue
+        for number, obj in jsonl_records(
+            data, str(item.path), session.issues, bad_json="invalid JSON: {}"
+        ):
             parsed += 1
             try:
                 session.entry(number, obj)

@@ -12,11 +12,11 @@ Choices, kept here so that tests and readers agree:
   text; step-start/step-finish, patch, snapshot, compaction and other bookkeeping parts are dropped.
 * A subsession (``parentID`` set) is an item of its own; ``meta["parent_session"]`` names it.
 * A corrupt message or part (file or row) is a ``ParseIssue``; an unreadable session raises.
+  An unreadable ``opencode.db`` gives no item in ``discover``: it goes to ``problems``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -27,47 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from sync.sources.base import Message, ParseIssue, SourceError, SourceItem, ToolCall, Transcript
+from sync.sources.common import (
+    as_text,
+    connect_readonly,
+    iso_utc,
+    json_or_none,
+    project_name,
+    row_text,
+)
 
 DB_NAME = "opencode.db"
 _SKIPPED_TEXT = ("synthetic", "ignored")
-
-
-def iso_time(value: object) -> str | None:
-    """ISO-8601 UTC with a trailing Z from epoch milliseconds; None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        when = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection; ``immutable=1`` when the running app keeps the file locked."""
-    uri = path.resolve().as_uri()
-    error: Exception | None = None
-    for mode in ("mode=ro", "immutable=1"):
-        try:  # a short busy wait: a lock held longer means the app is busy, read a snapshot
-            conn = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=0.5)
-        except sqlite3.Error as exc:
-            error = exc
-            continue
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return conn
-        except sqlite3.Error as exc:
-            conn.close()
-            error = exc
-    raise SourceError(str(path), f"cannot open the database read-only: {error}")
-
-
-def _loads(raw: str) -> Any:
-    """Decoded JSON, or None when it is not valid JSON."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 def _read(path: Path) -> str:
@@ -77,7 +47,7 @@ def _read(path: Path) -> str:
 def _read_json(path: Path) -> Any:
     """A JSON file's value; None when it cannot be read or is not JSON."""
     try:
-        return _loads(_read(path))
+        return json_or_none(_read(path))
     except OSError:
         return None
 
@@ -106,6 +76,9 @@ class OpenCodeAdapter:
 
     agent = "opencode"
 
+    def __init__(self) -> None:
+        self.problems: list[ParseIssue] = []  # what the last discover() could not read
+
     def default_roots(self, home: Path) -> list[Path]:
         """OpenCode's data folder: ``$XDG_DATA_HOME/opencode``, else ``~/.local/share/opencode``."""
         xdg = os.environ.get("XDG_DATA_HOME")
@@ -119,10 +92,12 @@ class OpenCodeAdapter:
 
     def discover(self, root: Path) -> Iterator[SourceItem]:
         """Every session under ``root`` (the data folder, its ``storage/``, or the database)."""
+        self.problems = []
         db = root if root.is_file() else root / DB_NAME
-        if db.is_file():
-            yield from self._db_items(db)
-            return
+        return self._db_items(db) if db.is_file() else self._storage_items(root)
+
+    def _storage_items(self, root: Path) -> Iterator[SourceItem]:
+        """One item per session JSON file of a ``storage/`` tree, fingerprinted by all its files."""
         storage = root / "storage" if (root / "storage").is_dir() else root
         flat = _flat_parts(storage)
         for path in sorted(storage.glob("session/*/*.json")):
@@ -171,36 +146,46 @@ class OpenCodeAdapter:
             path=str(item.path),
             messages=tuple(out),
             cwd=cwd,
-            project=Path(cwd).name if cwd else None,
+            project=project_name(cwd),
             title=rec["title"] if isinstance(rec.get("title"), str) and rec["title"] else None,
-            started=iso_time((rec.get("time") or {}).get("created")),
-            ended=iso_time((rec.get("time") or {}).get("updated")),
+            started=iso_utc((rec.get("time") or {}).get("created")),
+            ended=iso_utc((rec.get("time") or {}).get("updated")),
             models=tuple(dict.fromkeys(m.model for m in out if m.model)),
             issues=tuple(issues),
             meta=meta,
         )
 
     def _db_items(self, db: Path) -> Iterator[SourceItem]:
-        """One item per ``session`` row."""
-        conn = connect_readonly(db)
+        """One item per ``session`` row; an unreadable database is a problem, not an error."""
         try:
-            cursor = conn.execute("SELECT * FROM session ORDER BY time_created, id")
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor]
-        except sqlite3.Error as exc:
-            raise SourceError(str(db), f"cannot list sessions: {exc}") from exc
-        finally:
-            conn.close()
+            rows, file_mtime = _session_rows(db), db.stat().st_mtime_ns
+        except (SourceError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, SourceError) else f"cannot stat: {exc}"
+            self.problems.append(ParseIssue(str(db), None, reason))
+            return
         for row in rows:
             sid = str(row["id"])
             size = len(json.dumps(row, sort_keys=True, default=str).encode())
             updated = row.get("time_updated")
             ms = updated if isinstance(updated, int | float) else 0
-            mtime = int(ms * 1_000_000) if ms > 0 else db.stat().st_mtime_ns
+            mtime = int(ms * 1_000_000) if ms > 0 else file_mtime
             yield SourceItem(self.agent, f"opencode:{db}#{sid}", db, sid, size, mtime, sid)
 
     def _load(self, item: SourceItem) -> _Session:
         return _load_db(item.path, item.locator) if item.locator else _load_storage(item.path)
+
+
+def _session_rows(db: Path) -> list[dict[str, Any]]:
+    """Every ``session`` row as a dict, oldest first; SourceError when the DB cannot be read."""
+    conn = connect_readonly(db)
+    try:
+        cursor = conn.execute("SELECT * FROM session ORDER BY time_created, id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+    except sqlite3.Error as exc:
+        raise SourceError(str(db), f"cannot list sessions: {exc}") from exc
+    finally:
+        conn.close()
 
 
 def _load_db(db: Path, sid: str) -> _Session:
@@ -214,12 +199,12 @@ def _load_db(db: Path, sid: str) -> _Session:
             raise SourceError(str(db), f"session {sid} not found")
         sql = "SELECT id, time_created, data FROM message WHERE session_id = ? ORDER BY id"
         messages = tuple(
-            _Record(str(db), f"message/{mid}", _text(data), {"id": mid, "time_created": created})
+            _Record(str(db), f"message/{mid}", row_text(data), {"id": mid, "time_created": created})
             for mid, created, data in conn.execute(sql, (sid,))
         )
         sql = "SELECT id, message_id, data FROM part WHERE session_id = ? ORDER BY message_id, id"
         parts = tuple(
-            _Record(str(db), f"part/{pid}", _text(data), {"id": pid, "messageID": mid})
+            _Record(str(db), f"part/{pid}", row_text(data), {"id": pid, "messageID": mid})
             for pid, mid, data in conn.execute(sql, (sid,))
         )
     except sqlite3.Error as exc:
@@ -232,7 +217,7 @@ def _load_db(db: Path, sid: str) -> _Session:
 def _load_storage(path: Path) -> _Session:
     """A session JSON file with its message and part files."""
     try:
-        record = _loads(_read(path))
+        record = json_or_none(_read(path))
     except OSError as exc:
         raise SourceError(str(path), f"cannot read: {exc}") from exc
     if not isinstance(record, dict):
@@ -278,17 +263,11 @@ def _session_files(storage: Path, sid: str, flat: dict[str, list[Path]]) -> list
     return messages + parts
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return value if isinstance(value, str) else ""
-
-
 def _decode(records: tuple[_Record, ...], issues: list[ParseIssue]) -> list[dict[str, Any]]:
     """The decoded records, with the ids their location implies; corrupt ones become issues."""
     out: list[dict[str, Any]] = []
     for rec in records:
-        data = _loads(rec.raw)
+        data = json_or_none(rec.raw)
         if not isinstance(data, dict):
             where = "" if rec.path.endswith(".json") else f"{rec.ref}: "
             issues.append(ParseIssue(rec.path, None, f"{where}invalid JSON"))
@@ -343,17 +322,10 @@ def _message(data: dict[str, Any], parts: list[dict[str, Any]], n: int) -> Messa
         text=body.strip(),
         thinking=thought,
         tool_calls=tuple(tools),
-        time=iso_time(_created(data) or None),
+        time=iso_utc(_created(data) or None),
         model=str(model_id) if model_id and role == "assistant" else None,
         line=n,
     )
-
-
-def _as_text(value: object) -> str:
-    """A tool output as text (JSON when structured)."""
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _tool(part: dict[str, Any]) -> ToolCall:
@@ -364,7 +336,7 @@ def _tool(part: dict[str, Any]) -> ToolCall:
     output = state.get("error") if status == "error" and state.get("error") else state.get("output")
     return ToolCall(
         name=str(part.get("tool") or "tool"),
-        input=_as_text(args),
-        output=_as_text(output),
+        input=as_text(args),
+        output=as_text(output),
         is_error=status == "error",
     )

@@ -12,17 +12,16 @@ import pytest
 
 from sync.errors import ConfigError, PermanentError, RetryableError
 from sync.extraction.base import Candidate
-from sync.extraction.dspy_extract import (
-    DspyExtractor,
+from sync.extraction.dspy_extract import DspyExtractor, salvage_items
+from sync.extraction.lm import LOCAL_PLACEHOLDER_KEY, LMConfig, make_lm
+from sync.extraction.windows import (
     Window,
     approx_tokens,
     make_windows,
     merge_candidates,
     plan_windows,
-    salvage_items,
     to_candidate,
 )
-from sync.extraction.lm import LOCAL_PLACEHOLDER_KEY, LMConfig, make_lm
 from sync.sources.base import Message, ToolCall, Transcript
 from tests.conftest import REPO
 

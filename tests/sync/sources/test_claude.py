@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sync.sources.base import SourceError, SourceItem, Transcript
-from sync.sources.claude import ClaudeAdapter, clean_user_text, iso_utc
+from sync.sources.claude import ClaudeAdapter, clean_user_text
+from sync.sources.common import iso_utc
 from tests.conftest import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sources" / "claude"

@@ -290,6 +290,31 @@ def test_unreadable_database(tmp_path: Path) -> None:
     assert err.value.path == str(db)
 
 
+def test_unreadable_database_among_good_ones_is_a_problem(user_dir: Path) -> None:
+    bad = user_dir / "workspaceStorage" / "ws-broken" / "state.vscdb"
+    bad.parent.mkdir()
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    ad = CursorAdapter()
+    assert {i.locator for i in ad.discover(user_dir)} == {"c-modern", "c-embedded", "c-old", "t-1"}
+    (problem,) = ad.problems
+    assert (problem.path, problem.line) == (str(bad), None)
+    assert problem.reason.startswith("cannot open the database read-only")
+    bad.unlink()
+    assert len(list(ad.discover(user_dir))) == 4 and ad.problems == []  # reset on each call
+
+
+def test_any_vscdb_with_cursor_tables_is_read(tmp_path: Path) -> None:
+    make_db(tmp_path / "state.chatkeys.vscdb", legacy_items())
+    other = sqlite3.connect(tmp_path / "other.vscdb")  # a VS Code store without Cursor's tables
+    other.execute("CREATE TABLE unrelated (key TEXT, value BLOB)")
+    other.commit()
+    other.close()
+    ad = CursorAdapter()
+    items = list(ad.discover(tmp_path))
+    assert sorted(i.locator for i in items) == ["c-old", "t-1"]
+    assert {i.path.name for i in items} == {"state.chatkeys.vscdb"} and ad.problems == []
+
+
 def test_cli_transcripts() -> None:
     items = list(CursorAdapter().discover(FIXTURES))
     assert [i.session_id for i in items] == [SESSION, "b21e0d44-0000-4000-8000-000000000002"]

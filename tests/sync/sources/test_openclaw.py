@@ -12,7 +12,9 @@ import pytest
 
 from sync.sources import adapter
 from sync.sources.base import SourceError, SourceItem, Transcript
-from sync.sources.openclaw import OpenClawAdapter, clean_user_text, iso_time, project_name
+from sync.sources.common import iso_utc as iso_time
+from sync.sources.common import project_name
+from sync.sources.openclaw import OpenClawAdapter, clean_user_text
 from tests.conftest import REPO, SHARED_DATA
 
 FIXTURES = REPO / "tests" / "fixtures" / "sources" / "openclaw"

@@ -208,8 +208,7 @@ def test_missing_session_and_bad_database(db: Path, tmp_path: Path) -> None:
     bad = tmp_path / "junk" / "opencode.db"
     bad.parent.mkdir()
     bad.write_bytes(b"not a database" * 64)
-    with pytest.raises(SourceError):
-        list(OpenCodeAdapter().discover(bad.parent))
+    assert list(OpenCodeAdapter().discover(bad.parent)) == []  # a problem, not an error
     corrupt = tmp_path / "s" / "session" / "p" / "ses_x.json"
     corrupt.parent.mkdir(parents=True)
     corrupt.write_text("{")
@@ -217,6 +216,22 @@ def test_missing_session_and_bad_database(db: Path, tmp_path: Path) -> None:
     assert item.session_id == "ses_x"
     with pytest.raises(SourceError, match="not a JSON object"):
         OpenCodeAdapter().parse(item)
+
+
+def test_unreadable_database_is_a_problem_not_an_error(db: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "broken" / "opencode.db"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a database" * 64)
+    ad = OpenCodeAdapter()
+    roots = [bad.parent, db.parent]  # one bad database among several: the others still read
+    found = [i.locator for root in roots for i in ad.discover(root)]
+    assert sorted(found) == ["ses_child", "ses_main"]
+    assert ad.problems == []  # reset by the last discover(), which read a good database
+    assert list(ad.discover(bad)) == []
+    (problem,) = ad.problems
+    assert (problem.path, problem.line) == (str(bad), None)
+    assert problem.reason.startswith("cannot open the database read-only")
+    assert list(ad.discover(db)) and ad.problems == []
 
 
 def test_default_roots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
