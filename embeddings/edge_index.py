@@ -15,7 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from embeddings.vectors import dense_of, sparse_of
 from sync.errors import LockBusyError, PermanentError, RetryableError
+from sync.lexical import SPARSE_NAME, SparseVec
 from sync.ports import IndexPoint, SearchFilter, SearchHit
 
 KEYWORD_FIELDS = ("kind", "tags", "path", "memory_id", "fingerprint", "status")
@@ -77,7 +79,7 @@ class EdgeIndex:
         if not points:
             return
         shard = self._shard(collection)
-        batch = [Point(p.point_id, [float(x) for x in p.vector], dict(p.payload)) for p in points]
+        batch = [Point(p.point_id, _vectors(p), dict(p.payload)) for p in points]
         self._write(shard, UpdateOperation.upsert_points(batch))
         self._written.add(collection)
 
@@ -129,6 +131,35 @@ class EdgeIndex:
         )
         points = self._read(lambda: self._shard(collection).query(request))
         return [SearchHit(str(p.id), min(float(p.score), 1.0), p.payload or {}) for p in points]
+
+    def search_lexical(
+        self,
+        collection: str,
+        query: SparseVec,
+        k: int,
+        flt: SearchFilter | None = None,
+        *,
+        with_vectors: bool = False,
+    ) -> list[SearchHit]:
+        from qdrant_edge import Query, QueryRequest, SparseVector
+
+        if not query or not self._exists(collection):
+            return []
+        request = QueryRequest(
+            limit=k,
+            query=Query.Nearest(
+                SparseVector(indices=list(query.indices), values=list(query.values)),
+                using=SPARSE_NAME,
+            ),
+            filter=_filter(flt or SearchFilter()),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
+        points = self._read(lambda: self._shard(collection).query(request))
+        return [
+            SearchHit(str(p.id), float(p.score), p.payload or {}, dense_of(p.vector))
+            for p in points
+        ]
 
     def find_by(self, collection: str, key: str, value: str, limit: int = 10) -> list[SearchHit]:
         from qdrant_edge import FieldCondition, Filter, MatchValue, ScrollRequest
@@ -185,8 +216,9 @@ class EdgeIndex:
             )
             records, offset = self._read(lambda r=request: self._shard(collection).scroll(r))
             for r in records:
-                vector = r.vector if isinstance(r.vector, list) else []
-                yield IndexPoint(str(r.id), vector, r.payload or {})
+                yield IndexPoint(
+                    str(r.id), dense_of(r.vector) or [], r.payload or {}, sparse_of(r.vector)
+                )
             if offset is None:
                 return
 
@@ -232,7 +264,9 @@ class EdgeIndex:
             Distance,
             EdgeConfig,
             EdgeShard,
+            EdgeSparseVectorParams,
             EdgeVectorParams,
+            Modifier,
             PayloadSchemaType,
             UpdateOperation,
         )
@@ -240,7 +274,10 @@ class EdgeIndex:
         path.mkdir(parents=True, exist_ok=True)
         shard = EdgeShard.create(
             str(path),
-            EdgeConfig(vectors={"": EdgeVectorParams(size=dim, distance=Distance.Cosine)}),
+            EdgeConfig(
+                vectors={"": EdgeVectorParams(size=dim, distance=Distance.Cosine)},
+                sparse_vectors={SPARSE_NAME: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            ),
         )
         for key in KEYWORD_FIELDS:
             shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
@@ -281,3 +318,13 @@ def _filter(flt: SearchFilter) -> Any:
     if not must and not must_not:
         return None
     return Filter(must=must or None, must_not=must_not or None)
+
+
+def _vectors(point: IndexPoint) -> Any:
+    from qdrant_edge import SparseVector
+
+    dense = [float(x) for x in point.vector]
+    if not point.sparse:
+        return dense
+    sparse = SparseVector(indices=list(point.sparse.indices), values=list(point.sparse.values))
+    return {"": dense, SPARSE_NAME: sparse}

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
+from embeddings.vectors import dense_of, sparse_of
 from sync.errors import LockBusyError, PermanentError, RetryableError
+from sync.lexical import SPARSE_NAME, SparseVec
 from sync.ports import IndexPoint, SearchFilter, SearchHit
 
 T = TypeVar("T")
@@ -56,7 +58,11 @@ class QdrantIndex:
                     raise PermanentError(f"collection {name} holds {size}-dim vectors, not {dim}")
                 return
             self._client.create_collection(
-                name, vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE)
+                name,
+                vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+                sparse_vectors_config={
+                    SPARSE_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
             )
             if self.mode == "server":  # local mode has no payload indexes
                 for key in KEYWORD_FIELDS:
@@ -68,7 +74,7 @@ class QdrantIndex:
         from qdrant_client import models
 
         structs = [
-            models.PointStruct(id=p.point_id, vector=list(p.vector), payload=dict(p.payload))
+            models.PointStruct(id=p.point_id, vector=_vectors(p), payload=dict(p.payload))
             for p in points
         ]
         self._call(lambda: self._client.upsert(collection, points=structs, wait=True))
@@ -108,6 +114,36 @@ class QdrantIndex:
             )
         )
         return [SearchHit(str(p.id), min(float(p.score), 1.0), p.payload or {}) for p in res.points]
+
+    def search_lexical(
+        self,
+        collection: str,
+        query: SparseVec,
+        k: int,
+        flt: SearchFilter | None = None,
+        *,
+        with_vectors: bool = False,
+    ) -> list[SearchHit]:
+        from qdrant_client import models
+
+        if not query or not self._exists(collection):
+            return []
+        sparse = models.SparseVector(indices=list(query.indices), values=list(query.values))
+        res = self._call(
+            lambda: self._client.query_points(
+                collection,
+                query=sparse,
+                using=SPARSE_NAME,
+                limit=k,
+                query_filter=_filter(flt or SearchFilter()),
+                with_payload=True,
+                with_vectors=[""] if with_vectors else False,
+            )
+        )
+        return [
+            SearchHit(str(p.id), float(p.score), p.payload or {}, dense_of(p.vector))
+            for p in res.points
+        ]
 
     def find_by(self, collection: str, key: str, value: str, limit: int = 10) -> list[SearchHit]:
         from qdrant_client import models
@@ -152,8 +188,9 @@ class QdrantIndex:
             )
             points, offset = self._call(page)
             for p in points:
-                vector = cast("list[float]", p.vector if isinstance(p.vector, list) else [])
-                yield IndexPoint(str(p.id), vector, p.payload or {})
+                yield IndexPoint(
+                    str(p.id), dense_of(p.vector) or [], p.payload or {}, sparse_of(p.vector)
+                )
             if offset is None:
                 return
 
@@ -172,6 +209,8 @@ class QdrantIndex:
 
     def _vector_size(self, name: str) -> int:
         params = self._client.get_collection(name).config.params.vectors
+        if isinstance(params, dict):
+            params = params.get("")
         return int(params.size)  # type: ignore[union-attr]
 
     def _call(self, fn: Callable[[], T]) -> T:
@@ -209,3 +248,15 @@ def _filter(flt: SearchFilter) -> Any:
         else [models.FieldCondition(key="status", match=models.MatchValue(value="archived"))]
     )
     return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _vectors(point: IndexPoint) -> Any:
+    from qdrant_client import models
+
+    dense = [float(x) for x in point.vector]
+    if not point.sparse:
+        return dense
+    sparse = models.SparseVector(
+        indices=list(point.sparse.indices), values=list(point.sparse.values)
+    )
+    return {"": dense, SPARSE_NAME: sparse}

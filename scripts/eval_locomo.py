@@ -27,7 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from embeddings.edge_index import EdgeIndex  # noqa: E402
 from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
+from sync.lexical import document_vector  # noqa: E402
 from sync.ports import IndexPoint, SearchFilter  # noqa: E402
+from sync.retrieve import MODES, search  # noqa: E402
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)
@@ -41,6 +43,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "locomo")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mode", choices=MODES, action="append", help="default: all three")
     args = ap.parse_args()
     obs_path = args.data / "locomo10_observations.derived.jsonl"
     qa_path = args.data / "locomo10_qa.derived.jsonl"
@@ -70,58 +73,78 @@ def main() -> int:
                 "status": "active",
                 "archived": False,
             },
+            document_vector(o["memory"]),
         )
         for i, (o, v) in enumerate(zip(observations, memory_vectors, strict=True))
     ]
     for start in range(0, len(points), 512):
         index.upsert("locomo", points[start : start + 512])
 
+    results: dict[str, Any] = {
+        "observations": len(observations),
+        "questions": len(questions),
+        "embed_s": round(embed_s, 1),
+        "per_category_questions": {
+            g: sum(CATEGORIES[q["category"]] == g for q in questions) for g in CATEGORIES.values()
+        },
+        "modes": {},
+    }
+    for mode in args.mode or MODES:
+        t0 = time.perf_counter()
+        results["modes"][mode] = evaluate(index, questions, question_vectors, mode)
+        results["modes"][mode]["seconds"] = round(time.perf_counter() - t0, 1)
+    index.close()
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"LoCoMo: {len(observations)} observations, {len(questions)} questions (categories 1-4)")
+    for mode, figures in results["modes"].items():
+        print(f"{mode}:")
+        for group, row in figures["recall_at_k"].items():
+            print(f"  {group:12} " + "  ".join(f"recall@{k} {v:.3f}" for k, v in row.items()))
+        print(
+            "  evidence     "
+            + "  ".join(f"recall@{k} {v:.3f}" for k, v in figures["evidence_recall_at_k"].items())
+        )
+    return 0
+
+
+def evaluate(
+    index: EdgeIndex, questions: list[dict[str, Any]], vectors: Any, mode: str
+) -> dict[str, Any]:
+    """recall@k per category and evidence recall@k for one retrieval mode."""
     hits: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     covered: dict[int, int] = defaultdict(int)
     totals: dict[str, int] = defaultdict(int)
     gold_total = 0
-    for q, vector in zip(questions, question_vectors, strict=True):
-        found = index.search(
-            "locomo", list(map(float, vector)), max(KS), SearchFilter(tags=(q["sample_id"],))
+    for q, vector in zip(questions, vectors, strict=True):
+        found = search(
+            q["question"],
+            list(map(float, vector)),
+            index=index,
+            collection="locomo",
+            k=max(KS),
+            flt=SearchFilter(tags=(q["sample_id"],)),
+            mode=mode,
         )
         gold = set(q["evidence"])
         gold_total += len(gold)
         for group in ("all", CATEGORIES[q["category"]]):
             totals[group] += 1
         for k in KS:
-            cited = {e for hit in found[:k] for e in hit.payload.get("evidence", [])}
+            cited = {e for r in found[:k] for e in r.hit.payload.get("evidence", [])}
             if cited & gold:
                 hits["all"][k] += 1
                 hits[CATEGORIES[q["category"]]][k] += 1
             covered[k] += len(cited & gold)
-    index.close()
-
-    results = {
-        "observations": len(observations),
-        "questions": len(questions),
-        "embed_s": round(embed_s, 1),
-        "retrieval": "dense (all-MiniLM-L6-v2, exact search)",
+    return {
         "recall_at_k": {
             group: {k: round(hits[group][k] / totals[group], 3) for k in KS}
             for group in ["all", *CATEGORIES.values()]
         },
         "evidence_recall_at_k": {k: round(covered[k] / gold_total, 3) for k in KS},
-        "per_category_questions": {g: totals[g] for g in CATEGORIES.values()},
     }
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print(
-            f"LoCoMo: {len(observations)} observations, {len(questions)} questions "
-            f"(categories 1-4), {results['retrieval']}"
-        )
-        for group, row in results["recall_at_k"].items():
-            print(f"  {group:12} " + "  ".join(f"recall@{k} {v:.3f}" for k, v in row.items()))
-        print(
-            "  evidence     "
-            + "  ".join(f"recall@{k} {v:.3f}" for k, v in results["evidence_recall_at_k"].items())
-        )
-    return 0
 
 
 if __name__ == "__main__":

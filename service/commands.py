@@ -27,11 +27,12 @@ from service.wiring import (
     sync_deps,
 )
 from sync.add import add_memory, new_candidate
+from sync.checkpoint import load_checkpoint
 from sync.engine import SyncDeps, SyncOptions, drop_from_queue, run_sync
 from sync.errors import LockBusyError, UsageError
 from sync.fsutil import atomic_write_bytes
 from sync.markdown import KIND_RE
-from sync.migrate import pending_migration
+from sync.migrate import pending_migration, pending_upgrade
 from sync.models import collection_name
 from sync.ports import SearchFilter
 from sync.report import write_report
@@ -64,6 +65,15 @@ def _open_for_data(
                 file=sys.stderr,
             )
             deps.index_id = source
+        if pending_upgrade(
+            load_checkpoint(layout.checkpoint_path, layout.journal_path), deps.collection_prefix
+        ):
+            print(
+                "memsync: a real run would first upgrade the index to hybrid search "
+                "(vectors reused, lexical weights added)",
+                file=sys.stderr,
+            )
+            deps.schema_upgrade_pending = True
         return layout, settings, deps, None
     return layout, settings, deps, prepare_index(settings, layout)
 
@@ -270,11 +280,18 @@ def cmd_index(args: argparse.Namespace) -> Result:
     if result is None:
         data = {"migrated": False, "index": index_id(settings)}
         return data, f"nothing to move: the index is already {index_id(settings)}", EXIT_OK
-    text = (
-        f"moved {result['points']} points from {result['from']} to {result['to']} "
-        f"in {len(result['collections'])} collection(s); nothing re-embedded"
-    )
-    return {"migrated": True, **result}, text, EXIT_OK
+    lines = []
+    if "collections" in result:
+        lines.append(
+            f"moved {result['points']} points from {result['from']} to {result['to']} "
+            f"in {len(result['collections'])} collection(s); nothing re-embedded"
+        )
+    if up := result.get("upgraded"):
+        lines.append(
+            f"upgraded {up['points']} points to hybrid search ({up['from']} -> {up['to']}); "
+            "nothing re-embedded"
+        )
+    return {"migrated": True, **result}, "\n".join(lines), EXIT_OK
 
 
 def cmd_skill(args: argparse.Namespace) -> Result:

@@ -9,9 +9,10 @@ from typing import Any
 
 from embeddings.encoder import canonical_model_name
 from service.settings import Settings
+from sync.checkpoint import load_checkpoint
 from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps, writer_lock
-from sync.migrate import migrate_index, pending_migration
+from sync.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
 from sync.ports import Encoder, VectorIndex
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout
@@ -68,8 +69,30 @@ def index_exists(settings: Settings, layout: StoreLayout) -> bool:
 def prepare_index(
     settings: Settings, layout: StoreLayout, *, quiet: bool = False
 ) -> dict[str, Any] | None:
-    """Move the store's points to the configured backend if they live in another one
-    (e.g. the old local mode): vectors are reused, nothing is re-embedded."""
+    """Bring the index up to date before it is used: move the points to the configured
+    backend, then upgrade an older collection schema; vectors are reused either way."""
+    moved = _move_backend(settings, layout, quiet=quiet)
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    if pending_upgrade(checkpoint, settings.collection) is None:
+        return moved
+    with writer_lock(layout, skip=False):
+        index = make_index(settings, layout)
+        try:
+            upgraded = upgrade_collection(layout, index, prefix=settings.collection)
+        finally:
+            index.close()
+    if upgraded and not quiet:
+        print(
+            f"memsync: upgraded {upgraded['points']} points to hybrid search "
+            f"({upgraded['from']} -> {upgraded['to']}; vectors reused)",
+            file=sys.stderr,
+        )
+    if moved is None:
+        return None if upgraded is None else {"upgraded": upgraded}
+    return {**moved, "upgraded": upgraded}
+
+
+def _move_backend(settings: Settings, layout: StoreLayout, *, quiet: bool) -> dict[str, Any] | None:
     target = index_id(settings)
     if pending_migration(layout, target, lambda s: index_present(s, layout)) is None:
         return None

@@ -44,6 +44,8 @@ class SyncDeps:
     index_exists: Callable[[], bool] = lambda: True  # False: nothing to open (embedded, fresh)
     index_id: str = "local"  # recorded in the checkpoint; a change re-indexes everything
     collection_prefix: str = "memsync"
+    # a dry run that precedes a collection upgrade plans as if it were done (vectors reused)
+    schema_upgrade_pending: bool = False
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int = 64
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
@@ -80,6 +82,8 @@ def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[
     plan_opts = PlanOptions(
         deps.encoder_model,
         index_id=deps.index_id,
+        collection_prefix=deps.collection_prefix,
+        schema_upgrade_pending=deps.schema_upgrade_pending,
         force=opts.force,
         retry_now=opts.retry_now,
         scope=opts.scope,

@@ -17,6 +17,7 @@ from typing import Any
 from sync.checkpoint import Checkpoint, IndexedEntry, Journal, apply_op
 from sync.errors import PermanentError
 from sync.hashing import payload_bytes, text_fingerprint
+from sync.lexical import document_vector
 from sync.models import Action, EncoderIdentity, Memory, Plan, PlanItem, collection_name
 from sync.ports import Encoder, IndexPoint, VectorIndex
 from sync.retry import RetryPolicy
@@ -199,7 +200,7 @@ class Executor:
                 except Exception as exc:
                     vectors.append(exc)  # type: ignore[arg-type]
         points, failed = [], []
-        for item, vector in zip(batch, vectors, strict=True):
+        for item, vector, text in zip(batch, vectors, texts, strict=True):
             if isinstance(vector, Exception):
                 failed.append(self._fail(item, f"embedding failed: {vector}", permanent=False))
             else:
@@ -208,6 +209,7 @@ class Executor:
                         item.point_id or "",
                         [float(x) for x in vector],
                         self._payload(item, encoder.identity),
+                        document_vector(text),
                     )
                 )
         return points, failed

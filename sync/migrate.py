@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from sync.checkpoint import load_checkpoint, save_checkpoint
-from sync.errors import RetryableError
+from sync.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from sync.errors import MemsyncError, RetryableError
+from sync.fsutil import confined
+from sync.lexical import SparseVec, document_vector
+from sync.markdown import decode_text, parse_memory
+from sync.models import collection_name
 from sync.ports import IndexPoint, VectorIndex
 from sync.store import StoreLayout
 
@@ -96,3 +101,56 @@ def migrate_index(
         "collections": copied,
         "points": sum(copied.values()),
     }
+
+
+def pending_upgrade(checkpoint: Checkpoint, prefix: str) -> tuple[str, str] | None:
+    """(old, new) collection names when the index predates the current collection schema."""
+    encoder, held = checkpoint.encoder, checkpoint.collection
+    if not checkpoint.entries or encoder is None or held is None:
+        return None
+    wanted = collection_name(prefix, encoder)
+    return None if held == wanted else (held, wanted)
+
+
+def upgrade_collection(
+    layout: StoreLayout, index: VectorIndex, *, prefix: str, batch: int = BATCH
+) -> dict[str, Any] | None:
+    """Move the points of an older-schema collection into the current one, reusing their
+    dense vectors and adding lexical weights computed from the memory files (no model
+    needed). The caller holds the writer lock; an interrupted upgrade is redone."""
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    names = pending_upgrade(checkpoint, prefix)
+    if names is None or checkpoint.encoder is None:
+        return None
+    old, new = names
+    if old not in index.collections():
+        return None  # nothing to reuse: the next sync re-embeds (planner: schema changed)
+    index.ensure_collection(new, checkpoint.encoder.dim)
+    buffer: list[IndexPoint] = []
+    copied = without_text = 0
+    for point in index.export(old):
+        sparse = _lexical_of(layout, str(point.payload.get("path", "")))
+        without_text += sparse is None
+        buffer.append(dataclasses.replace(point, sparse=sparse))
+        if len(buffer) >= batch:
+            copied += _flush(index, new, buffer, None)
+    copied += _flush(index, new, buffer, None)
+    if index.count(new) < index.count(old):
+        raise RetryableError(f"{new}: copied {index.count(new)} of {index.count(old)}; retry")
+    checkpoint.collection = new
+    checkpoint.stale_collections.append(old)  # dropped below, or by a later sync if we die
+    save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+    index.drop_collection(old)
+    checkpoint.stale_collections.remove(old)
+    save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+    return {"from": old, "to": new, "points": copied, "without_text": without_text}
+
+
+def _lexical_of(layout: StoreLayout, rel: str) -> SparseVec | None:
+    """Lexical weights of the memory at ``rel``; None when it cannot be read now (it will
+    be re-indexed by the next sync if it changed)."""
+    try:
+        text = decode_text(confined(layout.memory_dir, rel).read_bytes(), rel)
+        return document_vector(parse_memory(text, rel).embedding_text())
+    except (OSError, MemsyncError):
+        return None

@@ -132,9 +132,14 @@ class Plan:
         return any(item.action in (Action.ADD, Action.UPDATE, Action.DELETE) for item in self.items)
 
 
+# Bumped when what a collection holds changes; an older collection is upgraded (vectors
+# reused) or, failing that, re-indexed. "hybrid": a dense vector plus lexical BM25 weights.
+INDEX_SCHEMA = "hybrid"
+
+
 def collection_name(prefix: str, identity: EncoderIdentity) -> str:
-    """One collection per encoder: ``<prefix>-<model slug>-<dim>``."""
+    """One collection per encoder and schema: ``<prefix>-<model slug>-<dim>-<schema>``."""
     slug = "".join(c if c.isalnum() else "-" for c in identity.model.lower()).strip("-")
     while "--" in slug:
         slug = slug.replace("--", "-")
-    return f"{prefix}-{slug[-48:].strip('-')}-{identity.dim}"
+    return f"{prefix}-{slug[-48:].strip('-')}-{identity.dim}-{INDEX_SCHEMA}"

@@ -12,7 +12,7 @@ from typing import Any
 
 from sync.checkpoint import Checkpoint, IndexedEntry, RetryEntry
 from sync.hashing import point_id
-from sync.models import Action, Plan, PlanItem, ScannedFile
+from sync.models import Action, Plan, PlanItem, ScannedFile, collection_name
 from sync.retry import RetryPolicy
 
 
@@ -20,6 +20,8 @@ from sync.retry import RetryPolicy
 class PlanOptions:
     encoder_model: str
     index_id: str = "local"
+    collection_prefix: str = "memsync"
+    schema_upgrade_pending: bool = False  # sync.migrate.upgrade_collection runs first
     force: bool = False
     retry_now: bool = False  # `memsync retry`: ignore backoff and dead letters
     scope: frozenset[str] | None = None  # only these paths (used by `memsync add`)
@@ -39,6 +41,12 @@ def _reindex_reason(checkpoint: Checkpoint, opts: PlanOptions) -> str | None:
     """Why every memory must be indexed again though its content did not change."""
     if checkpoint.entries and checkpoint.effective_index_id != opts.index_id:
         return f"index changed ({checkpoint.effective_index_id} -> {opts.index_id})"
+    encoder, held = checkpoint.encoder, checkpoint.collection
+    same_model = encoder is not None and encoder.model == opts.encoder_model
+    if checkpoint.entries and encoder and held and same_model and not opts.schema_upgrade_pending:
+        wanted = collection_name(opts.collection_prefix, encoder)
+        if held != wanted:
+            return f"index schema changed ({held} -> {wanted})"
     return None
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sync.lexical import SparseVec
 from sync.models import EncoderIdentity
 
 
@@ -23,6 +24,7 @@ class IndexPoint:
     point_id: str
     vector: Sequence[float]
     payload: Mapping[str, Any]
+    sparse: SparseVec | None = None  # lexical term weights (sync.lexical)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class SearchHit:
     point_id: str
     score: float
     payload: Mapping[str, Any]
+    vector: Sequence[float] | None = None  # the dense vector, when asked for
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,18 @@ class VectorIndex(Protocol):
         *,
         exact: bool = False,  # dedup needs exact neighbours, not approximate ones
     ) -> list[SearchHit]: ...
+
+    def search_lexical(
+        self,
+        collection: str,
+        query: SparseVec,
+        k: int,
+        flt: SearchFilter | None = None,
+        *,
+        with_vectors: bool = False,
+    ) -> list[SearchHit]:
+        """BM25 matches (IDF applied by the index), best first."""
+        ...
 
     def find_by(
         self, collection: str, key: str, value: str, limit: int = 10

@@ -18,6 +18,7 @@ from tests.conftest import (
     REPO,
     cli_env,
     one_json,
+    open_embedded,
     point_count,
     run,
     seed,
@@ -194,3 +195,44 @@ def test_local_mode_store_moves_to_edge_without_reembedding(
     assert [(r["id"], round(r["score"], 3)) for r in after] == [
         (r["id"], round(r["score"], 3)) for r in before
     ]
+
+
+def test_pre_hybrid_collection_is_upgraded_in_place_without_reembedding(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    import dataclasses
+
+    from sync.checkpoint import save_checkpoint
+
+    proj, env = project
+    layout = seed(proj, 25)
+    assert run(["sync", "--json"], proj, env).returncode == 0
+    # rebuild the store as the previous release left it: dense-only points, old collection name
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    new = checkpoint.collection or ""
+    old = new.removesuffix("-hybrid")
+    index = open_embedded(layout)
+    points = [dataclasses.replace(p, sparse=None) for p in index.export(new)]
+    index.ensure_collection(old, 384)
+    index.upsert(old, points)
+    index.drop_collection(new)
+    index.close()
+    checkpoint.collection = old
+    save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+
+    dry = run(["sync", "--dry-run", "--json"], proj, env)
+    assert one_json(dry.stdout)["counts"]["unchanged"] == 25, dry.stderr
+    assert "upgrade the index to hybrid search" in dry.stderr
+    res = run(["sync", "--json"], proj, env)
+    assert res.returncode == 0, res.stderr
+    report = one_json(res.stdout)
+    assert report["counts"]["unchanged"] == 25 and "load_encoder" not in report["timings_s"]
+    assert "upgraded 25 points to hybrid search" in res.stderr
+    index = open_embedded(layout)
+    try:
+        assert index.collections() == [new]
+        assert all(p.sparse for p in index.export(new))  # lexical weights from the files
+    finally:
+        index.close()
+    found = one_json(run(["ask", "build step 17", "--k", "3", "--json"], proj, env).stdout)
+    assert found["results"][0]["id"] == "n17" and found["results"][0]["lexical"] > 0

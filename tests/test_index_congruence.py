@@ -12,7 +12,9 @@ from embeddings.encoder import SentenceTransformerEncoder
 from embeddings.qdrant_index import QdrantIndex
 from sync.engine import SyncDeps, SyncOptions, run_sync
 from sync.hashing import text_fingerprint
+from sync.lexical import document_vector, query_vector
 from sync.ports import SearchFilter, VectorIndex
+from sync.retrieve import lexical_top, search
 from sync.store import StoreLayout, init_store
 from tests.conftest import memory_text, write_memory_file
 
@@ -123,12 +125,29 @@ def observe(
                 seen[f"{q}|{i}|{exact}"] = [
                     (h.payload["memory_id"], round(h.score, 3)) for h in hits
                 ]
+            lexical = lexical_top(index, collection, query_vector(q), 4, flt)
+            seen[f"{q}|{i}|lexical"] = [
+                (h.payload["memory_id"], round(h.score, 3)) for h in lexical
+            ]
+            hybrid = search(q, vector, index=index, collection=collection, k=4, flt=flt)
+            seen[f"{q}|{i}|hybrid"] = [
+                (r.hit.payload["memory_id"], round(r.score, 3), r.lexical and round(r.lexical, 3))
+                for r in hybrid
+            ]
     fp = text_fingerprint(MEMORIES[0][3], MEMORIES[0][4])
     seen["find_by"] = sorted(
         h.payload["path"] for h in index.find_by(collection, "fingerprint", fp)
     )
     exported = list(index.export(collection))
-    seen["export"] = sorted((p.point_id, len(p.vector), p.payload["path"]) for p in exported)
+    seen["export"] = sorted(
+        (
+            p.point_id,
+            len(p.vector),
+            p.payload["path"],
+            p.sparse is not None and len(p.sparse.indices),
+        )
+        for p in exported
+    )
     seen["point_ids"] = sorted(index.point_ids(collection))
     return seen
 
@@ -194,6 +213,8 @@ def test_every_backend_gives_the_same_answers(
     assert top[0][0] == "m0"  # the live decision, not the archived MySQL one
     assert "m7" not in {mid for mid, _ in top}
     assert "m7" in {mid for mid, _ in first["which database runs the queue|4|False"]}
+    assert first["which database runs the queue|0|lexical"]  # BM25 found matches
+    assert all(n for *_, n in first["export"])  # every point carries lexical weights
     assert reference[2]["count"] == len(MEMORIES) - 1
     for name, observed in results.items():
         for step, (want, got) in enumerate(zip(reference, observed, strict=True)):
@@ -296,6 +317,7 @@ def test_copy_index_moves_vectors_and_payloads_unchanged(tmp_path: Path) -> None
                     f"00000000-0000-4000-8000-{i:012d}",
                     vectors[i].tolist(),
                     {"memory_id": f"m{i}", "tags": ["x"], "kind": "decision"},
+                    document_vector(f"memory {i} about topic {i % 7}"),
                 )
                 for i in range(len(vectors))
             ],
@@ -310,5 +332,8 @@ def test_copy_index_moves_vectors_and_payloads_unchanged(tmp_path: Path) -> None
         for pid, point in before.items():
             assert after[pid].payload == point.payload
             assert np.allclose(after[pid].vector, point.vector, atol=1e-6)
+            assert after[pid].sparse and point.sparse
+            assert after[pid].sparse.indices == point.sparse.indices
+            assert np.allclose(after[pid].sparse.values, point.sparse.values, atol=1e-6)
     src.close()
     dst.close()

@@ -7,7 +7,7 @@ import datetime as dt
 from sync.checkpoint import Checkpoint, IndexedEntry
 from sync.hashing import content_hash, point_id
 from sync.markdown import parse_memory
-from sync.models import Action, EncoderIdentity, ScannedFile
+from sync.models import Action, EncoderIdentity, ScannedFile, collection_name
 from sync.planner import PlanOptions, must_read_all, plan_sync
 from sync.retry import RetryPolicy
 
@@ -42,7 +42,7 @@ def indexed(sf: ScannedFile, model: str = MODEL) -> IndexedEntry:
 def checkpoint_of(*files: ScannedFile, model: str = MODEL) -> Checkpoint:
     return Checkpoint(
         encoder=EncoderIdentity(model, 384),
-        collection="c",
+        collection=collection_name("memsync", EncoderIdentity(model, 384)),
         entries={sf.path: indexed(sf, model) for sf in files},
     )
 
@@ -70,6 +70,15 @@ def test_nothing_to_do_needs_no_encoder_and_no_index() -> None:
     a = scanned("d/a.md", "a")
     plan = plan_sync([a], checkpoint_of(a), OPTS, NOW)
     assert not plan.needs_encoder and not plan.needs_index
+
+
+def test_older_collection_schema_reindexes_everything() -> None:
+    a, b = scanned("d/a.md", "a"), scanned("d/b.md", "b")
+    cp = checkpoint_of(a, b)
+    cp.collection = "memsync-all-minilm-l6-v2-384"  # before lexical vectors existed
+    plan = plan_sync([a, b], cp, OPTS, NOW)
+    assert actions(plan) == {"d/a.md": Action.UPDATE, "d/b.md": Action.UPDATE}
+    assert all("index schema changed" in i.reason for i in plan.items)
 
 
 def test_rename_keeps_the_point_and_takes_over_the_entry() -> None:
