@@ -135,7 +135,7 @@ def create_app(
     ) -> dict[str, Any]:
         return state.list_memories(kind=kind, tag=tag, offset=offset, limit=limit)
 
-    @app.get("/api/memories/{memory_id}", dependencies=auth)
+    @app.get("/api/memories/{memory_id:path}", dependencies=auth)
     def get_memory(memory_id: str) -> dict[str, Any]:
         return state.get_memory(memory_id)
 

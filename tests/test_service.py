@@ -395,3 +395,124 @@ def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: 
         driver.quit()
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (scripts/install.sh "
+    "installs them when it runs as root)",
+)
+def test_dashboard_memory_detail_in_headless_chromium(
+    state: ServiceState, layout: StoreLayout, tmp_path: Path
+) -> None:
+    """Memories open whole (from the list, a result, a URL), hostile text stays text, runs
+    show their report; behind a token the page asks for it once."""
+    import socket
+    import threading
+
+    import uvicorn
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from service.server import listen
+    from sync.engine import SyncOptions
+
+    hostile = "Payload <img src=x onerror=alert(1)> stays text."
+    write_memory_file(
+        layout,
+        "insights/hostile.md",
+        "---\nid: m-hostile\nkind: insight\ntitle: Hostile <b>markup</b> title\n"
+        "tags: [security]\nsource: {agent: claude-code, session: s-42, file: t.jsonl}\n"
+        f"---\n\n{hostile}\n",
+    )
+    write_memory_file(layout, "decisions/broken.md", "---\ntitle: [unclosed\n---\nx\n")
+    state.sync(SyncOptions())
+    sock = listen("127.0.0.1", 0, socket.AF_INET)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    server = uvicorn.Server(uvicorn.Config(create_app(state, token=TOKEN), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+    def detail() -> str:
+        panel = driver.find_element(By.ID, "detail")
+        return panel.text if panel.is_displayed() else ""
+
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        driver.get(url)
+        wait = WebDriverWait(driver, 30)
+        prompt = wait.until(ec.alert_is_present())
+        prompt.send_keys(TOKEN)
+        prompt.accept()  # one prompt: the page's parallel calls reuse the token
+        memories = driver.find_element(By.ID, "memories")
+        wait.until(lambda d: "Use PostgreSQL for the job queue" in memories.text)
+        memories.find_element(By.LINK_TEXT, "Flaky tests came from shared temp dirs").click()
+        wait.until(lambda d: "Use pytest's tmp_path fixture." in detail())
+        text = detail()
+        assert "memory/learnings/tests.md" in text and "m-tests" in text and "learning" in text
+        assert driver.current_url.endswith("#memory/m-tests")
+        assert not memories.is_displayed()
+        driver.find_element(By.ID, "detail-close").click()
+        wait.until(lambda d: memories.is_displayed() and not detail())
+        driver.back()  # history: back reopens the memory, forward returns to the list
+        wait.until(lambda d: "Use pytest's tmp_path fixture." in detail())
+        driver.forward()
+        wait.until(lambda d: memories.is_displayed() and not detail())
+
+        driver.find_element(By.ID, "question").send_keys("which database runs the job queue?")
+        driver.find_element(By.ID, "ask-button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.result a"))
+        first = driver.find_elements(By.CSS_SELECTOR, "#results li.result a")[0]
+        assert first.text == "Use PostgreSQL for the job queue"
+        first.click()
+        wait.until(lambda d: "SKIP LOCKED gives a transactional queue." in detail())
+        assert "memory/decisions/db.md" in detail() and "db, queue" in detail()
+
+        driver.get("about:blank")
+        driver.get(url + "#memory/m-hostile")  # a fresh load opens the detail directly
+        wait.until(lambda d: hostile in detail())
+        title = driver.find_element(By.CSS_SELECTOR, "#detail .detail-title").text
+        assert title == "Hostile <b>markup</b> title"
+        assert "claude-code" in detail() and "s-42" in detail()
+        assert driver.find_element(By.CSS_SELECTOR, "#detail pre").text == hostile
+        assert not driver.find_elements(By.CSS_SELECTOR, "img, #detail b")
+        assert driver.title.startswith("Hostile <b>markup</b> title")
+
+        driver.get(url + "#memory/gone")
+        wait.until(lambda d: d.find_element(By.ID, "detail-error").text)
+        assert "Not found" in driver.find_element(By.ID, "detail-error").text
+
+        driver.get(url)
+        runs = driver.find_element(By.ID, "runs")
+        wait.until(lambda d: runs.find_elements(By.TAG_NAME, "a"))
+        runs.find_elements(By.TAG_NAME, "a")[0].click()
+        wait.until(lambda d: "Failures (1)" in detail())
+        failure = driver.find_element(By.CSS_SELECTOR, "#detail ul.failures li").text
+        assert "memory/decisions/broken.md: invalid YAML frontmatter" in failure
+        assert "reason: cannot be read" in failure and "fix: fix the file" in failure
+        assert "Retry queue" in detail()
+        driver.save_screenshot(str(tmp_path / "detail.png"))
+    finally:
+        driver.quit()
+        server.should_exit = True
+        thread.join(timeout=30)
