@@ -31,9 +31,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", parents=[common], help="create .memsync/ in this directory")
     p.add_argument("--path", type=Path, default=None, help="project folder (default: here)")
 
-    p = sub.add_parser("sync", parents=[common], help="index new, changed and deleted memories")
+    p = sub.add_parser(
+        "sync", parents=[common], help="capture agent sessions, then index the memories"
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would happen; write nothing")
-    p.add_argument("--force", action="store_true", help="re-embed everything")
+    p.add_argument("--force", action="store_true", help="re-read every session, re-embed all")
+    p.add_argument(
+        "--scope",
+        choices=("all", "sessions", "insights", "campaigns", "memories"),
+        default="all",
+        help="what to capture (memories: only index the memory folder)",
+    )
+    p.add_argument("--agent", help="comma-separated: claude,codex,cursor,opencode,openclaw")
+    p.add_argument("--window", help="sessions changed within 7d, 24h, ... or all (default 30d)")
+    p.add_argument("--since", help="sessions changed since this ISO-8601 time")
+    p.add_argument("--until", help="sessions changed until this ISO-8601 time")
+    p.add_argument("--max-sessions", type=int, help="read at most N changed sessions")
+    p.add_argument("--run-id", help="name this run (letters, digits, '-', '_')")
+    p.add_argument("--no-extract", action="store_true", help="track sessions, extract nothing")
+    p.add_argument("--tags", help="comma-separated tags added to every memory of the run")
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="PATTERN", help="skip matching paths"
+    )
+    p.add_argument("--content-type", help="content type for every memory of the run")
     p.add_argument("--report", type=Path, help="also write the report (JSON + .md) here")
     p.add_argument("--ignore-lock", action="store_true", help="skip the writer lock (debugging)")
     p.add_argument("--all-items", action="store_true", help="list unchanged items too")
@@ -55,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-archived", action="store_true")
 
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
+    sub.add_parser("sources", parents=[common], help="detected agents, their paths and sessions")
 
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI) for this store")
     p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")

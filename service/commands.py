@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from service import render
+from service.capture_wiring import RUN_ID, capture_deps, capture_options, list_sources
 from service.cli import EXIT_OK, EXIT_RETRY
 from service.client import Remote, find_service, request
 from service.server import serve
@@ -27,6 +28,7 @@ from service.wiring import (
     sync_deps,
 )
 from sync.add import add_memory, new_candidate
+from sync.capture import capture_and_index
 from sync.checkpoint import load_checkpoint
 from sync.engine import SyncDeps, SyncOptions, drop_from_queue, run_sync
 from sync.errors import LockBusyError, UsageError
@@ -111,30 +113,55 @@ def cmd_init(args: argparse.Namespace) -> Result:
 
 
 def cmd_sync(args: argparse.Namespace) -> Result:
+    if args.run_id is not None and not RUN_ID.match(args.run_id):
+        raise UsageError(f"--run-id {args.run_id!r}: letters, digits, '-' and '_' (max 64)")
+    capture = {
+        "scope": args.scope,
+        "agent": args.agent,
+        "window": args.window,
+        "since": args.since,
+        "until": args.until,
+        "max_sessions": args.max_sessions,
+        "run_id": args.run_id,
+        "no_extract": args.no_extract,
+        "tags": args.tags,
+        "exclude": args.exclude,
+        "content_type": args.content_type,
+    }
     remote = _remote()
     if remote is not None:
-        report = request(
-            remote,
-            "POST",
-            "/api/sync",
-            {"dry_run": args.dry_run, "force": args.force, "all_items": args.all_items},
-        )
+        body = {"dry_run": args.dry_run, "force": args.force, "all_items": args.all_items}
+        body.update({k: v for k, v in capture.items() if v not in (None, [], False)})
+        report = request(remote, "POST", "/api/sync", body)
         if args.report is not None:  # the service never writes outside its store: we do
             write_report(args.report, report, exact=True)
         return report, render.sync_text(report), _sync_exit(report)
-    layout, _, deps, migrated = _open_for_data(dry_run=args.dry_run)
+    layout, settings, deps, migrated = _open_for_data(dry_run=args.dry_run)
     deps.progress = _progress_printer("indexing")
+    capture_opts = capture_options(
+        settings, {**capture, "force": args.force, "dry_run": args.dry_run}, deps.clock()
+    )
     opts = SyncOptions(
         dry_run=args.dry_run,
         force=args.force,
         ignore_lock=args.ignore_lock,
         report_path=args.report,
         list_unchanged=args.all_items,
+        run_id=args.run_id,
     )
-    report = run_sync(layout, opts, deps)
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    cdeps = capture_deps(settings, layout, deps, dedup_thresholds(settings), home)
+    report = capture_and_index(layout, capture_opts, opts, cdeps)
     if migrated:
         report["migration"] = migrated
     return report, render.sync_text(report), _sync_exit(report)
+
+
+def cmd_sources(args: argparse.Namespace) -> Result:
+    layout, settings = _open()
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    data = list_sources(settings, layout, home)
+    return data, render.sources_text(data), EXIT_OK
 
 
 def cmd_retry(args: argparse.Namespace) -> Result:
@@ -315,9 +342,9 @@ def cmd_status(args: argparse.Namespace) -> Result:
 
 def _sync_exit(report: dict[str, Any]) -> int:
     c = report["counts"]
-    return (
-        EXIT_RETRY if not report["dry_run"] and (c["retry_queue"] or c["dead_letters"]) else EXIT_OK
-    )
+    captured_failures = report.get("capture", {}).get("counts", {}).get("failed", 0)
+    queued = c["retry_queue"] or c["dead_letters"] or captured_failures
+    return EXIT_RETRY if not report["dry_run"] and queued else EXIT_OK
 
 
 def _progress_printer(label: str) -> Any:

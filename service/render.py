@@ -8,7 +8,8 @@ from typing import Any
 def sync_text(report: dict[str, Any]) -> str:
     c = report["counts"]
     head = "dry run (nothing written)" if report["dry_run"] else f"sync {report['run_id']}"
-    lines = [
+    lines = capture_lines(report["capture"]) if report.get("capture") else []
+    lines += [
         f"{head}: {c['added']} added, {c['updated']} updated, {c['deleted']} deleted, "
         f"{c['unchanged']} unchanged, {c['skipped']} skipped, {c['failed']} failed; "
         f"retry queue {c['retry_queue']}, dead letters {c['dead_letters']}"
@@ -29,6 +30,49 @@ def sync_text(report: dict[str, Any]) -> str:
         lines.append(f"warning: {warning}")
     if report.get("report_files"):
         lines.append(f"report: {report['report_files'][-1]}")
+    return "\n".join(lines)
+
+
+def capture_lines(cap: dict[str, Any]) -> list[str]:
+    """The capture part of a sync report: per session, each candidate and its verdict."""
+    c = cap["counts"]
+    verb = "would capture" if cap["dry_run"] else "captured"
+    lines = [
+        f"{verb} from {c['read']} of {c['items']} source items ({c['unchanged']} unchanged, "
+        f"{c['skipped']} skipped, {c['failed']} failed): {c['candidates']} candidates -> "
+        f"{c['added']} new, {c['updated']} merged, {c['noop']} duplicates, "
+        f"{c['summaries']} session summaries; "
+        f"{c['redactions']} secrets redacted"
+    ]
+    for item in cap["items"]:
+        if not item["candidates"]:
+            continue
+        lines.append(f"  {item['agent']} {item['session']} ({item['messages']} messages)")
+        for cand in item["candidates"]:
+            where = f" -> {cand['file']}" if cand["file"] else ""
+            lines.append(
+                f"    {cand['verdict']:<7} {cand['kind']:<8} {cand['title']}{where}"
+                f"  [{cand['score']:.2f}] {cand['reason']}"
+            )
+    for failure in cap["failures"]:
+        lines.append(f"  failed {failure['key']}: {failure['error']} (retry {failure['retry_at']})")
+    for problem in cap["problems"]:
+        lines.append(f"  problem: {problem}")
+    return lines
+
+
+def sources_text(data: dict[str, Any]) -> str:
+    lines = []
+    for a in data["agents"]:
+        paths = ", ".join(p["path"] + ("" if p["exists"] else " (missing)") for p in a["paths"])
+        lines.append(
+            f"{a['agent']:<9} {a['sessions']:>5} sessions  {a['captured']:>5} captured  {paths}"
+        )
+        lines.extend(f"          problem: {p}" for p in a["problems"])
+    k = data["knowledge"]
+    lines.append(f"insights  {k['insights']['entries']:>5} entries   {k['insights']['path']}")
+    lines.append(f"campaigns {k['campaigns']['files']:>5} files     {k['campaigns']['path']}")
+    lines.extend(f"          problem: {p}" for p in k["problems"])
     return "\n".join(lines)
 
 

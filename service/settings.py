@@ -32,10 +32,25 @@ class Settings:
     service_host: str = "127.0.0.1"
     service_port: int = 8765
     service_sync_interval_min: float = 10.0  # background sync; 0 turns it off
+    # capture: where each agent keeps its sessions (empty: the platform's default places)
+    sources_agents: tuple[str, ...] = ("claude", "codex", "cursor", "opencode", "openclaw")
+    sources_claude: tuple[str, ...] = ()
+    sources_codex: tuple[str, ...] = ()
+    sources_cursor: tuple[str, ...] = ()
+    sources_opencode: tuple[str, ...] = ()
+    sources_openclaw: tuple[str, ...] = ()
+    sources_insights: str = ""  # default: <project>/insights.json
+    sources_campaigns: str = ""  # default: <project>/campaigns/
+    sources_window: str = "30d"  # sessions changed within this window (7d, 24h, all)
+    # a language model for extraction and answers (DSPy); empty = offline extraction only
+    llm_model: str = ""  # e.g. "openai/gpt-4o-mini"
+    llm_api_base: str = ""  # an OpenAI-compatible endpoint
+    llm_api_key_env: str = ""  # the variable holding the key (default per provider)
+    llm_timeout_s: float = 60.0
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
-_SECTIONS = ("qdrant", "retry", "dedup", "service")
+_SECTIONS = ("qdrant", "retry", "dedup", "service", "sources", "llm")
 _ENV = {
     "MEMSYNC_MODEL": "model",
     "MEMSYNC_BATCH_SIZE": "batch_size",
@@ -43,6 +58,8 @@ _ENV = {
     "MEMSYNC_QDRANT_URL": "qdrant_url",
     "MEMSYNC_QDRANT_API_KEY": "qdrant_api_key",
     "MEMSYNC_QDRANT_MODE": "qdrant_mode",
+    "MEMSYNC_LLM_MODEL": "llm_model",
+    "MEMSYNC_LLM_API_BASE": "llm_api_base",
 }
 
 
@@ -98,6 +115,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = type(getattr(Settings(), name))
+    if kind is tuple:  # a TOML array of strings, or a comma-separated string (environment)
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, list | tuple) and all(isinstance(i, str) for i in items):
+            return tuple(i.strip() for i in items if i.strip())
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
     try:
         if kind is float and not isinstance(value, bool):
             return float(value)
@@ -128,6 +150,16 @@ def _validate(s: Settings) -> None:
         )
     if s.retry_max_attempts < 1:
         raise ConfigError("retry max_attempts must be at least 1")
+    unknown = sorted(set(s.sources_agents) - set(Settings().sources_agents))
+    if unknown:
+        raise ConfigError(
+            f"sources agents: unknown {', '.join(unknown)}; "
+            f"known: {', '.join(Settings().sources_agents)}"
+        )
+    if s.llm_model and "/" not in s.llm_model:
+        raise ConfigError(
+            f"llm model {s.llm_model!r}: name the provider too, e.g. 'openai/gpt-4o-mini'"
+        )
     if not s.collection.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"collection {s.collection!r}: letters, digits, '-' and '_' only")
 
@@ -154,4 +186,16 @@ DEFAULT_CONFIG = """\
 # host = "127.0.0.1"             # any other address requires MEMSYNC_API_TOKEN
 # port = 8765
 # sync_interval_min = 10         # background sync while `memsync serve` runs; 0 = off
+
+[sources]
+# agents = ["claude", "codex", "cursor", "opencode", "openclaw"]
+# claude = ["~/.claude/projects"]  # override where an agent keeps its sessions
+# insights = "insights.json"     # relative to the project (the folder holding .memsync)
+# campaigns = "campaigns"
+# window = "30d"                 # `memsync sync` captures sessions changed within it
+
+[llm]
+# model = "openai/gpt-4o-mini"   # DSPy extraction and answers; unset = offline extraction
+# api_base = "http://127.0.0.1:8080/v1"
+# api_key_env = "OPENAI_API_KEY"
 """

@@ -12,10 +12,11 @@ from sync.errors import MemoryFileError, UsageError
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, text_fingerprint
 from sync.markdown import decode_text, parse_memory
-from sync.models import ARCHIVE_FOLDER, Memory, collection_name, kind_folder
+from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter
 from sync.retry import iso
-from sync.store import StoreLayout, memory_rel_path, slugify, unique_rel_path, write_memory
+from sync.store import StoreLayout, memory_rel_path, write_memory
+from sync.write_memories import archive_version
 
 
 def add_memory(
@@ -140,12 +141,6 @@ def _apply(
         raise MemoryFileError(
             target, "indexed memory is missing on disk; run `memsync sync`"
         ) from None
-    stamp = now.strftime("%Y%m%dT%H%M%S")
-    archived = dataclasses.replace(existing, id=f"{existing.id}@{stamp}", superseded_by=existing.id)
-    archive_rel = unique_rel_path(
-        f"{ARCHIVE_FOLDER}/{kind_folder(existing.kind)}/{slugify(existing.title)}--{stamp}.md",
-        taken,
-    )
-    write_memory(memory_dir, archive_rel, archived)
+    archive_rel = archive_version(layout, existing, now)
     write_memory(memory_dir, target, merge_memories(existing, candidate, now))
-    return [(target, existing.id), (archive_rel, archived.id)]
+    return [(target, existing.id), (archive_rel, existing.id)]

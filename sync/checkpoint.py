@@ -55,6 +55,20 @@ class RetryEntry:
     dead: bool = False
 
 
+@dataclass(frozen=True)
+class SourceEntry:
+    """A captured source item (a session file, a database conversation, an insights entry)."""
+
+    key: str
+    agent: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    memories: tuple[str, ...]  # ids written or updated from it
+    candidates: int
+    processed: str  # ISO time of the capture
+
+
 @dataclass
 class Checkpoint:
     """What is known to be durably indexed, and what is waiting to be retried."""
@@ -67,6 +81,8 @@ class Checkpoint:
     ignored: dict[str, str | None] = field(default_factory=dict)  # path -> raw hash dropped
     stale_collections: list[str] = field(default_factory=list)
     last_run: dict[str, Any] | None = None
+    sources: dict[str, SourceEntry] = field(default_factory=dict)
+    source_retry: dict[str, RetryEntry] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # not stored: what loading noticed
 
     @property
@@ -86,6 +102,8 @@ class Checkpoint:
             "ignored": dict(sorted(self.ignored.items())),
             "stale_collections": self.stale_collections,
             "last_run": self.last_run,
+            "sources": {k: vars(e) for k, e in sorted(self.sources.items())},
+            "source_retry_queue": {k: vars(r) for k, r in sorted(self.source_retry.items())},
         }
 
     @classmethod
@@ -100,7 +118,15 @@ class Checkpoint:
             ignored=dict(data.get("ignored", {})),
             stale_collections=list(data.get("stale_collections", [])),
             last_run=data.get("last_run"),
+            sources={k: _source(e) for k, e in data.get("sources", {}).items()},
+            source_retry={
+                k: RetryEntry(**r) for k, r in data.get("source_retry_queue", {}).items()
+            },
         )
+
+
+def _source(data: dict[str, Any]) -> SourceEntry:
+    return SourceEntry(**{**data, "memories": tuple(data.get("memories", ()))})
 
 
 def _entry(data: dict[str, Any]) -> IndexedEntry:
@@ -176,6 +202,14 @@ def apply_op(checkpoint: Checkpoint, op: dict[str, Any]) -> None:
             and previous not in checkpoint.stale_collections
         ):
             checkpoint.stale_collections.append(previous)
+    elif kind == "source_done":
+        source = _source(op["entry"])
+        checkpoint.sources[source.key] = source
+        checkpoint.source_retry.pop(source.key, None)
+    elif kind == "source_failed":
+        checkpoint.source_retry[op["key"]] = RetryEntry(**op["retry"])
+    elif kind == "source_unqueued":
+        checkpoint.source_retry.pop(op["key"], None)
     elif kind == "dropped_collection":
         if op["collection"] in checkpoint.stale_collections:
             checkpoint.stale_collections.remove(op["collection"])

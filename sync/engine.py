@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,9 @@ class SyncOptions:
     scope: frozenset[str] | None = None
     report_path: Path | None = None
     list_unchanged: bool = False
+    run_id: str | None = None  # default: random
+    write_reports: bool = True  # False for the index pass that precedes a capture
+    attachments: Mapping[str, Any] | None = None  # more report sections (the capture's)
 
 
 @dataclass
@@ -74,7 +77,7 @@ def run_sync(
 
 def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[str, Any]:
     started, t0 = deps.clock(), time.perf_counter()
-    run_id = secrets.token_hex(4)
+    run_id = opts.run_id or secrets.token_hex(4)
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     recovered = layout.journal_path.exists()
     timings: dict[str, float] = {}
@@ -116,7 +119,8 @@ def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[
         list_unchanged=opts.list_unchanged,
         recovered=recovered,
     )
-    if not opts.dry_run:
+    report.update(opts.attachments or {})
+    if not opts.dry_run and opts.write_reports:
         report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
         prune_reports(layout.reports_dir, keep=deps.keep_reports)
     if opts.report_path is not None:

@@ -101,6 +101,7 @@ class SourceAdapter(Protocol):
     """What every agent adapter provides."""
 
     agent: str
+    problems: list[ParseIssue]  # what the last discover() could not read (databases, folders)
 
     def default_roots(self, home: Path) -> list[Path]:
         """Where this agent keeps its sessions on this platform, relative to ``home``."""

@@ -1,0 +1,177 @@
+"""Capture settings -> the core's CaptureOptions/CaptureDeps (the composition root's share)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from service.settings import Settings
+from sync.capture import CaptureDeps, CaptureOptions
+from sync.capture_select import SCOPES, parse_window
+from sync.engine import SyncDeps
+from sync.errors import UsageError
+from sync.extraction.base import Extractor
+from sync.sources import adapter
+from sync.sources.base import AGENTS
+from sync.store import StoreLayout
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def capture_options(
+    settings: Settings, request: Mapping[str, Any], now: dt.datetime
+) -> CaptureOptions:
+    """Validate the capture part of a sync request (CLI flags or the API body)."""
+    scope = request.get("scope") or "all"
+    if scope not in SCOPES:
+        raise UsageError(f"scope {scope!r}: expected one of {', '.join(SCOPES)}")
+    agents = tuple(_list(request.get("agent"))) or settings.sources_agents
+    unknown = sorted(set(agents) - set(AGENTS))
+    if unknown:
+        raise UsageError(f"agent {', '.join(unknown)}: expected some of {', '.join(AGENTS)}")
+    window = request.get("window") or settings.sources_window
+    try:
+        since = parse_window(window, now)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if request.get("since"):
+        since = _instant(str(request["since"]), "since")
+    until = _instant(str(request["until"]), "until") if request.get("until") else None
+    max_sessions = request.get("max_sessions")
+    if max_sessions is not None and int(max_sessions) < 1:
+        raise UsageError("--max-sessions must be at least 1")
+    content_type = request.get("content_type")
+    if content_type is not None and not re.match(r"^[a-z][a-z0-9-]{0,40}$", str(content_type)):
+        raise UsageError(f"content type {content_type!r}: lowercase letters, digits and '-'")
+    return CaptureOptions(
+        scope=scope,
+        agents=tuple(a for a in AGENTS if a in agents),
+        since=since,
+        until=until,
+        max_sessions=int(max_sessions) if max_sessions is not None else None,
+        extract=not request.get("no_extract", False),
+        force=bool(request.get("force", False)),
+        tags=tuple(_list(request.get("tags"))),
+        exclude=tuple(request.get("exclude") or ()),
+        content_type=content_type,
+        dry_run=bool(request.get("dry_run", False)),
+    )
+
+
+def capture_deps(
+    settings: Settings, layout: StoreLayout, sync: SyncDeps, thresholds: Any, home: Path
+) -> CaptureDeps:
+    insights, campaigns = knowledge_paths(settings, layout)
+    return CaptureDeps(
+        sync=sync,
+        extractor=make_extractor(settings),
+        thresholds=thresholds,
+        roots=source_roots(settings, home),
+        insights=insights,
+        campaigns=campaigns,
+        neighbours_k=settings.dedup_neighbours,
+    )
+
+
+def knowledge_paths(settings: Settings, layout: StoreLayout) -> tuple[Path, Path]:
+    """The /sync-memory skill's files, relative to the project (the folder with .memsync)."""
+    project = layout.root.parent
+    return (
+        project / Path(settings.sources_insights or "insights.json").expanduser(),
+        project / Path(settings.sources_campaigns or "campaigns").expanduser(),
+    )
+
+
+def source_roots(settings: Settings, home: Path) -> dict[str, list[Path]]:
+    """Per agent: the configured folders, or the adapter's platform defaults."""
+    roots: dict[str, list[Path]] = {}
+    for agent in settings.sources_agents:
+        configured: Sequence[str] = getattr(settings, f"sources_{agent}")
+        if configured:
+            roots[agent] = [Path(p).expanduser() for p in configured]
+        else:
+            roots[agent] = adapter(agent).default_roots(home)
+    return roots
+
+
+def make_extractor(settings: Settings) -> Extractor:
+    """DSPy when a language model is configured, the offline rules otherwise."""
+    if not settings.llm_model:
+        from sync.extraction.offline import OfflineExtractor
+
+        return OfflineExtractor()
+    from sync.extraction.dspy_extract import DspyExtractor
+    from sync.extraction.lm import LMConfig, make_lm
+
+    config = LMConfig(
+        model=settings.llm_model,
+        api_base=settings.llm_api_base or None,
+        api_key_env=settings.llm_api_key_env or None,
+        timeout_s=settings.llm_timeout_s,
+    )
+    return DspyExtractor(make_lm(config))
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(i).strip() for i in items if str(i).strip()]
+
+
+def _instant(text: str, name: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--{name} {text!r}: use ISO-8601, e.g. 2026-11-01 or 2026-11-01T12:00Z"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def list_sources(settings: Settings, layout: StoreLayout, home: Path) -> dict[str, Any]:
+    """Every agent with its folders and session counts, and the knowledge files."""
+    from sync.checkpoint import load_checkpoint
+    from sync.sources.knowledge import KnowledgeSource
+
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    captured: dict[str, int] = {}
+    for entry in checkpoint.sources.values():
+        captured[entry.agent] = captured.get(entry.agent, 0) + 1
+    agents = []
+    for agent, roots in source_roots(settings, home).items():
+        source = adapter(agent)
+        sessions, problems = 0, []
+        for root in roots:
+            if root.exists():
+                sessions += sum(1 for _ in source.discover(root))
+                problems += [str(p) for p in source.problems]
+        agents.append(
+            {
+                "agent": agent,
+                "paths": [{"path": str(r), "exists": r.exists()} for r in roots],
+                "sessions": sessions,
+                "captured": captured.get(agent, 0),
+                "problems": problems,
+            }
+        )
+    insights, campaigns = knowledge_paths(settings, layout)
+    knowledge = KnowledgeSource()
+    items = list(knowledge.discover(insights, campaigns))
+    return {
+        "agents": agents,
+        "knowledge": {
+            "insights": {
+                "path": str(insights),
+                "entries": sum(i.agent == "insights" for i in items),
+            },
+            "campaigns": {
+                "path": str(campaigns),
+                "files": sum(i.agent == "campaigns" for i in items),
+            },
+            "problems": [str(p) for p in knowledge.problems],
+        },
+    }

@@ -1,0 +1,81 @@
+"""Writing the files capture decided on: new memories, merges (old version archived), summaries."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sync.dedup import merge_memories
+from sync.errors import MemoryFileError
+from sync.fsutil import confined
+from sync.markdown import decode_text, parse_memory
+from sync.models import ARCHIVE_FOLDER, Memory, kind_folder
+from sync.store import StoreLayout, slugify, unique_rel_path, write_memory
+
+if TYPE_CHECKING:
+    from sync.capture_dedup import Decided
+
+
+class MemoryWriter:
+    """Applies decisions; an existing memory merged several times in one run is archived once."""
+
+    def __init__(self, layout: StoreLayout, now: dt.datetime) -> None:
+        self.layout = layout
+        self.now = now
+        self._merged: dict[str, Memory] = {}  # path -> current version, this run
+
+    def apply(self, decided: Sequence[Decided]) -> tuple[list[str], list[str]]:
+        """Write what ``decided`` asks for; returns the paths written and the memory ids."""
+        paths: list[str] = []
+        ids: list[str] = []
+        for d in decided:
+            if d.action == "noop" or d.path is None:
+                continue
+            if d.action == "summary":
+                memory = self._summary(d.memory, d.path)
+            elif d.action == "update" and d.merge_into_run is None:
+                memory = self._merge(d.memory, d.path, paths)
+            else:
+                memory = d.memory
+            write_memory(self.layout.memory_dir, d.path, memory)
+            self._merged[d.path] = memory
+            paths.append(d.path)
+            ids.append(memory.id)
+        return list(dict.fromkeys(paths)), list(dict.fromkeys(ids))
+
+    def _existing(self, rel: str) -> Memory | None:
+        path = confined(self.layout.memory_dir, rel)
+        try:
+            return parse_memory(decode_text(path.read_bytes(), rel), rel)
+        except FileNotFoundError:
+            return None
+
+    def _merge(self, candidate: Memory, rel: str, paths: list[str]) -> Memory:
+        current = self._merged.get(rel)
+        if current is None:
+            existing = self._existing(rel)
+            if existing is None:
+                raise MemoryFileError(rel, "indexed memory is missing on disk; run `memsync sync`")
+            paths.append(archive_version(self.layout, existing, self.now))
+            current = existing
+        return merge_memories(current, candidate, self.now)
+
+    def _summary(self, memory: Memory, rel: str) -> Memory:
+        existing = self._existing(rel)
+        if existing is None:
+            return memory
+        return dataclasses.replace(memory, id=existing.id, created=existing.created)
+
+
+def archive_version(layout: StoreLayout, existing: Memory, now: dt.datetime) -> str:
+    """Keep the version a merge replaces under memory/archived/, pointing at its successor."""
+    stamp = now.strftime("%Y%m%dT%H%M%S")
+    archived = dataclasses.replace(existing, id=f"{existing.id}@{stamp}", superseded_by=existing.id)
+    rel = unique_rel_path(
+        f"{ARCHIVE_FOLDER}/{kind_folder(existing.kind)}/{slugify(existing.title)}--{stamp}.md",
+        lambda r: confined(layout.memory_dir, r).exists(),
+    )
+    write_memory(layout.memory_dir, rel, archived)
+    return rel
