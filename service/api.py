@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -32,10 +32,30 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Short = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class SyncRequest(Strict):
+    """The CLI's `memsync sync` options; capture runs first unless scope is "memories"."""
+
     dry_run: bool = False
     force: bool = False
     all_items: bool = Field(False, description="list unchanged items too")
+    scope: Literal["all", "sessions", "insights", "campaigns", "memories"] = "all"
+    agent: list[Literal["claude", "codex", "cursor", "opencode", "openclaw"]] = Field(
+        default_factory=list, description="only these agents (default: all configured)"
+    )
+    window: str | None = Field(None, pattern=r"^(all|[0-9]{1,5}[dhmw])$")
+    since: str | None = Field(None, max_length=40, description="ISO-8601")
+    until: str | None = Field(None, max_length=40, description="ISO-8601")
+    max_sessions: int | None = Field(None, ge=1, le=1_000_000)
+    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    no_extract: bool = False
+    tags: list[Short] = Field(default_factory=list, max_length=50)
+    exclude: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+    content_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,40}$")
 
 
 class AskRequest(Strict):
@@ -48,6 +68,8 @@ class AskRequest(Strict):
         default_factory=list, max_length=20
     )
     include_archived: bool = False
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    answer: bool = Field(True, description="write a cited answer when an LM is configured")
 
 
 class AskResult(BaseModel):
@@ -58,13 +80,29 @@ class AskResult(BaseModel):
     kind: str | None
     tags: list[str]
     score: float
+    lexical: float | None = None
     snippet: str
     updated: str | None
+
+
+class Citation(BaseModel):
+    n: int
+    id: str | None
+    path: str | None
+    title: str | None
+
+
+class Answer(BaseModel):
+    answer: str | None = None
+    citations: list[Citation] = Field(default_factory=list)
+    model: str | None = None
+    error: str | None = None
 
 
 class AskResponse(BaseModel):
     question: str
     results: list[AskResult]
+    answer: Answer | None = None
 
 
 class AddRequest(Strict):
@@ -106,13 +144,18 @@ def create_app(
 
     @app.post("/api/sync", dependencies=auth)
     def sync(req: SyncRequest) -> dict[str, Any]:
-        opts = SyncOptions(dry_run=req.dry_run, force=req.force, list_unchanged=req.all_items)
-        return state.sync(opts)
+        opts = SyncOptions(
+            dry_run=req.dry_run, force=req.force, list_unchanged=req.all_items, run_id=req.run_id
+        )
+        capture = req.model_dump(exclude={"all_items", "run_id"})
+        return state.sync(opts, capture)
 
     @app.post("/api/ask", dependencies=auth, response_model=AskResponse)
     def ask(req: AskRequest) -> dict[str, Any]:
         flt = SearchFilter(tuple(req.kinds), tuple(req.tags), req.include_archived)
-        return {"question": req.question, "results": state.ask(req.question, req.k, flt)}
+        results = state.ask(req.question, req.k, flt, mode=req.mode)
+        answer = state.answer(req.question, results) if req.answer else None
+        return {"question": req.question, "results": results, "answer": answer}
 
     @app.post("/api/memories", dependencies=auth)
     def add(req: AddRequest) -> dict[str, Any]:

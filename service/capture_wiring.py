@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,9 +13,11 @@ from typing import Any
 from service.settings import Settings
 from sync.capture import CaptureDeps, CaptureOptions
 from sync.capture_select import SCOPES, parse_window
+from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps
 from sync.errors import UsageError
 from sync.extraction.base import Extractor
+from sync.extraction.lm import LMConfig
 from sync.sources import adapter
 from sync.sources.base import AGENTS
 from sync.store import StoreLayout
@@ -61,19 +65,22 @@ def capture_options(
     )
 
 
-def capture_deps(
-    settings: Settings, layout: StoreLayout, sync: SyncDeps, thresholds: Any, home: Path
-) -> CaptureDeps:
+def capture_deps(settings: Settings, layout: StoreLayout, sync: SyncDeps) -> CaptureDeps:
     insights, campaigns = knowledge_paths(settings, layout)
     return CaptureDeps(
         sync=sync,
-        extractor=make_extractor(settings),
-        thresholds=thresholds,
-        roots=source_roots(settings, home),
+        extractor=functools.cache(lambda: make_extractor(settings)),
+        thresholds=DedupThresholds(settings.dedup_noop_threshold, settings.dedup_update_threshold),
+        roots=source_roots(settings, user_home()),
         insights=insights,
         campaigns=campaigns,
         neighbours_k=settings.dedup_neighbours,
     )
+
+
+def user_home() -> Path:
+    """Where the agents keep their sessions by default (``$HOME``)."""
+    return Path(os.environ.get("HOME", "~")).expanduser()
 
 
 def knowledge_paths(settings: Settings, layout: StoreLayout) -> tuple[Path, Path]:
@@ -104,15 +111,19 @@ def make_extractor(settings: Settings) -> Extractor:
 
         return OfflineExtractor()
     from sync.extraction.dspy_extract import DspyExtractor
-    from sync.extraction.lm import LMConfig, make_lm
+    from sync.extraction.lm import make_lm
 
-    config = LMConfig(
+    return DspyExtractor(make_lm(lm_config(settings)))
+
+
+def lm_config(settings: Settings) -> LMConfig:
+    """The configured language model (``[llm]``)."""
+    return LMConfig(
         model=settings.llm_model,
         api_base=settings.llm_api_base or None,
         api_key_env=settings.llm_api_key_env or None,
         timeout_s=settings.llm_timeout_s,
     )
-    return DspyExtractor(make_lm(config))
 
 
 def _list(value: Any) -> list[str]:

@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", action="append", default=[], help="only this kind (repeatable)")
     p.add_argument("--tag", action="append", default=[], help="only with this tag (repeatable)")
     p.add_argument("--include-archived", action="store_true")
+    p.add_argument(
+        "--mode",
+        choices=("hybrid", "dense", "lexical"),
+        default="hybrid",
+        help="hybrid (default): embeddings and BM25 fused; or one of them alone",
+    )
+    p.add_argument("--no-answer", action="store_true", help="skip the LM's cited answer")
 
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
     sub.add_parser("sources", parents=[common], help="detected agents, their paths and sessions")

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from service import render
-from service.capture_wiring import RUN_ID, capture_deps, capture_options, list_sources
+from service.capture_wiring import (
+    RUN_ID,
+    capture_deps,
+    capture_options,
+    list_sources,
+    user_home,
+)
 from service.cli import EXIT_OK, EXIT_RETRY
 from service.client import Remote, find_service, request
 from service.server import serve
@@ -31,7 +37,7 @@ from sync.add import add_memory, new_candidate
 from sync.capture import capture_and_index
 from sync.checkpoint import load_checkpoint
 from sync.engine import SyncDeps, SyncOptions, drop_from_queue, run_sync
-from sync.errors import LockBusyError, UsageError
+from sync.errors import LockBusyError, MemsyncError, UsageError
 from sync.fsutil import atomic_write_bytes
 from sync.markdown import KIND_RE
 from sync.migrate import pending_migration, pending_upgrade
@@ -149,9 +155,7 @@ def cmd_sync(args: argparse.Namespace) -> Result:
         list_unchanged=args.all_items,
         run_id=args.run_id,
     )
-    home = Path(os.environ.get("HOME", "~")).expanduser()
-    cdeps = capture_deps(settings, layout, deps, dedup_thresholds(settings), home)
-    report = capture_and_index(layout, capture_opts, opts, cdeps)
+    report = capture_and_index(layout, capture_opts, opts, capture_deps(settings, layout, deps))
     if migrated:
         report["migration"] = migrated
     return report, render.sync_text(report), _sync_exit(report)
@@ -159,8 +163,7 @@ def cmd_sync(args: argparse.Namespace) -> Result:
 
 def cmd_sources(args: argparse.Namespace) -> Result:
     layout, settings = _open()
-    home = Path(os.environ.get("HOME", "~")).expanduser()
-    data = list_sources(settings, layout, home)
+    data = list_sources(settings, layout, user_home())
     return data, render.sources_text(data), EXIT_OK
 
 
@@ -270,6 +273,8 @@ def cmd_ask(args: argparse.Namespace) -> Result:
                 "kinds": args.kind,
                 "tags": args.tag,
                 "include_archived": args.include_archived,
+                "mode": args.mode,
+                "answer": not args.no_answer,
             },
         )
         data["took_ms"] = round((time.perf_counter() - t0) * 1000, 1)
@@ -290,15 +295,31 @@ def cmd_ask(args: argparse.Namespace) -> Result:
                 k=args.k,
                 flt=flt,
                 memory_dir=layout.memory_dir,
+                mode=args.mode,
             )
         finally:
             index.close()
     data = {
         "question": args.question,
         "results": results,
+        "answer": None if args.no_answer else _answer(settings, args.question, results),
         "took_ms": round((time.perf_counter() - t0) * 1000, 1),
     }
     return data, render.ask_text(data), EXIT_OK
+
+
+def _answer(settings: Settings, question: str, results: list[dict[str, Any]]) -> Any:
+    """A cited answer from the configured language model; None without one."""
+    if not settings.llm_model:
+        return None
+    from service.capture_wiring import lm_config
+    from sync.answer import answer_question
+    from sync.extraction.lm import make_lm
+
+    try:
+        return answer_question(question, results, make_lm(lm_config(settings)))
+    except MemsyncError as exc:  # the ranked memories still stand
+        return {"answer": None, "citations": [], "model": settings.llm_model, "error": str(exc)}
 
 
 def cmd_index(args: argparse.Namespace) -> Result:

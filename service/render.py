@@ -92,6 +92,12 @@ def ask_text(data: dict[str, Any]) -> str:
     if not data["results"]:
         return "no memories found (is the store synced? run `memsync sync`)"
     lines = []
+    answer = data.get("answer") or {}
+    if answer.get("answer"):
+        cited = ", ".join(f"[{c['n']}] memory/{c['path']}" for c in answer["citations"])
+        lines += [answer["answer"], f"  sources: {cited or 'none'}", ""]
+    elif answer.get("error"):
+        lines += [f"(no answer from {answer.get('model')}: {answer['error']})", ""]
     for i, r in enumerate(data["results"], start=1):
         lines.append(f"{i}. [{r['score']:.3f}] {r['title']}  ({r['kind']}, memory/{r['path']})")
         if r["snippet"]:

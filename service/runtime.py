@@ -10,19 +10,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import dedup_thresholds, make_encoder, make_index, prepare_index, sync_deps
 from sync.add import add_memory, new_candidate
+from sync.answer import answer_question
+from sync.capture import capture_and_index
 from sync.checkpoint import load_checkpoint
-from sync.engine import SyncDeps, SyncOptions, drop_from_queue, run_sync
-from sync.errors import MemoryFileError, UsageError
+from sync.engine import SyncDeps, SyncOptions, drop_from_queue
+from sync.errors import MemoryFileError, MemsyncError, UsageError
+from sync.extraction.lm import make_lm
 from sync.fsutil import confined
 from sync.lock import WriterLock
 from sync.markdown import decode_text, parse_memory
@@ -31,7 +34,7 @@ from sync.ports import Encoder, SearchFilter, VectorIndex
 from sync.retrieve import ask
 from sync.store import StoreLayout
 
-_RUN_ID = re.compile(r"^[0-9a-f]{8}$")
+_RUN_ID = RUN_ID
 
 
 class NotFoundError(UsageError):
@@ -63,6 +66,7 @@ class ServiceState:
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
         self.last_background: dict[str, Any] | None = None
+        self._lm: Any = None  # the DSPy LM, made on the first answer
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -101,7 +105,7 @@ class ServiceState:
             if not self.write_lock.acquire(blocking=False):
                 continue  # a sync or add is running: never overlap, try next turn
             try:
-                report = run_sync(self.layout, SyncOptions(), self.deps(), lock_held=True)
+                report = self._capture_and_index(SyncOptions(), {})
                 self.last_background = {
                     "run_id": report["run_id"],
                     "counts": report["counts"],
@@ -111,6 +115,13 @@ class ServiceState:
                 print(f"memsync: background sync failed: {exc}", file=sys.stderr)
             finally:
                 self.write_lock.release()
+
+    def _capture_and_index(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
+        """One sync run; the caller holds ``write_lock`` unless it is a dry run."""
+        deps = self.deps()
+        copts = capture_options(self.settings, capture, deps.clock())
+        cdeps = capture_deps(self.settings, self.layout, deps)
+        return capture_and_index(self.layout, copts, opts, cdeps, lock_held=True)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -124,11 +135,28 @@ class ServiceState:
             index_exists=lambda: True,
         )
 
-    def sync(self, opts: SyncOptions) -> dict[str, Any]:
+    def sync(self, opts: SyncOptions, capture: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Capture (per ``capture``, the API's sync fields) then index; dry runs don't wait."""
         if opts.dry_run:
-            return run_sync(self.layout, opts, self.deps(), lock_held=True)
+            return self._capture_and_index(opts, capture or {})
         with self.write_lock:
-            return run_sync(self.layout, opts, self.deps(), lock_held=True)
+            return self._capture_and_index(opts, capture or {})
+
+    def answer(self, question: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """A short answer citing ``results`` when a language model is configured."""
+        if not self.settings.llm_model:
+            return None
+        try:
+            if self._lm is None:
+                self._lm = make_lm(lm_config(self.settings))
+            return answer_question(question, results, self._lm)
+        except MemsyncError as exc:  # the ranked memories still answer; say why no summary
+            return {
+                "answer": None,
+                "citations": [],
+                "model": self.settings.llm_model,
+                "error": str(exc),
+            }
 
     def drop(self, paths: list[str]) -> list[str]:
         with self.write_lock:
@@ -164,7 +192,9 @@ class ServiceState:
                 lock_held=True,
             )
 
-    def ask(self, question: str, k: int, flt: SearchFilter) -> list[dict[str, Any]]:
+    def ask(
+        self, question: str, k: int, flt: SearchFilter, *, mode: str = "hybrid"
+    ) -> list[dict[str, Any]]:
         encoder, index = self._require()
         collection = collection_name(self.settings.collection, encoder.identity)
         return ask(
@@ -175,6 +205,7 @@ class ServiceState:
             k=k,
             flt=flt,
             memory_dir=self.layout.memory_dir,
+            mode=mode,
         )
 
     def status(self) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class CaptureOptions:
 @dataclass
 class CaptureDeps:
     sync: SyncDeps
-    extractor: Extractor
+    extractor: Callable[[], Extractor]  # built on first use: an LM client only if needed
     thresholds: DedupThresholds
     roots: Mapping[str, Sequence[Path]] = field(default_factory=dict)  # agent -> folders
     insights: Path | None = None
@@ -194,7 +194,7 @@ def _read(
     work.redactions = counts
     work.content_type = opts.content_type
     if opts.extract:
-        found = deps.extractor.extract(transcript)
+        found = deps.extractor().extract(transcript)
         work.candidates = [_session_memory(c, transcript, work, opts) for c in found]
     return work
 

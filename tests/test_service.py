@@ -516,3 +516,32 @@ def test_dashboard_memory_detail_in_headless_chromium(
         driver.quit()
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_ask_answers_with_citations_when_an_lm_is_configured(layout: StoreLayout, encoder) -> None:  # type: ignore[no-untyped-def]
+    from dspy.utils import DummyLM
+
+    write_memory_file(
+        layout,
+        "decisions/db.md",
+        memory_text("Use PostgreSQL for the job queue", "SKIP LOCKED.", mid="m-db"),
+    )
+    st = ServiceState(layout, Settings(llm_model="openai/test-model"), encoder=encoder)
+    st.open()
+    try:
+        st._lm = DummyLM(
+            [{"reasoning": "r", "answer": "PostgreSQL, with SKIP LOCKED [1].", "citations": [1]}]
+        )
+        client = TestClient(create_app(st, token=None), raise_server_exceptions=False)
+        synced = client.post("/api/sync", json={"scope": "memories"}).json()
+        assert synced.get("counts", {}).get("added") == 1, synced
+        out = client.post("/api/ask", json={"question": "which queue database?", "k": 1}).json()
+        assert out["answer"]["answer"] == "PostgreSQL, with SKIP LOCKED [1]."
+        assert out["answer"]["citations"][0]["id"] == "m-db"
+        assert out["answer"]["citations"][0]["path"] == "decisions/db.md"
+        plain = client.post(
+            "/api/ask", json={"question": "which queue database?", "answer": False}
+        ).json()
+        assert plain["answer"] is None and plain["results"][0]["id"] == "m-db"
+    finally:
+        st.close()
