@@ -30,8 +30,10 @@ from bench_index import DATA, corpus, embed_cached  # noqa: E402
 
 from embeddings.edge_index import EdgeIndex  # noqa: E402
 from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
+from sync.lexical import document_vector  # noqa: E402
 from sync.models import collection_name  # noqa: E402
 from sync.ports import IndexPoint, SearchFilter  # noqa: E402
+from sync.retrieve import search  # noqa: E402
 from sync.store import init_store  # noqa: E402
 
 KINDS = ("decision", "learning", "insight", "summary")
@@ -70,6 +72,7 @@ def build_store(root: Path, texts: list[str], vectors: object, model: str) -> st
                         "status": "active",
                         "archived": False,
                     },
+                    document_vector(texts[i]),
                 )
                 for i in range(start, min(start + 512, len(texts)))
             ],
@@ -118,11 +121,14 @@ def main() -> int:
         embed_ms.append((time.perf_counter() - t0) * 1000)
     index = EdgeIndex(work / ".memsync" / "qdrant-edge")
     qv = encoder.encode(questions[:50])
-    search_ms = []
-    for v in qv:
+    search_ms, hybrid_ms = [], []
+    for q, v in zip(questions[:50], qv, strict=True):
         t0 = time.perf_counter()
         index.search(collection, list(v), 5, SearchFilter())
         search_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        search(q, list(v), index=index, collection=collection, k=5, flt=SearchFilter())
+        hybrid_ms.append((time.perf_counter() - t0) * 1000)
     index.close()
 
     import httpx
@@ -150,12 +156,14 @@ def main() -> int:
         "http_ask": percentiles(latencies),
         "embed_question_in_process": percentiles(embed_ms),
         "search_in_process": percentiles(search_ms),
+        "hybrid_search_in_process": percentiles(hybrid_ms),
     }
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
         print(f"{args.n} memories ({source}); {args.asks} sequential asks over loopback")
-        for key in ("http_ask", "embed_question_in_process", "search_in_process"):
+        keys = ("http_ask", "embed_question_in_process", "search_in_process")
+        for key in (*keys, "hybrid_search_in_process"):
             f = figures[key]
             print(f"{key:28} p50 {f['p50_ms']} ms  p95 {f['p95_ms']} ms  max {f['max_ms']} ms")
     return 0

@@ -190,7 +190,7 @@ def create_app(
     def retry(req: RetryRequest) -> dict[str, Any]:
         if req.drop is not None:
             return {"dropped": state.drop(req.drop)}
-        return state.sync(SyncOptions(retry_now=True))
+        return state.sync(SyncOptions(retry_now=True), {"retry_now": True})
 
     @app.get("/api/reports", dependencies=auth)
     def reports(

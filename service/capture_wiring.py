@@ -58,6 +58,7 @@ def capture_options(
         max_sessions=int(max_sessions) if max_sessions is not None else None,
         extract=not request.get("no_extract", False),
         force=bool(request.get("force", False)),
+        retry_now=bool(request.get("retry_now", False)),
         tags=tuple(_list(request.get("tags"))),
         exclude=tuple(request.get("exclude") or ()),
         content_type=content_type,

@@ -36,7 +36,7 @@ from service.wiring import (
 from sync.add import add_memory, new_candidate
 from sync.capture import capture_and_index
 from sync.checkpoint import load_checkpoint
-from sync.engine import SyncDeps, SyncOptions, drop_from_queue, run_sync
+from sync.engine import SyncDeps, SyncOptions, drop_from_queue
 from sync.errors import LockBusyError, MemsyncError, UsageError
 from sync.fsutil import atomic_write_bytes
 from sync.markdown import KIND_RE
@@ -178,9 +178,12 @@ def cmd_retry(args: argparse.Namespace) -> Result:
         return data, render.sync_text(data), _sync_exit(data)
     if args.drop is not None:
         return _drop(_open()[0], args.drop)
-    layout, _, deps, _ = _open_for_data()
+    layout, settings, deps, _ = _open_for_data()
     deps.progress = _progress_printer("retrying")
-    report = run_sync(layout, SyncOptions(retry_now=True), deps)
+    capture = capture_options(settings, {"retry_now": True}, deps.clock())
+    report = capture_and_index(
+        layout, capture, SyncOptions(retry_now=True), capture_deps(settings, layout, deps)
+    )
     return report, render.sync_text(report), _sync_exit(report)
 
 

@@ -16,7 +16,10 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     files = sum(1 for _ in layout.memory_dir.rglob("*.md")) if layout.memory_dir.exists() else 0
     reports = sorted(layout.reports_dir.glob("sync-*.json")) if layout.reports_dir.exists() else []
-    queue = sorted(checkpoint.retry.values(), key=lambda r: r.path)
+    # memory files and captured sources (keys like "claude:/path/session.jsonl") alike
+    queue = sorted(
+        [*checkpoint.retry.values(), *checkpoint.source_retry.values()], key=lambda r: r.path
+    )
     folder = embedded_folder(index_id(settings), layout)
     return {
         "store": str(layout.root),

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.capture_dedup import Decided, Proposed, decide_candidates
-from sync.capture_select import KNOWLEDGE, Selection, in_scope, select_items
-from sync.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint
+from sync.capture_select import KNOWLEDGE, Selection, in_scope, select_items, stat_key
+from sync.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.errors import MemsyncError
@@ -102,10 +102,14 @@ def run_capture(
         retry_now=opts.retry_now,
         max_items=opts.max_sessions,
         now=now,
+        extract=opts.extract,
     )
-    journal = None if opts.dry_run else Journal(layout.journal_path)
+    reads = [s for s in selections if s.action == "read"]
+    if reads and not opts.dry_run and before_dedup is not None:
+        before_dedup()  # before our journal exists: that run folds and removes the journal
+    journal = None if opts.dry_run or not reads else Journal(layout.journal_path)
     works, failures, touched = [], [], 0
-    for sel in (s for s in selections if s.action == "read"):
+    for sel in reads:
         try:
             work = _read(sel.item, checkpoint, opts, deps, knowledge)
         except (SourceError, MemsyncError, OSError, ValueError) as exc:
@@ -114,15 +118,14 @@ def run_capture(
         if work is None:  # bytes unchanged: only the stat moved
             touched += 1
             if journal is not None:
-                _done(journal, sel.item, checkpoint.sources[sel.item.key].content_hash, [], 0, now)
+                entry = checkpoint.sources[sel.item.key]
+                _done(journal, sel.item, entry.content_hash, list(entry.memories), 0, now, True)
             continue
         works.append(work)
     timings = {"read_extract": round(time.perf_counter() - t0, 3)}
     t = time.perf_counter()
     pending = [w for w in works if w.candidates]
     if pending:
-        if before_dedup is not None:
-            before_dedup()
         decide_candidates(pending, layout, deps, now)
     timings["dedup"] = round(time.perf_counter() - t, 3)
     written: list[str] = []
@@ -131,8 +134,16 @@ def run_capture(
         for work in works:
             paths, ids = writer.apply(work.decided)
             written.extend(paths)
-            _done(journal, work.item, work.content_hash, ids, len(work.candidates), now)
+            _done(
+                journal, work.item, work.content_hash, ids, len(work.candidates), now, opts.extract
+            )
         journal.close()
+        if journal.wrote:  # fold it in now: the index run that follows starts clean
+            save_checkpoint(
+                load_checkpoint(layout.checkpoint_path, layout.journal_path),
+                layout.checkpoint_path,
+                layout.journal_path,
+            )
     timings["total"] = round(time.perf_counter() - t0, 3)
     return _report(selections, works, failures, touched, problems, written, opts, timings)
 
@@ -178,7 +189,8 @@ def _read(
         data = adapter(item.agent).item_bytes(item)
     digest = raw_hash(data)
     entry = checkpoint.sources.get(item.key)
-    if entry is not None and entry.content_hash == digest and not opts.force:
+    extracted_before = entry is not None and (entry.extracted or not opts.extract)
+    if entry is not None and entry.content_hash == digest and extracted_before and not opts.force:
         return None
     work = ItemWork(item, digest)
     if item.agent in KNOWLEDGE:
@@ -240,10 +252,24 @@ def _knowledge_memory(c: Candidate, work: ItemWork, opts: CaptureOptions) -> Pro
 
 
 def _done(
-    journal: Journal, item: SourceItem, digest: str, ids: list[str], candidates: int, now: Any
+    journal: Journal,
+    item: SourceItem,
+    digest: str,
+    ids: list[str],
+    candidates: int,
+    now: Any,
+    extracted: bool,
 ) -> None:
     entry = SourceEntry(
-        item.key, item.agent, item.size, item.mtime_ns, digest, tuple(ids), candidates, iso(now)
+        item.key,
+        item.agent,
+        item.size,
+        item.mtime_ns,
+        digest,
+        tuple(ids),
+        candidates,
+        iso(now),
+        extracted,
     )
     journal.record({"op": "source_done", "entry": vars(entry) | {"memories": list(ids)}})
     journal.commit()
@@ -259,9 +285,7 @@ def _fail(
 ) -> dict[str, Any]:
     print(f"memsync: {item.path}: {error}", file=sys.stderr)
     previous = checkpoint.source_retry.get(item.key)
-    retry = deps.sync.policy.after_failure(
-        item.key, f"{item.size}:{item.mtime_ns}", error, False, previous, now
-    )
+    retry = deps.sync.policy.after_failure(item.key, stat_key(item), error, False, previous, now)
     if journal is not None:
         journal.record({"op": "source_failed", "key": item.key, "retry": vars(retry)})
         journal.commit()
@@ -269,7 +293,7 @@ def _fail(
         "key": item.key,
         "agent": item.agent,
         "error": error,
-        "next_attempt": retry.next_attempt,
+        "retry_at": retry.next_attempt,
     }
 
 
@@ -308,7 +332,7 @@ def _report(
         ],
         "failures": failures,
         "problems": [str(p) for p in problems],
-        "written": written,
+        "written": list(dict.fromkeys(written)),
         "timings_s": timings,
     }
 

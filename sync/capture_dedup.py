@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sync.dedup import DedupDecision, Neighbour, decide_dedup, merge_memories
+from sync.errors import MemsyncError
 from sync.extraction.base import Candidate
 from sync.fsutil import confined
-from sync.hashing import new_memory_id, raw_hash, text_fingerprint
+from sync.hashing import new_memory_id, normalized_text, raw_hash, text_fingerprint
+from sync.markdown import decode_text, parse_memory
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
 from sync.retry import iso
@@ -162,7 +164,7 @@ def _in_run(
     """Neighbours among the memories this run is about to add."""
     out = []
     for memory, other, path in accepted:
-        score = min(sum(a * b for a, b in zip(vector, other, strict=False)), 1.0)
+        score = min(float(sum(a * b for a, b in zip(vector, other, strict=False))), 1.0)
         fp = text_fingerprint(memory.title, memory.body)
         out.append(Neighbour(memory.id, path, memory.title, memory.kind, score, fp))
     return sorted(out, key=lambda n: -n.score)[:5]
@@ -194,7 +196,19 @@ def _decided(
             accepted[i] = (merged, vector, path)
             reason = f"{decision.reason} (a candidate of this run)"
             return Decided(merged, "update", reason, decision.score, path, nearest, i)
+    existing = _read_memory(layout, target.path)
+    if existing is not None and normalized_text(memory.body) in normalized_text(existing.body):
+        reason = f"already merged into memory/{target.path} (cosine {decision.score:.3f})"
+        return Decided(memory, "noop", reason, decision.score, None, nearest)
     return Decided(memory, "update", decision.reason, decision.score, target.path, nearest)
+
+
+def _read_memory(layout: StoreLayout, rel: str) -> Memory | None:
+    try:
+        path = confined(layout.memory_dir, rel)
+        return parse_memory(decode_text(path.read_bytes(), rel), rel)
+    except (OSError, MemsyncError):
+        return None
 
 
 def _summary(memory: Memory, p: Proposed, layout: StoreLayout, now: dt.datetime) -> Decided:

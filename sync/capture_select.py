@@ -44,6 +44,7 @@ def select_items(
     retry_now: bool,
     max_items: int | None,
     now: dt.datetime,
+    extract: bool = True,
 ) -> list[Selection]:
     """Read what changed since the last capture (stat first, newest first); skip the rest."""
     out: list[Selection] = []
@@ -54,14 +55,16 @@ def select_items(
             out.append(Selection(item, "skip", why))
             continue
         entry = checkpoint.sources.get(item.key)
-        if not force and entry and (entry.size, entry.mtime_ns) == (item.size, item.mtime_ns):
+        same_stat = entry is not None and (entry.size, entry.mtime_ns) == (item.size, item.mtime_ns)
+        if not force and entry and same_stat and (entry.extracted or not extract):
             out.append(Selection(item, "unchanged", "unchanged since the last capture"))
             continue
         if max_items is not None and reads >= max_items:
             out.append(Selection(item, "skip", f"over --max-sessions {max_items}"))
             continue
         reads += 1
-        out.append(Selection(item, "read", "new" if entry is None else "changed"))
+        why = "new" if entry is None else "changed" if not same_stat else "not extracted yet"
+        out.append(Selection(item, "read", why))
     return out
 
 
@@ -83,7 +86,8 @@ def _skip_reason(
         if fnmatch.fnmatch(str(item.path), pattern) or fnmatch.fnmatch(item.key, pattern):
             return f"excluded by {pattern!r}"
     retry = checkpoint.source_retry.get(item.key)
-    if retry is not None and not retry_now:
+    changed = retry is not None and retry.raw_hash != stat_key(item)
+    if retry is not None and not retry_now and not changed:  # an edit retries at once
         if retry.dead:
             return f"dead-lettered after {retry.attempts} attempts: {retry.error}"
         if not RetryPolicy.is_due(retry, now):
@@ -100,3 +104,8 @@ def parse_window(text: str, now: dt.datetime) -> dt.datetime | None:
     if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
         raise ValueError(f"window {text!r}: use a number with d, h, m or w (7d, 24h), or all")
     return now - dt.timedelta(seconds=int(value[:-1]) * units[value[-1]])
+
+
+def stat_key(item: SourceItem) -> str:
+    """What a failed item's retry entry remembers: any change to it retries at once."""
+    return f"{item.size}:{item.mtime_ns}"

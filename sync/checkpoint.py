@@ -67,6 +67,7 @@ class SourceEntry:
     memories: tuple[str, ...]  # ids written or updated from it
     candidates: int
     processed: str  # ISO time of the capture
+    extracted: bool = True  # False: tracked with --no-extract; a normal capture extracts it
 
 
 @dataclass

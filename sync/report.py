@@ -34,7 +34,9 @@ def build_report(
     counts = {"added": 0, "updated": 0, "deleted": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     for res in results:
         counts[_count_key(res)] += 1
-    queue = sorted(checkpoint.retry.values(), key=lambda r: r.path)
+    queue = sorted(
+        [*checkpoint.retry.values(), *checkpoint.source_retry.values()], key=lambda r: r.path
+    )
     counts["retry_queue"] = sum(1 for r in queue if not r.dead)
     counts["dead_letters"] = sum(1 for r in queue if r.dead)
     items = [
