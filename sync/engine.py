@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.checkpoint import Checkpoint, Journal, load_checkpoint, save_checkpoint
+from sync.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.errors import UsageError
 from sync.executor import Executor, Outcome
 from sync.lock import WriterLock
@@ -170,12 +170,27 @@ def drop_from_queue(
     """Forget queued items until their file changes (no paths: every dead letter)."""
     with writer_lock(layout, skip=lock_held):
         checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
-        unknown = [p for p in paths if p not in checkpoint.retry]
+        queued = {**checkpoint.retry, **checkpoint.source_retry}
+        unknown = [p for p in paths if p not in queued]
         if unknown:
             raise UsageError(f"not in the retry queue: {', '.join(unknown)} (see `memsync status`)")
-        chosen = list(paths) or [p for p, r in checkpoint.retry.items() if r.dead]
+        chosen = list(paths) or [p for p, r in queued.items() if r.dead]
         for path in chosen:
-            checkpoint.ignored[path] = checkpoint.retry.pop(path).raw_hash
+            if path in checkpoint.retry:
+                checkpoint.ignored[path] = checkpoint.retry.pop(path).raw_hash
+            else:  # a source: recorded as seen at its failing size/mtime, read once it changes
+                entry = checkpoint.source_retry.pop(path)
+                size, _, mtime = (entry.raw_hash or "0:0").partition(":")
+                checkpoint.sources[path] = SourceEntry(
+                    path,
+                    path.split(":", 1)[0],
+                    int(size),
+                    int(mtime),
+                    "",
+                    (),
+                    0,
+                    entry.last_failed,
+                )
         if chosen:
             save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
         return chosen

@@ -650,6 +650,14 @@ def test_parse_issue_is_reported_and_unreadable_item_is_queued_then_retried(
     status = store.cli("status").data
     assert f"openclaw:{garbage}" in json.dumps(status)
 
+    # dropped by the user: skipped until it changes, and the queue is empty again
+    dropped = store.cli("retry", "--drop", f"openclaw:{garbage}")
+    assert dropped.code == 0 and dropped.data["dropped"] == [f"openclaw:{garbage}"]
+    quiet = store.sync()["capture"]
+    assert quiet["counts"]["read"] == 0 and quiet["counts"]["failed"] == 0
+    garbage.write_text("broken a third time, longer\n")
+    store.sync(expect=3)
+
 
 def test_capture_failure_in_text_output(make_store: Any, tmp_path: Path) -> None:
     openclaw = tmp_path / "agents" / "openclaw"
