@@ -23,7 +23,7 @@ from sync.capture_select import KNOWLEDGE, Selection, in_scope, select_items, st
 from sync.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
-from sync.errors import MemsyncError
+from sync.errors import ConfigError, MemsyncError
 from sync.extraction.base import Candidate, Extractor
 from sync.extraction.echo import strip_echo
 from sync.hashing import raw_hash
@@ -112,6 +112,8 @@ def run_capture(
     for sel in reads:
         try:
             work = _read(sel.item, checkpoint, opts, deps, knowledge)
+        except ConfigError:
+            raise  # e.g. the LM's key is missing: every item would fail the same way
         except (SourceError, MemsyncError, OSError, ValueError) as exc:
             failures.append(_fail(sel.item, str(exc), checkpoint, deps, now, journal))
             continue

@@ -759,3 +759,50 @@ def test_real_transcripts_capture_then_second_sync_is_a_noop(
     assert second["capture"]["written"] == [] and second["counts"]["added"] == 0
     assert snapshot(store.layout.memory_dir) == before
     assert time.perf_counter() - t0 < 60
+
+
+# -- DSPy extraction through the whole pipeline -----------------------------------------------
+
+
+def test_dspy_extraction_feeds_the_same_dedup_and_provenance(
+    make_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dspy.utils import DummyLM
+
+    import service.capture_wiring
+    from sync.extraction.dspy_extract import DspyExtractor
+
+    claude = copy_sessions(FIXTURES / "claude" / "-home-dev-queue-service", tmp_path / "a" / "q")
+    store = make_store(agents=["claude"], claude=[str(claude)])
+    store.configure("llm", model="openai/local-test", api_base="http://127.0.0.1:9/v1")
+    decision = {
+        "kind": "decision",
+        "title": "Keep the job queue in PostgreSQL",
+        "body": "SKIP LOCKED gives a transactional queue, so no Redis to run.",
+        "confidence": 0.85,
+        "tags": ["postgres"],
+        "evidence": "we decided to use PostgreSQL",
+        "line_start": 2,
+        "line_end": 4,
+    }
+    script = [
+        {"reasoning": "r", "candidates": [decision, decision], "notes": "queue in postgres"},
+        {"reasoning": "r", "title": "Queue service work", "summary": "Moved the queue."},
+    ]
+    built: list[Any] = []
+
+    def extractor(settings: Any) -> DspyExtractor:
+        assert settings.llm_model == "openai/local-test"  # chosen because [llm] is set
+        built.append(DspyExtractor(DummyLM(list(script)), window_tokens=100_000))
+        return built[-1]
+
+    monkeypatch.setattr(service.capture_wiring, "make_extractor", extractor)
+    cap = store.sync()["capture"]
+    assert len(built) == 1
+    verdicts = [(c["kind"], c["verdict"]) for i in cap["items"] for c in i["candidates"]]
+    assert verdicts == [("decision", "add"), ("summary", "summary")]  # the twin merged in DSPy
+    memories = store.memories()
+    kept = next(m for m in memories.values() if m.kind == "decision")
+    assert kept.title == "Keep the job queue in PostgreSQL" and "postgres" in kept.tags
+    assert kept.source["agent"] == "claude" and kept.source["lines"] == [2, 4]
+    assert kept.source["session"] == "11111111-aaaa-4000-8000-000000000001"
