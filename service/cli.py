@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-extract", action="store_true", help="track sessions, extract nothing")
     p.add_argument("--tags", help="comma-separated tags added to every memory of the run")
     p.add_argument(
-        "--exclude", action="append", default=[], metavar="PATTERN", help="skip matching paths"
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="skip sources (path) or memories (kind, type, text) matching it",
     )
     p.add_argument("--content-type", help="content type for every memory of the run")
     p.add_argument("--report", type=Path, help="also write the report (JSON + .md) here")

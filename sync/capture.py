@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fnmatch
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -75,6 +76,7 @@ class ItemWork:
     messages: int = 0
     redactions: dict[str, int] = field(default_factory=dict)
     decided: list[Decided] = field(default_factory=list)
+    excluded: int = 0  # candidates an --exclude pattern dropped
 
 
 def run_capture(
@@ -198,7 +200,8 @@ def _read(
     if item.agent in KNOWLEDGE:
         candidates, detected = knowledge.candidates(item)
         work.content_type = opts.content_type or detected
-        work.candidates = [_knowledge_memory(c, work, opts) for c in _redacted(candidates, work)]
+        kept = _not_excluded(_redacted(candidates, work), work.content_type, opts, work)
+        work.candidates = [_knowledge_memory(c, work, opts) for c in kept]
         return work
     transcript = adapter(item.agent).parse(item)
     transcript, counts = redact_transcript(transcript)
@@ -209,8 +212,25 @@ def _read(
     work.content_type = opts.content_type
     if opts.extract:
         found = deps.extractor().extract(transcript)
-        work.candidates = [_session_memory(c, transcript, work, opts) for c in found]
+        kept = _not_excluded(found, work.content_type, opts, work)
+        work.candidates = [_session_memory(c, transcript, work, opts) for c in kept]
     return work
+
+
+def _not_excluded(
+    candidates: list[Candidate], content_type: str | None, opts: CaptureOptions, work: ItemWork
+) -> list[Candidate]:
+    """Drop candidates an --exclude pattern matches (kind, content type, title or body)."""
+    if not opts.exclude:
+        return candidates
+    kept = []
+    for c in candidates:
+        fields = (c.kind, content_type or "", c.title, c.body)
+        if any(fnmatch.fnmatch(f.lower(), p.lower()) for p in opts.exclude for f in fields):
+            work.excluded += 1
+        else:
+            kept.append(c)
+    return kept
 
 
 def _redacted(candidates: list[Candidate], work: ItemWork) -> list[Candidate]:
@@ -320,6 +340,7 @@ def _report(
             "skipped": sum(s.action == "skip" for s in selections),
             "failed": len(failures),
             "candidates": sum(len(w.candidates) for w in works),
+            "excluded": sum(w.excluded for w in works),
             "added": verdicts.count("add"),
             "updated": verdicts.count("update"),
             "noop": verdicts.count("noop"),

@@ -558,6 +558,13 @@ def test_insights_and_campaigns_are_captured_and_scope_limits_reading(
     shutil.copytree(FIXTURES / "knowledge", store.proj, dirs_exist_ok=True)
     insights_file = store.proj / "insights.json"
 
+    # an --exclude pattern also skips content: here every guideline (the subject-line insight)
+    preview = store.sync("--scope", "insights", "--exclude", "guideline", "--dry-run")["capture"]
+    assert preview["counts"]["excluded"] == 1 and preview["counts"]["candidates"] == 1
+    assert [c["title"] for i in preview["items"] for c in i["candidates"]] == [
+        "Checkout conversion falls when the payment page takes over three seconds"
+    ]
+
     cap = store.sync("--scope", "insights")["capture"]
     assert cap["scope"] == "insights" and cap["counts"]["read"] == 2
     assert {i["agent"] for i in cap["items"]} == {"insights"}
