@@ -228,7 +228,9 @@ def test_background_sync_picks_up_new_files(state: ServiceState, layout: StoreLa
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if state.list_memories(kind="insight", tag=None, offset=0, limit=5)["total"] == 1:
+        listed = state.list_memories(kind="insight", tag=None, offset=0, limit=5)["total"]
+        # the journal makes the memory visible a moment before the run returns its report
+        if listed == 1 and state.last_background is not None:
             break
         time.sleep(0.1)
     assert state.list_memories(kind="insight", tag=None, offset=0, limit=5)["total"] == 1
