@@ -88,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
     sub.add_parser("sources", parents=[common], help="detected agents, their paths and sessions")
 
+    p = sub.add_parser(
+        "maintain", parents=[common], help="merge near-duplicates, archive decayed memories"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="show every merge and archive; write nothing"
+    )
+    p.add_argument("--undo", metavar="RUN_ID", help="reverse a maintenance run from its report")
+
+    p = sub.add_parser("restore", parents=[common], help="bring an archived memory back")
+    p.add_argument("memory_id", metavar="ID")
+
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI) for this store")
     p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")
     p.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")

@@ -28,11 +28,13 @@ from service.wiring import (
     index_exists,
     index_id,
     index_present,
+    maintain_policy,
     make_encoder,
     make_index,
     prepare_index,
     sync_deps,
 )
+from sync.access import record_access
 from sync.add import add_memory, new_candidate
 from sync.capture import capture_and_index
 from sync.checkpoint import load_checkpoint
@@ -159,6 +161,35 @@ def cmd_sync(args: argparse.Namespace) -> Result:
     if migrated:
         report["migration"] = migrated
     return report, render.sync_text(report), _sync_exit(report)
+
+
+def cmd_maintain(args: argparse.Namespace) -> Result:
+    from sync.maintain_run import run_maintain, undo
+
+    if _remote() is not None:
+        raise UsageError(
+            "the memsync service owns this store and maintains it on its schedule "
+            "([maintain] interval_min); stop it to run maintain by hand"
+        )
+    layout, settings, deps, _ = _open_for_data(dry_run=args.dry_run)
+    if args.undo:
+        data = undo(layout, deps, args.undo)
+        text = "\n".join(f"  {c}" for c in data["changes"]) or "nothing to undo"
+        return data, f"undid maintenance run {args.undo}:\n{text}", EXIT_OK
+    report = run_maintain(layout, deps, maintain_policy(settings), dry_run=args.dry_run)
+    return report, render.maintain_text(report), EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> Result:
+    from sync.maintain_run import restore
+
+    layout, _, deps, _ = _open_for_data()
+    data = restore(layout, deps, args.memory_id)
+    return (
+        data,
+        f"restored {data['restored']}: memory/{data['from']} -> memory/{data['to']}",
+        EXIT_OK,
+    )
 
 
 def cmd_sources(args: argparse.Namespace) -> Result:
@@ -302,6 +333,7 @@ def cmd_ask(args: argparse.Namespace) -> Result:
             )
         finally:
             index.close()
+    record_access(layout, (r["id"] for r in results), dt.datetime.now(dt.UTC))
     data = {
         "question": args.question,
         "results": results,

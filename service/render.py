@@ -61,6 +61,25 @@ def capture_lines(cap: dict[str, Any]) -> list[str]:
     return lines
 
 
+def maintain_text(report: dict[str, Any]) -> str:
+    c = report["counts"]
+    head = "would" if report["dry_run"] else "did"
+    lines = [
+        f"maintenance ({head}): {c['memories']} memories, {c['merge_groups']} duplicate groups "
+        f"({c['merged']} merged), {c['archived']} archived"
+    ]
+    for m in report["merges"]:
+        lines.append(f"  keep    {m['keep']}  ({m['title']})")
+        lines += [f"    merge {x['path']}  [{x['score']:.3f}]" for x in m["merged"]]
+    lines += [f"  archive {a['path']}  — {a['reason']}" for a in report["archives"]]
+    if report.get("report_files"):
+        lines.append(
+            f"report: {report['report_files'][-1]}  (undo: memsync maintain --undo "
+            f"{report['run_id']})"
+        )
+    return "\n".join(lines)
+
+
 def sources_text(data: dict[str, Any]) -> str:
     lines = []
     for a in data["agents"]:

@@ -12,13 +12,22 @@ import datetime as dt
 import json
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config
 from service.settings import Settings
 from service.status import store_status
-from service.wiring import dedup_thresholds, make_encoder, make_index, prepare_index, sync_deps
+from service.wiring import (
+    dedup_thresholds,
+    maintain_policy,
+    make_encoder,
+    make_index,
+    prepare_index,
+    sync_deps,
+)
+from sync.access import record_access
 from sync.add import add_memory, new_candidate
 from sync.answer import answer_question
 from sync.capture import capture_and_index
@@ -28,6 +37,7 @@ from sync.errors import MemoryFileError, MemsyncError, UsageError
 from sync.extraction.lm import make_lm
 from sync.fsutil import confined
 from sync.lock import WriterLock
+from sync.maintain_run import run_maintain
 from sync.markdown import decode_text, parse_memory
 from sync.models import collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
@@ -66,6 +76,7 @@ class ServiceState:
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
         self.last_background: dict[str, Any] | None = None
+        self.last_maintain: dict[str, Any] | None = None
         self._lm: Any = None  # the DSPy LM, made on the first answer
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -92,29 +103,48 @@ class ServiceState:
                 self._index = None
             self._store_lock.release()
 
-    def start_background_sync(self, every_s: float) -> None:
-        if every_s <= 0:
+    def start_background_sync(self, every_s: float, maintain_every_s: float = 0.0) -> None:
+        """Sync every ``every_s`` and maintain every ``maintain_every_s`` (0: off), one job at
+        a time under the write lock: a job due while another write runs waits its next turn."""
+        jobs = [
+            (s, fn)
+            for s, fn in ((every_s, self._sync_job), (maintain_every_s, self._maintain_job))
+            if s > 0
+        ]
+        if not jobs:
             return
         self._loop = threading.Thread(
-            target=self._background, args=(every_s,), name="memsync-background-sync", daemon=True
+            target=self._background, args=(jobs,), name="memsync-background", daemon=True
         )
         self._loop.start()
 
-    def _background(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            if not self.write_lock.acquire(blocking=False):
-                continue  # a sync or add is running: never overlap, try next turn
-            try:
-                report = self._capture_and_index(SyncOptions(), {})
-                self.last_background = {
-                    "run_id": report["run_id"],
-                    "counts": report["counts"],
-                    "finished": report["finished"],
-                }
-            except Exception as exc:  # boundary: the loop must survive a bad run
-                print(f"memsync: background sync failed: {exc}", file=sys.stderr)
-            finally:
-                self.write_lock.release()
+    def _background(self, jobs: list[tuple[float, Callable[[], None]]]) -> None:
+        due = [time.monotonic() + every for every, _ in jobs]
+        while not self._stop.wait(max(min(due) - time.monotonic(), 0.05)):
+            for i, (every, job) in enumerate(jobs):
+                if time.monotonic() < due[i] or not self.write_lock.acquire(blocking=False):
+                    continue  # not due, or a sync/add/maintain is running: never overlap
+                try:
+                    job()
+                except Exception as exc:  # boundary: the loop must survive a bad run
+                    print(f"memsync: background {job.__name__} failed: {exc}", file=sys.stderr)
+                finally:
+                    self.write_lock.release()
+                    due[i] = time.monotonic() + every
+
+    def _sync_job(self) -> None:
+        report = self._capture_and_index(SyncOptions(), {})
+        self.last_background = {
+            "run_id": report["run_id"],
+            "counts": report["counts"],
+            "finished": report["finished"],
+        }
+
+    def _maintain_job(self) -> None:
+        report = run_maintain(
+            self.layout, self.deps(), maintain_policy(self.settings), lock_held=True
+        )
+        self.last_maintain = {"run_id": report["run_id"], "counts": report["counts"]}
 
     def _capture_and_index(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
         """One sync run; the caller holds ``write_lock`` unless it is a dry run."""
@@ -197,7 +227,7 @@ class ServiceState:
     ) -> list[dict[str, Any]]:
         encoder, index = self._require()
         collection = collection_name(self.settings.collection, encoder.identity)
-        return ask(
+        results = ask(
             question,
             encoder=encoder,
             index=index,
@@ -207,10 +237,15 @@ class ServiceState:
             memory_dir=self.layout.memory_dir,
             mode=mode,
         )
+        record_access(self.layout, (r["id"] for r in results), dt.datetime.now(dt.UTC))
+        return results
 
     def status(self) -> dict[str, Any]:
         data = store_status(self.layout, self.settings)
-        data["service"] = {"background_sync": self.last_background}
+        data["service"] = {
+            "background_sync": self.last_background,
+            "background_maintain": self.last_maintain,
+        }
         return data
 
     def list_memories(
@@ -242,6 +277,7 @@ class ServiceState:
             memory = parse_memory(decode_text(data, path), path)
         except MemoryFileError as exc:
             raise UsageError(str(exc)) from None
+        record_access(self.layout, [memory.id], dt.datetime.now(dt.UTC))
         return {
             "path": path,
             **{f.name: _plain(getattr(memory, f.name)) for f in dataclasses.fields(memory)},

@@ -66,7 +66,7 @@ def serve(
             ).encode(),
         )
         print(f"memsync: serving {layout.root} on http://{url_host}:{bound}", file=sys.stderr)
-        state.start_background_sync(sync_every_s)
+        state.start_background_sync(sync_every_s, settings.maintain_interval_min * 60)
         config = uvicorn.Config(create_app(state, token), log_level="warning", access_log=False)
         # uvicorn re-raises SIGTERM after its graceful shutdown: exit normally instead, so
         # that the cleanup below (service.json, the store lock, the index) always runs

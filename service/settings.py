@@ -47,10 +47,17 @@ class Settings:
     llm_api_base: str = ""  # an OpenAI-compatible endpoint
     llm_api_key_env: str = ""  # the variable holding the key (default per provider)
     llm_timeout_s: float = 60.0
+    # maintenance: merge near-duplicates, archive what decayed (never deletes)
+    maintain_duplicate_threshold: float = 0.92
+    maintain_decay_period_days: float = 180.0
+    maintain_confidence_floor: float = 0.1
+    maintain_archive_threshold: float = 0.2
+    maintain_grace_period_days: float = 30.0
+    maintain_interval_min: float = 60.0  # the service's schedule; 0 turns it off
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
-_SECTIONS = ("qdrant", "retry", "dedup", "service", "sources", "llm")
+_SECTIONS = ("qdrant", "retry", "dedup", "service", "sources", "llm", "maintain")
 _ENV = {
     "MEMSYNC_MODEL": "model",
     "MEMSYNC_BATCH_SIZE": "batch_size",
@@ -160,6 +167,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"llm model {s.llm_model!r}: name the provider too, e.g. 'openai/gpt-4o-mini'"
         )
+    if not 0 < s.maintain_duplicate_threshold <= 1:
+        raise ConfigError("maintain duplicate_threshold: choose a cosine in (0, 1], e.g. 0.92")
+    if s.maintain_decay_period_days <= 0 or s.maintain_grace_period_days < 0:
+        raise ConfigError("maintain decay_period_days must be > 0 and grace_period_days >= 0")
+    if not 0 <= s.maintain_confidence_floor <= 1 or not 0 <= s.maintain_archive_threshold <= 1:
+        raise ConfigError("maintain confidence_floor and archive_threshold are between 0 and 1")
     if not s.collection.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"collection {s.collection!r}: letters, digits, '-' and '_' only")
 
@@ -193,6 +206,14 @@ DEFAULT_CONFIG = """\
 # insights = "insights.json"     # relative to the project (the folder holding .memsync)
 # campaigns = "campaigns"
 # window = "30d"                 # `memsync sync` captures sessions changed within it
+
+[maintain]
+# duplicate_threshold = 0.92     # same-kind memories this similar merge (highest confidence kept)
+# decay_period_days = 180        # effective = max(confidence * (1 - idle_days / 180), floor)
+# confidence_floor = 0.1
+# archive_threshold = 0.2        # below it a memory is archived (never deleted) ...
+# grace_period_days = 30         # ... unless created or read within this many days
+# interval_min = 60              # the service runs maintain this often; 0 = off
 
 [llm]
 # model = "openai/gpt-4o-mini"   # DSPy extraction and answers; unset = offline extraction

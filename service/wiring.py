@@ -12,6 +12,7 @@ from service.settings import Settings
 from sync.checkpoint import load_checkpoint
 from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps, writer_lock
+from sync.maintain import MaintainPolicy
 from sync.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
 from sync.ports import Encoder, VectorIndex
 from sync.retry import RetryPolicy
@@ -136,3 +137,14 @@ def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
 
 def dedup_thresholds(settings: Settings) -> DedupThresholds:
     return DedupThresholds(settings.dedup_noop_threshold, settings.dedup_update_threshold)
+
+
+def maintain_policy(settings: Settings) -> MaintainPolicy:
+    """The ``[maintain]`` settings as the core's policy."""
+    return MaintainPolicy(
+        duplicate_threshold=settings.maintain_duplicate_threshold,
+        decay_period_days=settings.maintain_decay_period_days,
+        confidence_floor=settings.maintain_confidence_floor,
+        archive_threshold=settings.maintain_archive_threshold,
+        grace_period_days=settings.maintain_grace_period_days,
+    )

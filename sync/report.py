@@ -149,6 +149,8 @@ def prune_reports(reports_dir: Path, kind: str = "sync", keep: int = 500) -> int
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The report for people: counts, every decision with its reason, failures with the fix."""
+    if report.get("kind") == "maintain":
+        return _maintain_markdown(report)
     c = report["counts"]
     title = "Dry run" if report["dry_run"] else "Sync"
     lines = [
@@ -171,6 +173,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{s['points_total']} points in the index.",
         "",
     ]
+    if report.get("capture"):
+        cap = report["capture"]["counts"]
+        lines += [
+            f"Capture: {cap['read']} of {cap['items']} source items read, {cap['candidates']} "
+            f"candidates: {cap['added']} new, {cap['updated']} merged, {cap['noop']} duplicates, "
+            f"{cap['summaries']} session summaries; {cap['failed']} failed, "
+            f"{cap['redactions']} secrets redacted.",
+            "",
+        ]
     if report["items"]:
         lines += ["## Items", ""]
         lines += [
@@ -198,3 +209,25 @@ def render_markdown(report: dict[str, Any]) -> str:
     timing = ", ".join(f"{k} {v:.3f}s" for k, v in report["timings_s"].items())
     lines += [f"Timings: {timing}", ""]
     return "\n".join(lines)
+
+
+def _maintain_markdown(report: dict[str, Any]) -> str:
+    c = report["counts"]
+    title = "Maintenance dry run" if report["dry_run"] else "Maintenance"
+    lines = [
+        f"# {title} {report['run_id']} — {report['started']}",
+        "",
+        f"{c['memories']} memories: {c['merge_groups']} duplicate groups ({c['merged']} merged "
+        f"into the memory kept), {c['archived']} archived for low effective confidence.",
+        "",
+    ]
+    for m in report["merges"]:
+        lines.append(f"- keep `{m['keep']}` ({m['title']})")
+        lines += [
+            f"  - merge `{x['path']}` (cosine {x['score']}): {x['title']}" for x in m["merged"]
+        ]
+    for a in report["archives"]:
+        lines.append(f"- archive `{a['path']}`: {a['reason']}")
+    if not report["dry_run"]:
+        lines += ["", f"Undo: `memsync maintain --undo {report['run_id']}`"]
+    return "\n".join(lines) + "\n"
