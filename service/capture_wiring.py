@@ -18,6 +18,7 @@ from sync.engine import SyncDeps
 from sync.errors import UsageError
 from sync.extraction.base import Extractor
 from sync.extraction.lm import LMConfig
+from sync.maintain_run import Merger, deterministic_merge
 from sync.sources import adapter
 from sync.sources.base import AGENTS
 from sync.store import StoreLayout
@@ -115,6 +116,16 @@ def make_extractor(settings: Settings) -> Extractor:
     from sync.extraction.lm import make_lm
 
     return DspyExtractor(make_lm(lm_config(settings)))
+
+
+def make_merger(settings: Settings) -> Merger:
+    """How `memsync maintain` merges a group: DSPy when an LM is configured."""
+    if not settings.llm_model:
+        return deterministic_merge
+    from sync.extraction.dspy_merge import DspyMerger
+    from sync.extraction.lm import make_lm
+
+    return DspyMerger(make_lm(lm_config(settings)))
 
 
 def lm_config(settings: Settings) -> LMConfig:

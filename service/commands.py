@@ -164,7 +164,8 @@ def cmd_sync(args: argparse.Namespace) -> Result:
 
 
 def cmd_maintain(args: argparse.Namespace) -> Result:
-    from sync.maintain_run import run_maintain, undo
+    from service.capture_wiring import make_merger
+    from sync.maintain_run import deterministic_merge, run_maintain, undo
 
     if _remote() is not None:
         raise UsageError(
@@ -176,7 +177,10 @@ def cmd_maintain(args: argparse.Namespace) -> Result:
         data = undo(layout, deps, args.undo)
         text = "\n".join(f"  {c}" for c in data["changes"]) or "nothing to undo"
         return data, f"undid maintenance run {args.undo}:\n{text}", EXIT_OK
-    report = run_maintain(layout, deps, maintain_policy(settings), dry_run=args.dry_run)
+    merger = deterministic_merge if args.dry_run else make_merger(settings)
+    report = run_maintain(
+        layout, deps, maintain_policy(settings), dry_run=args.dry_run, merger=merger
+    )
     return report, render.maintain_text(report), EXIT_OK
 
 

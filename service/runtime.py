@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config
+from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config, make_merger
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import (
@@ -142,7 +142,11 @@ class ServiceState:
 
     def _maintain_job(self) -> None:
         report = run_maintain(
-            self.layout, self.deps(), maintain_policy(self.settings), lock_held=True
+            self.layout,
+            self.deps(),
+            maintain_policy(self.settings),
+            merger=make_merger(self.settings),
+            lock_held=True,
         )
         self.last_maintain = {"run_id": report["run_id"], "counts": report["counts"]}
 

@@ -259,3 +259,38 @@ def test_the_service_maintains_on_its_schedule_without_overlapping_writes(
         assert state.status()["service"]["background_maintain"]["run_id"]
     finally:
         state.close()
+
+
+def test_an_lm_writes_the_merged_body_and_a_failure_falls_back(
+    layout: StoreLayout, make_deps: Any
+) -> None:
+    from dspy.utils import DummyLM
+
+    from sync.engine import SyncOptions, run_sync
+    from sync.extraction.dspy_merge import DspyMerger
+    from sync.maintain_run import run_maintain
+
+    body = "Every build uses the lockfile; never resolve versions in CI."
+    write_memory_file(
+        layout, "decisions/a.md", memory("Pin deps", body, "a", conf=0.9, created=NOW)
+    )
+    write_memory_file(
+        layout,
+        "decisions/b.md",
+        memory("Pin deps", body + " Renovate bumps it.", "b", conf=0.4, created=NOW),
+    )
+    deps = make_deps()
+    run_sync(layout, SyncOptions(), deps)
+    merged = "Every build uses the lockfile; CI never resolves versions; Renovate bumps it."
+    lm = DummyLM([{"body": merged}])
+    report = run_maintain(layout, deps, MaintainPolicy(), merger=DspyMerger(lm))
+    assert report["counts"]["merged"] == 1
+    kept = parse_memory((layout.memory_dir / "decisions/a.md").read_text(), "decisions/a.md")
+    assert kept.body == merged and kept.id == "a" and kept.supersedes == ("b",)
+
+    # a model whose answer cannot be used leaves the deterministic merge; the run goes on
+    broken = DummyLM([{"unrelated": "x"}, {"unrelated": "x"}])
+    keep = Memory("k", "decision", "T", "one", confidence=0.9)
+    other = Memory("o", "decision", "T", "two", confidence=0.5)
+    out = DspyMerger(broken)(keep, [other], NOW)
+    assert "one" in out.body and "two" in out.body
