@@ -8,7 +8,6 @@ and writes nothing; ``--fix`` holds the writer lock and changes only the index a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 from dataclasses import fields
@@ -25,7 +24,9 @@ from service.wiring import (
     prepare_index,
     sync_deps,
 )
-from sync.audit import AuditPolicy, AuditThresholds, audit_store, fix_drift
+from sync.access import last_access
+from sync.audit import AuditPolicy, AuditThresholds, audit_store
+from sync.audit_drift import fix_drift
 from sync.engine import writer_lock
 from sync.errors import LockBusyError, UsageError
 from sync.migrate import pending_migration
@@ -100,7 +101,7 @@ def _audit(
             index,
             policy=policy,
             thresholds=thresholds,
-            access=_access_times(layout),
+            access=last_access(layout),  # state/access.jsonl
             encoder_factory=encoder,
             max_file_bytes=settings.max_file_bytes,
         )
@@ -133,9 +134,14 @@ def _policy(settings: Settings, near: float | None) -> AuditPolicy:
 
 def _settings_into(value: Any, settings: Settings) -> Any:
     """``value`` with each field overridden by the setting ``audit_<field>``, where one exists
-    (config.toml ``[audit]``, once Settings declares it)."""
+    (config.toml ``[audit]``), or ``maintain_<field>`` for the decay shared with maintain."""
     chosen = {
-        f.name: getattr(settings, f"audit_{f.name}", getattr(value, f.name)) for f in fields(value)
+        f.name: getattr(
+            settings,
+            f"audit_{f.name}",
+            getattr(settings, f"maintain_{f.name}", getattr(value, f.name)),  # decay: shared
+        )
+        for f in fields(value)
     }
     return type(value)(**chosen)
 
@@ -150,15 +156,6 @@ def _lazy_encoder(settings: Settings) -> Any:
         return loaded[0]
 
     return get
-
-
-def _access_times(layout: StoreLayout) -> dict[str, dt.datetime]:
-    """When each memory was last read (state/access.jsonl), if access is recorded."""
-    try:
-        from sync.access import last_access
-    except ImportError:  # pragma: no cover - stores written before access was recorded
-        return {}
-    return last_access(layout)
 
 
 def _exit(report: dict[str, Any]) -> int:

@@ -1,6 +1,6 @@
 """The `memsync` command line. stdout carries data (one JSON document with --json); stderr
 carries progress and messages. Exit codes: 0 ok, 1 runtime error, 2 usage or configuration
-error, 3 finished with items in the retry queue, 4 lock busy."""
+error, 3 finished with items in the retry queue, 4 lock busy, 5 audit threshold crossed."""
 
 from __future__ import annotations
 
@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", parents=[common], help="bring an archived memory back")
     p.add_argument("memory_id", metavar="ID")
+
+    from service import audit_commands, daily_commands
+
+    daily_commands.add_parsers(sub, common)
+    audit_commands.add_parsers(sub, common)
 
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI) for this store")
     p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from service import render
+from service.audit_commands import cmd_audit  # noqa: F401  (re-exported for the CLI)
 from service.capture_wiring import (
     RUN_ID,
     capture_deps,
@@ -20,6 +21,7 @@ from service.capture_wiring import (
 )
 from service.cli import EXIT_OK, EXIT_RETRY
 from service.client import Remote, find_service, request
+from service.daily_commands import cmd_backfill, cmd_compare  # noqa: F401
 from service.server import serve
 from service.settings import DEFAULT_CONFIG, Settings, load_settings, locate_store
 from service.status import store_status

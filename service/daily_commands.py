@@ -96,8 +96,14 @@ def load_sessions(
 
 
 def summarizer_for(settings: Settings) -> Summarizer | None:
-    """The narrative summarizer for --summarize; None until a DSPy one is wired."""
-    return None
+    """The narrative summarizer for --summarize: DSPy over the configured LM, else None."""
+    if not settings.llm_model:
+        return None
+    from service.capture_wiring import lm_config
+    from sync.extraction.dspy_merge import DspyDaySummarizer
+    from sync.extraction.lm import make_lm
+
+    return DspyDaySummarizer(make_lm(lm_config(settings)))
 
 
 def _open() -> tuple[StoreLayout, Settings]:
@@ -107,7 +113,7 @@ def _open() -> tuple[StoreLayout, Settings]:
 
 def cmd_compare(args: argparse.Namespace) -> Result:
     layout, settings = _open()
-    tz = resolve_tz(args.tz, os.environ)
+    tz = resolve_tz(args.tz or settings.daily_timezone or None, os.environ)
     sessions, problems = load_sessions(settings)
     days = [{**asdict(d), "sessions": list(d.sessions)} for d in compare(layout, sessions, tz)]
     counts = {s: sum(d["status"] == s for d in days) for s in ("missing", "stale", "ok")}
@@ -127,7 +133,7 @@ def cmd_backfill(args: argparse.Namespace) -> Result:
     if args.preserve and not args.force:
         raise UsageError("--preserve goes with --force (it keeps your notes while regenerating)")
     layout, settings = _open()
-    tz = resolve_tz(args.tz, os.environ)
+    tz = resolve_tz(args.tz or settings.daily_timezone or None, os.environ)
     summarizer = summarizer_for(settings) if args.summarize else None
     if args.summarize and summarizer is None:
         raise UsageError(NEEDS_LM if not settings.llm_model else _NOT_WIRED)

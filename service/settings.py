@@ -54,10 +54,22 @@ class Settings:
     maintain_archive_threshold: float = 0.2
     maintain_grace_period_days: float = 30.0
     maintain_interval_min: float = 60.0  # the service's schedule; 0 turns it off
+    # `memsync audit`: detection and the limits that make it exit 5 (for CI)
+    audit_near_threshold: float = 0.92
+    audit_min_words: int = 8
+    audit_max_exact_duplicate_rate: float = 0.05
+    audit_max_near_duplicate_rate: float = 0.10
+    audit_max_low_information: int = 10
+    audit_max_secrets: int = 0
+    audit_max_index_drift: int = 0
+    audit_max_dead_letters: int = 0
+    audit_max_stale_rate: float = 0.5
+    audit_max_unreadable: int = 0
+    daily_timezone: str = ""  # IANA zone the daily logs' days are cut in (default: the system's)
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
-_SECTIONS = ("qdrant", "retry", "dedup", "service", "sources", "llm", "maintain")
+_SECTIONS = ("qdrant", "retry", "dedup", "service", "sources", "llm", "maintain", "daily", "audit")
 _ENV = {
     "MEMSYNC_MODEL": "model",
     "MEMSYNC_BATCH_SIZE": "batch_size",
@@ -214,6 +226,21 @@ DEFAULT_CONFIG = """\
 # archive_threshold = 0.2        # below it a memory is archived (never deleted) ...
 # grace_period_days = 30         # ... unless created or read within this many days
 # interval_min = 60              # the service runs maintain this often; 0 = off
+
+[audit]
+# near_threshold = 0.92          # same-kind memories this similar count as near-duplicates
+# min_words = 8                  # shorter bodies count as low-information
+# max_exact_duplicate_rate = 0.05  # limits: above any of them `memsync audit` exits 5
+# max_near_duplicate_rate = 0.10
+# max_low_information = 10
+# max_secrets = 0
+# max_index_drift = 0
+# max_dead_letters = 0
+# max_stale_rate = 0.5
+# max_unreadable = 0
+
+[daily]
+# timezone = "Europe/Paris"      # days of memory/daily/YYYY-MM-DD.md (default: the system's)
 
 [llm]
 # model = "openai/gpt-4o-mini"   # DSPy extraction and answers; unset = offline extraction

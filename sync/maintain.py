@@ -65,9 +65,14 @@ def effective_confidence(
     confidence: float, last_touch: dt.datetime, now: dt.datetime, policy: MaintainPolicy
 ) -> float:
     """Confidence decayed linearly over the decay period since the last access, floored."""
-    days = max((now - last_touch).total_seconds() / 86400.0, 0.0)
-    decay = min(days / policy.decay_period_days, 1.0)
-    return max(confidence * (1.0 - decay), policy.confidence_floor)
+    days = (now - last_touch).total_seconds() / 86400.0
+    return decayed(confidence, days, policy.decay_period_days, policy.confidence_floor)
+
+
+def decayed(confidence: float, days: float, period_days: float, floor: float) -> float:
+    """``max(confidence * (1 - min(days / period, 1)), floor)``; shared with the audit."""
+    decay = min(max(days, 0.0) / period_days, 1.0)
+    return max(confidence * (1.0 - decay), floor)
 
 
 def plan_maintenance(
@@ -169,20 +174,27 @@ def _groups(candidates: Sequence[Candidate], policy: MaintainPolicy) -> list[lis
 def _similar_pairs(
     candidates: Sequence[Candidate], members: list[int], threshold: float
 ) -> list[tuple[int, int]]:
-    """Pairs above the threshold, by blocked matrix products over the stored vectors."""
     with_vectors = [i for i in members if candidates[i].vector]
-    if len(with_vectors) < 2:
+    found = similar_pairs([candidates[i].vector or () for i in with_vectors], threshold)
+    return [(with_vectors[a], with_vectors[b]) for a, b, _ in found]
+
+
+def similar_pairs(
+    vectors: Sequence[Sequence[float]], threshold: float
+) -> list[tuple[int, int, float]]:
+    """Index pairs (a < b) with cosine >= threshold, by blocked matrix products (memory stays
+    bounded: BLOCK rows at a time); shared with the audit."""
+    if len(vectors) < 2:
         return []
-    matrix = np.asarray([candidates[i].vector for i in with_vectors], dtype=np.float32)
+    matrix = np.asarray(vectors, dtype=np.float32)
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    pairs: list[tuple[int, int]] = []
-    for start in range(0, len(with_vectors), BLOCK):
+    pairs: list[tuple[int, int, float]] = []
+    for start in range(0, len(vectors), BLOCK):
         sims = matrix[start : start + BLOCK] @ matrix.T
         rows, cols = np.nonzero(sims >= threshold)
         for r, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            a, b = start + r, col
-            if a < b:
-                pairs.append((with_vectors[a], with_vectors[b]))
+            if start + r < col:
+                pairs.append((start + r, col, min(float(sims[r, col]), 1.0)))
     return pairs
 
 

@@ -294,3 +294,13 @@ def test_an_lm_writes_the_merged_body_and_a_failure_falls_back(
     other = Memory("o", "decision", "T", "two", confidence=0.5)
     out = DspyMerger(broken)(keep, [other], NOW)
     assert "one" in out.body and "two" in out.body
+
+
+def test_audit_backfill_and_compare_are_reachable_from_the_cli(store: Any) -> None:
+    cli, _ = store
+    audit = cli("audit", expect=5)  # the planted exact duplicate crosses the default limit
+    assert "exact_duplicate_rate" in audit["failed"]
+    assert audit["exact_duplicates"]["count"] == 1
+    days = cli("compare", "--tz", "UTC")
+    assert days["counts"] == {"missing": 0, "stale": 0, "ok": 0}  # no agent sessions here
+    cli("backfill", "not-a-date", expect=2)

@@ -73,3 +73,40 @@ class DspyMerger:
         except DSPyError as exc:
             raise lm_failure(exc, "merging memories") from None
         return str(pred.body or "").strip()
+
+
+@functools.cache
+def day_signature() -> Any:
+    """The DailyNarrative signature, built on first use (imports dspy)."""
+    import dspy
+
+    class DailyNarrative(dspy.Signature):
+        """Write a short narrative of a day of work with coding agents from its log.
+
+        Three to six sentences: what was worked on, what was decided and why, what broke and
+        how it was fixed. Only facts present in the log; no secrets; plain markdown.
+        """
+
+        day: str = dspy.InputField()
+        log: str = dspy.InputField(desc="the generated daily log")
+        narrative: str = dspy.OutputField()
+
+    return DailyNarrative
+
+
+class DspyDaySummarizer:
+    """A `sync.daily.Summarizer`: (day, generated markdown) -> narrative."""
+
+    def __init__(self, lm: Any) -> None:
+        self.lm = lm
+
+    def __call__(self, day: str, log: str) -> str:
+        import dspy
+        from dspy.utils.exceptions import DSPyError
+
+        try:
+            with dspy.context(lm=self.lm):
+                pred = dspy.Predict(day_signature())(day=day, log=log)
+        except DSPyError as exc:
+            raise lm_failure(exc, f"summarizing {day}") from None
+        return str(pred.narrative or "").strip()
