@@ -171,6 +171,28 @@ class EdgeIndex:
         records, _ = self._read(lambda: self._shard(collection).scroll(request))
         return [SearchHit(str(r.id), 1.0, r.payload or {}) for r in records]
 
+    def vectors(self, collection: str, point_ids: Sequence[str]) -> dict[str, Sequence[float]]:
+        from qdrant_edge import Filter, HasIdCondition, ScrollRequest
+
+        if not point_ids or not self._exists(collection):
+            return {}
+        out: dict[str, Sequence[float]] = {}
+        ids = list(point_ids)
+        for start in range(0, len(ids), 1024):
+            chunk = ids[start : start + 1024]
+            request = ScrollRequest(
+                limit=len(chunk),
+                filter=Filter(must=[HasIdCondition(set(chunk))]),
+                with_payload=False,
+                with_vector=True,
+            )
+            records, _ = self._read(lambda r=request: self._shard(collection).scroll(r))
+            for r in records:
+                dense = dense_of(r.vector)
+                if dense:
+                    out[str(r.id)] = dense
+        return out
+
     def count(self, collection: str) -> int:
         from qdrant_edge import CountRequest
 

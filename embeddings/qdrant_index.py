@@ -159,6 +159,21 @@ class QdrantIndex:
         )
         return [SearchHit(str(p.id), 1.0, p.payload or {}) for p in points]
 
+    def vectors(self, collection: str, point_ids: Sequence[str]) -> dict[str, Sequence[float]]:
+        if not point_ids or not self._exists(collection):
+            return {}
+        records = self._call(
+            lambda: self._client.retrieve(
+                collection, ids=list(point_ids), with_payload=False, with_vectors=True
+            )
+        )
+        out: dict[str, Sequence[float]] = {}
+        for r in records:
+            dense = dense_of(r.vector)
+            if dense:
+                out[str(r.id)] = dense
+        return out
+
     def count(self, collection: str) -> int:
         if not self._exists(collection):
             return 0

@@ -38,6 +38,7 @@ class IndexedEntry:
     bytes: int = 0
     title: str = ""  # a catalog for listing without reading every file
     tags: tuple[str, ...] = ()
+    text_hash: str = ""  # hash of the embedded text: unchanged -> the stored vector is reused
 
 
 @dataclass(frozen=True)

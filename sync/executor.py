@@ -16,7 +16,7 @@ from typing import Any
 
 from sync.checkpoint import Checkpoint, IndexedEntry, Journal, apply_op
 from sync.errors import PermanentError
-from sync.hashing import payload_bytes, text_fingerprint
+from sync.hashing import payload_bytes, text_fingerprint, text_hash
 from sync.lexical import document_vector
 from sync.models import Action, EncoderIdentity, Memory, Plan, PlanItem, collection_name
 from sync.ports import Encoder, IndexPoint, VectorIndex
@@ -61,9 +61,11 @@ class Executor:
     batch_size: int = 64
     progress: Callable[[int, int], None] | None = None
     _index: VectorIndex | None = None
+    force_reembed: bool = False  # --force: never reuse a stored vector
 
     def run(self, plan: Plan) -> Outcome:
         out = Outcome()
+        self.force_reembed = plan.force
         work = plan.of(Action.ADD, Action.UPDATE)
         error = ""
         try:
@@ -190,17 +192,17 @@ class Executor:
         self, batch: Sequence[PlanItem], encoder: Encoder
     ) -> tuple[list[IndexPoint], list[ItemResult]]:
         texts = [self.memories[i.path].embedding_text() for i in batch]
+        reused = self._stored_vectors(batch, texts, encoder.identity)
+        fresh = [t for i, t in zip(batch, texts, strict=True) if i.point_id not in reused]
         try:
-            vectors = list(encoder.encode(texts))
+            encoded = iter(list(encoder.encode(fresh)) if fresh else [])
         except Exception:  # boundary: isolate the item that breaks the batch
-            vectors = []
-            for text in texts:
-                try:
-                    vectors.append(next(iter(encoder.encode([text]))))
-                except Exception as exc:
-                    vectors.append(exc)  # type: ignore[arg-type]
+            encoded = iter(self._one_by_one(encoder, fresh))
         points, failed = [], []
-        for item, vector, text in zip(batch, vectors, texts, strict=True):
+        for item, text in zip(batch, texts, strict=True):
+            vector = reused.get(item.point_id or "")
+            if vector is None:
+                vector = next(encoded)
             if isinstance(vector, Exception):
                 failed.append(self._fail(item, f"embedding failed: {vector}", permanent=False))
             else:
@@ -208,11 +210,42 @@ class Executor:
                     IndexPoint(
                         item.point_id or "",
                         [float(x) for x in vector],
-                        self._payload(item, encoder.identity),
+                        self._payload(item, encoder.identity, text),
                         document_vector(text),
                     )
                 )
         return points, failed
+
+    @staticmethod
+    def _one_by_one(encoder: Encoder, texts: Sequence[str]) -> list[Any]:
+        out: list[Any] = []
+        for text in texts:
+            try:
+                out.append(next(iter(encoder.encode([text]))))
+            except Exception as exc:  # boundary: this item fails, the others go on
+                out.append(exc)
+        return out
+
+    def _stored_vectors(
+        self, batch: Sequence[PlanItem], texts: Sequence[str], identity: EncoderIdentity
+    ) -> dict[str, Sequence[float]]:
+        """Vectors already in the index for items whose embedded text did not change (a
+        moved or re-tagged-in-frontmatter-only memory): no need to encode them again."""
+        cp = self.checkpoint
+        if cp.encoder != identity or not cp.collection or self.force_reembed:
+            return {}
+        wanted = []
+        for item, text in zip(batch, texts, strict=True):
+            entry = cp.entries.get(item.replaces_path or item.path)
+            same_text = entry is not None and entry.text_hash == text_hash(text)
+            if entry and same_text and entry.point_id == item.point_id:
+                wanted.append(entry.point_id)
+        if not wanted:
+            return {}
+        try:
+            return dict(self._open_index().vectors(cp.collection, wanted))
+        except Exception:  # boundary: reuse is an optimisation; encode them instead
+            return {}
 
     def _finish(
         self, items: list[PlanItem], points: list[IndexPoint], future: Future[None], collection: str
@@ -258,6 +291,7 @@ class Executor:
                 bytes=payload_bytes(point.payload, identity.dim),
                 title=str(point.payload["title"]),
                 tags=tuple(point.payload["tags"]),
+                text_hash=str(point.payload.get("text_hash", "")),
             )
             self._record(
                 {
@@ -301,9 +335,10 @@ class Executor:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _payload(self, item: PlanItem, identity: EncoderIdentity) -> dict[str, Any]:
+    def _payload(self, item: PlanItem, identity: EncoderIdentity, text: str) -> dict[str, Any]:
         memory = self.memories[item.path]
         return {
+            "text_hash": text_hash(text),
             "memory_id": memory.id,
             "path": item.path,
             "kind": memory.kind,

@@ -66,6 +66,11 @@ def text_fingerprint(title: str, body: str) -> str:
     return xxhash.xxh3_128_hexdigest(normalized_text(f"{title}\n{body}").encode("utf-8"))
 
 
+def text_hash(text: str) -> str:
+    """Hash of the exact text the encoder sees (same text: same vector)."""
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
+
+
 def point_id(memory_id: str) -> str:
     """Qdrant point id (a UUID) derived from the memory id."""
     return str(uuid.uuid5(POINT_NAMESPACE, memory_id))

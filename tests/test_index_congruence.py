@@ -149,6 +149,9 @@ def observe(
         for p in exported
     )
     seen["point_ids"] = sorted(index.point_ids(collection))
+    some = [*seen["point_ids"][:3], "00000000-0000-4000-8000-000000000000"]  # last: absent
+    stored = index.vectors(collection, some)
+    seen["vectors"] = {pid: [round(x, 4) for x in v[:4]] for pid, v in sorted(stored.items())}
     return seen
 
 
@@ -215,6 +218,7 @@ def test_every_backend_gives_the_same_answers(
     assert "m7" in {mid for mid, _ in first["which database runs the queue|4|False"]}
     assert first["which database runs the queue|0|lexical"]  # BM25 found matches
     assert all(n for *_, n in first["export"])  # every point carries lexical weights
+    assert len(first["vectors"]) == 3  # stored vectors by id; an unknown id is left out
     assert reference[2]["count"] == len(MEMORIES) - 1
     for name, observed in results.items():
         for step, (want, got) in enumerate(zip(reference, observed, strict=True)):

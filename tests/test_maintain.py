@@ -304,3 +304,48 @@ def test_audit_backfill_and_compare_are_reachable_from_the_cli(store: Any) -> No
     days = cli("compare", "--tz", "UTC")
     assert days["counts"] == {"missing": 0, "stale": 0, "ok": 0}  # no agent sessions here
     cli("backfill", "not-a-date", expect=2)
+
+
+def test_a_moved_memory_whose_text_is_unchanged_keeps_its_vector(
+    layout: StoreLayout, make_deps: Any, encoder: Any
+) -> None:
+    from sync.engine import SyncOptions, run_sync
+
+    class Counting:
+        identity = encoder.identity
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def encode(self, texts: Any) -> Any:
+            self.texts += list(texts)
+            return encoder.encode(texts)
+
+    counting = Counting()
+    deps = make_deps(encoder_factory=lambda: counting)
+    text = memory("Pin deps", "Every build uses the lockfile.", "p", conf=0.8, created=NOW)
+    write_memory_file(layout, "decisions/pin.md", text)
+    write_memory_file(
+        layout, "decisions/other.md", memory("Other", "Body.", "o", conf=0.8, created=NOW)
+    )
+    run_sync(layout, SyncOptions(), deps)
+    assert len(counting.texts) == 2
+    # moved, with a frontmatter-only change: same embedded text -> the stored vector is reused
+    (layout.memory_dir / "decisions/pin.md").unlink()
+    write_memory_file(
+        layout,
+        "archived/decisions/pin.md",
+        text.replace("tags: []", "tags: []\narchived_from: decisions/pin.md"),
+    )
+    # and a real edit elsewhere is embedded
+    write_memory_file(
+        layout, "decisions/other.md", memory("Other", "A new body.", "o", conf=0.8, created=NOW)
+    )
+    report = run_sync(layout, SyncOptions(), deps)
+    assert report["counts"]["failed"] == 0
+    assert counting.texts[2:] == ["Other\n\nA new body."]
+    hits = run_sync(layout, SyncOptions(dry_run=True), deps)["counts"]
+    assert hits["unchanged"] == 2
+    # --force re-embeds everything, reuse or not
+    run_sync(layout, SyncOptions(force=True), deps)
+    assert len(counting.texts) == 5
