@@ -11,11 +11,10 @@ from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.errors import MemoryFileError, UsageError
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, text_fingerprint
-from sync.markdown import decode_text, parse_memory
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter
 from sync.retry import iso
-from sync.store import StoreLayout, memory_rel_path, write_memory
+from sync.store import StoreLayout, memory_rel_path, read_memory, write_memory
 from sync.write_memories import archive_version
 
 
@@ -134,13 +133,9 @@ def _apply(
         write_memory(memory_dir, rel, candidate)
         return [(rel, candidate.id)]
     target = decision.target.path
-    path = confined(memory_dir, target)
-    try:
-        existing = parse_memory(decode_text(path.read_bytes(), target), target)
-    except FileNotFoundError:
-        raise MemoryFileError(
-            target, "indexed memory is missing on disk; run `memsync sync`"
-        ) from None
+    existing = read_memory(memory_dir, target)
+    if existing is None:
+        raise MemoryFileError(target, "indexed memory is missing on disk; run `memsync sync`")
     archive_rel = archive_version(layout, existing, now)
     write_memory(memory_dir, target, merge_memories(existing, candidate, now))
     return [(target, existing.id), (archive_rel, existing.id)]

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sync.dedup import DedupDecision, Neighbour, decide_dedup, merge_memories
-from sync.errors import MemsyncError
 from sync.extraction.base import Candidate
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, normalized_text, raw_hash, text_fingerprint
-from sync.markdown import decode_text, parse_memory
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
 from sync.retry import iso
-from sync.store import StoreLayout, memory_rel_path, slugify
+from sync.store import StoreLayout, memory_rel_path, slugify, try_read_memory
 
 if TYPE_CHECKING:
     from sync.capture import CaptureDeps, ItemWork
@@ -196,19 +194,11 @@ def _decided(
             accepted[i] = (merged, vector, path)
             reason = f"{decision.reason} (a candidate of this run)"
             return Decided(merged, "update", reason, decision.score, path, nearest, i)
-    existing = _read_memory(layout, target.path)
+    existing = try_read_memory(layout.memory_dir, target.path)
     if existing is not None and normalized_text(memory.body) in normalized_text(existing.body):
         reason = f"already merged into memory/{target.path} (cosine {decision.score:.3f})"
         return Decided(memory, "noop", reason, decision.score, None, nearest)
     return Decided(memory, "update", decision.reason, decision.score, target.path, nearest)
-
-
-def _read_memory(layout: StoreLayout, rel: str) -> Memory | None:
-    try:
-        path = confined(layout.memory_dir, rel)
-        return parse_memory(decode_text(path.read_bytes(), rel), rel)
-    except (OSError, MemsyncError):
-        return None
 
 
 def _summary(memory: Memory, p: Proposed, layout: StoreLayout, now: dt.datetime) -> Decided:

@@ -20,14 +20,13 @@ from sync.access import last_access
 from sync.checkpoint import load_checkpoint
 from sync.dedup import merge_memories
 from sync.engine import SyncDeps, SyncOptions, run_sync, writer_lock
-from sync.errors import MemsyncError, UsageError
+from sync.errors import UsageError
 from sync.fsutil import confined
 from sync.maintain import Candidate, MaintainPlan, MaintainPolicy, plan_maintenance
-from sync.markdown import decode_text, parse_memory
 from sync.models import ARCHIVE_FOLDER, Memory
 from sync.report import prune_reports, write_report
 from sync.retry import iso
-from sync.store import StoreLayout, unique_rel_path, write_memory
+from sync.store import StoreLayout, try_read_memory, unique_rel_path, write_memory
 from sync.write_memories import archive_version
 
 # (kept, [merged-from memories], now) -> the merged memory; DSPy when an LM is configured
@@ -88,7 +87,7 @@ def _candidates(layout: StoreLayout, deps: SyncDeps) -> list[Candidate]:
     for rel in sorted(checkpoint.entries):
         if rel.startswith(f"{ARCHIVE_FOLDER}/"):
             continue
-        memory = _read(layout, rel)
+        memory = try_read_memory(layout.memory_dir, rel)
         if memory is not None:
             out.append(Candidate(rel, memory, vectors.get(memory.id), accessed.get(memory.id)))
     return out
@@ -150,7 +149,7 @@ def restore(layout: StoreLayout, deps: SyncDeps, memory_id: str) -> dict[str, An
         archived = layout.memory_dir / ARCHIVE_FOLDER
         for path in sorted(archived.rglob("*.md")) if archived.is_dir() else []:
             rel = path.relative_to(layout.memory_dir).as_posix()
-            memory = _read(layout, rel)
+            memory = try_read_memory(layout.memory_dir, rel)
             if memory is None or memory.id != memory_id:
                 continue
             if "archived_from" not in memory.extra:
@@ -188,7 +187,7 @@ def undo(layout: StoreLayout, deps: SyncDeps, run_id: str) -> dict[str, Any]:
 
 
 def _move_back(layout: StoreLayout, rel: str, original: str) -> dict[str, Any]:
-    memory = _read(layout, rel)
+    memory = try_read_memory(layout.memory_dir, rel)
     if memory is None and confined(layout.memory_dir, original).exists():
         return {"from": rel, "to": original, "note": "already restored"}
     if memory is None:
@@ -219,15 +218,8 @@ def _load_report(layout: StoreLayout, run_id: str) -> dict[str, Any]:
     return data
 
 
-def _read(layout: StoreLayout, rel: str) -> Memory | None:
-    try:
-        return parse_memory(decode_text(confined(layout.memory_dir, rel).read_bytes(), rel), rel)
-    except (OSError, MemsyncError):
-        return None
-
-
 def _require(layout: StoreLayout, rel: str) -> Memory:
-    memory = _read(layout, rel)
+    memory = try_read_memory(layout.memory_dir, rel)
     if memory is None:
         raise UsageError(f"memory/{rel} is missing or unreadable; run `memsync sync` first")
     return memory

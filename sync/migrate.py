@@ -7,13 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from sync.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from sync.errors import MemsyncError, RetryableError
-from sync.fsutil import confined
+from sync.errors import RetryableError
 from sync.lexical import SparseVec, document_vector
-from sync.markdown import decode_text, parse_memory
 from sync.models import collection_name
 from sync.ports import IndexPoint, VectorIndex
-from sync.store import StoreLayout
+from sync.store import StoreLayout, try_read_memory
 
 BATCH = 512
 
@@ -149,8 +147,5 @@ def upgrade_collection(
 def _lexical_of(layout: StoreLayout, rel: str) -> SparseVec | None:
     """Lexical weights of the memory at ``rel``; None when it cannot be read now (it will
     be re-indexed by the next sync if it changed)."""
-    try:
-        text = decode_text(confined(layout.memory_dir, rel).read_bytes(), rel)
-        return document_vector(parse_memory(text, rel).embedding_text())
-    except (OSError, MemsyncError):
-        return None
+    memory = try_read_memory(layout.memory_dir, rel)
+    return document_vector(memory.embedding_text()) if memory else None

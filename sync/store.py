@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.checkpoint import IndexedEntry
-from sync.errors import MemoryFileError, StoreNotFoundError, UnsafePathError
+from sync.errors import MemoryFileError, MemsyncError, StoreNotFoundError, UnsafePathError
 from sync.fsutil import atomic_write_bytes, confined
 from sync.hashing import content_hash, raw_hash
 from sync.markdown import decode_text, parse_memory, render_memory
@@ -223,3 +223,21 @@ def write_memory(memory_dir: Path, rel: str, memory: Memory) -> Path:
     path = confined(memory_dir, rel)
     atomic_write_bytes(path, render_memory(memory).encode("utf-8"))
     return path
+
+
+def read_memory(memory_dir: Path, rel: str) -> Memory | None:
+    """The memory at ``rel``; None when the file does not exist. A file that exists but
+    cannot be read or parsed raises (OSError, MemoryFileError)."""
+    try:
+        data = confined(memory_dir, rel).read_bytes()
+    except FileNotFoundError:
+        return None
+    return parse_memory(decode_text(data, rel), rel)
+
+
+def try_read_memory(memory_dir: Path, rel: str) -> Memory | None:
+    """The memory at ``rel``, or None when it is missing, unreadable or malformed."""
+    try:
+        return read_memory(memory_dir, rel)
+    except (OSError, MemsyncError):
+        return None

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 from sync.dedup import merge_memories
 from sync.errors import MemoryFileError
 from sync.fsutil import confined
-from sync.markdown import decode_text, parse_memory
 from sync.models import ARCHIVE_FOLDER, Memory, kind_folder
-from sync.store import StoreLayout, slugify, unique_rel_path, write_memory
+from sync.store import StoreLayout, read_memory, slugify, unique_rel_path, write_memory
 
 if TYPE_CHECKING:
     from sync.capture_dedup import Decided
@@ -45,17 +44,10 @@ class MemoryWriter:
             ids.append(memory.id)
         return list(dict.fromkeys(paths)), list(dict.fromkeys(ids))
 
-    def _existing(self, rel: str) -> Memory | None:
-        path = confined(self.layout.memory_dir, rel)
-        try:
-            return parse_memory(decode_text(path.read_bytes(), rel), rel)
-        except FileNotFoundError:
-            return None
-
     def _merge(self, candidate: Memory, rel: str, paths: list[str]) -> Memory:
         current = self._merged.get(rel)
         if current is None:
-            existing = self._existing(rel)
+            existing = read_memory(self.layout.memory_dir, rel)
             if existing is None:
                 raise MemoryFileError(rel, "indexed memory is missing on disk; run `memsync sync`")
             paths.append(archive_version(self.layout, existing, self.now))
@@ -63,7 +55,7 @@ class MemoryWriter:
         return merge_memories(current, candidate, self.now)
 
     def _summary(self, memory: Memory, rel: str) -> Memory:
-        existing = self._existing(rel)
+        existing = read_memory(self.layout.memory_dir, rel)
         if existing is None:
             return memory
         return dataclasses.replace(memory, id=existing.id, created=existing.created)
