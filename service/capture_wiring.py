@@ -19,6 +19,7 @@ from sync.errors import UsageError
 from sync.extraction.base import Extractor
 from sync.extraction.lm import LMConfig
 from sync.maintain_run import Merger, deterministic_merge
+from sync.retry import parse_moment
 from sync.sources import adapter
 from sync.sources.base import AGENTS
 from sync.store import StoreLayout
@@ -146,13 +147,10 @@ def _list(value: Any) -> list[str]:
 
 
 def _instant(text: str, name: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--{name} {text!r}: use ISO-8601, e.g. 2026-11-01 or 2026-11-01T12:00Z"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    moment = parse_moment(text)
+    if moment is None:
+        raise UsageError(f"--{name} {text!r}: use ISO-8601, e.g. 2026-11-01 or 2026-11-01T12:00Z")
+    return moment
 
 
 def list_sources(settings: Settings, layout: StoreLayout, home: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sync.maintain import NEVER_MERGED, decayed, similar_pairs
 from sync.models import Memory
 from sync.ports import Encoder, IndexPoint, VectorIndex
 from sync.redact import redact
-from sync.retry import parse_iso
+from sync.retry import parse_moment
 from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout, scan
 
 NEVER_COMPARED = NEVER_MERGED  # summaries and daily logs belong to their own session or day
@@ -257,16 +257,6 @@ def effective_confidence(confidence: float, days: float, policy: AuditPolicy) ->
     return decayed(confidence, days, policy.decay_period_days, policy.confidence_floor)
 
 
-def _moment(value: str | dt.datetime | None) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        moment = value if isinstance(value, dt.datetime) else parse_iso(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def last_touch(f: MemoryFile, access: Mapping[str, str | dt.datetime]) -> tuple[dt.datetime, str]:
     """The latest of last access, update and creation (file mtime when none is known)."""
     known = [
@@ -276,7 +266,7 @@ def last_touch(f: MemoryFile, access: Mapping[str, str | dt.datetime]) -> tuple[
             ("updated", f.memory.updated),
             ("created", f.memory.created),
         )
-        if (moment := _moment(value)) is not None
+        if (moment := parse_moment(value)) is not None
     ]
     if not known:
         return dt.datetime.fromtimestamp(f.mtime_ns / 1e9, dt.UTC), "file mtime"

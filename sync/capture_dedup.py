@@ -19,7 +19,7 @@ from sync.fsutil import confined
 from sync.hashing import new_memory_id, normalized_text, raw_hash, text_fingerprint
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
-from sync.retry import iso
+from sync.retry import iso, parse_iso
 from sync.store import StoreLayout, memory_rel_path, slugify, try_read_memory
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _decided(
         return Decided(memory, "add", decision.reason, decision.score, rel, nearest)
     for i, (pending, vector, path) in enumerate(accepted):
         if pending.id == target.memory_id:  # same subject as an earlier candidate of this run
-            merged = merge_memories(pending, memory, _now(memory))
+            merged = merge_memories(pending, memory, parse_iso(memory.updated))
             accepted[i] = (merged, vector, path)
             reason = f"{decision.reason} (a candidate of this run)"
             return Decided(merged, "update", reason, decision.score, path, nearest, i)
@@ -208,7 +208,3 @@ def _summary(memory: Memory, p: Proposed, layout: StoreLayout, now: dt.datetime)
     exists = confined(layout.memory_dir, rel).exists()
     reason = "session summary, rewritten (the session grew)" if exists else "session summary"
     return Decided(memory, "summary", reason, 0.0, rel)
-
-
-def _now(memory: Memory) -> dt.datetime:
-    return dt.datetime.fromisoformat(memory.updated.replace("Z", "+00:00"))

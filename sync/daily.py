@@ -26,7 +26,7 @@ from sync.fsutil import atomic_write_bytes, confined
 from sync.markdown import decode_text, parse_memory, render_memory
 from sync.models import Memory
 from sync.redact import redact, redact_transcript
-from sync.retry import iso
+from sync.retry import iso, parse_moment
 from sync.sources.base import Message, Transcript
 from sync.store import StoreLayout
 from sync.write_memories import archive_version
@@ -91,26 +91,16 @@ def daily_rel_path(day: str) -> str:
     return f"daily/{day}.md"
 
 
-def _instant(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def bucket(sessions: Mapping[str, Transcript], tz: str) -> dict[str, list[DaySlice]]:
     """Each session's messages by local day; a message without time takes the session start."""
     zi = zone(tz)
     days: dict[str, list[DaySlice]] = {}
     for key, raw in sessions.items():
         t = strip_echo(redact_transcript(raw)[0])
-        fallback = _instant(t.started) or _instant(t.ended)
+        fallback = parse_moment(t.started) or parse_moment(t.ended)
         parts: dict[str, list[tuple[dt.datetime, Message]]] = {}
         for msg in t.messages:
-            moment = _instant(msg.time) or fallback
+            moment = parse_moment(msg.time) or fallback
             if moment is not None:
                 parts.setdefault(moment.astimezone(zi).date().isoformat(), []).append((moment, msg))
         order = sorted(parts)
@@ -180,7 +170,7 @@ def day_status(day: str, slices: Sequence[DaySlice], tz: str, existing: str | No
         memory = parse_memory(existing, rel)
     except MemoryFileError as exc:
         return DayStatus(day, rel, "stale", f"cannot parse: {exc.reason}", keys, stamp)
-    written = _instant(memory.updated)
+    written = parse_moment(memory.updated)
     if newest is not None and (written is None or written < newest):
         reason = f"sessions active until {stamp}, after the file was written ({memory.updated})"
         return DayStatus(day, rel, "stale", reason, keys, stamp)

@@ -16,6 +16,7 @@ import numpy as np
 
 from sync.hashing import text_fingerprint
 from sync.models import Memory
+from sync.retry import parse_moment
 
 NEVER_MERGED = frozenset({"summary", "daily"})
 NEVER_DECAYED = frozenset({"daily"})
@@ -108,8 +109,8 @@ def _rank(c: Candidate) -> tuple[float, str, str]:
 
 
 def _decayed(c: Candidate, policy: MaintainPolicy, now: dt.datetime) -> Archive | None:
-    created = _when(c.memory.created) or now
-    touched = max(filter(None, (c.last_access, _when(c.memory.updated), created)))
+    created = parse_moment(c.memory.created) or now
+    touched = max(filter(None, (c.last_access, parse_moment(c.memory.updated), created)))
     grace = dt.timedelta(days=policy.grace_period_days)
     if now - created < grace or (c.last_access is not None and now - c.last_access < grace):
         return None
@@ -122,16 +123,6 @@ def _decayed(c: Candidate, policy: MaintainPolicy, now: dt.datetime) -> Archive 
         f"(confidence {c.memory.confidence:.2f}, untouched for {days} days)"
     )
     return Archive(c.path, round(effective, 4), reason)
-
-
-def _when(text: str) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _groups(candidates: Sequence[Candidate], policy: MaintainPolicy) -> list[list[int]]:

@@ -16,6 +16,18 @@ def parse_iso(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def parse_moment(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A timezone-aware moment from an ISO-8601 text (naive means UTC); None when absent or
+    not a time. For times written by people or other tools, where a bad one is not fatal."""
+    if not value:
+        return None
+    try:
+        moment = value if isinstance(value, dt.datetime) else parse_iso(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """After a failure wait ``base * 2**(attempts-1)`` (capped); dead-letter at ``max_attempts``."""
