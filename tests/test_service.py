@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -337,28 +339,21 @@ def test_blank_questions_and_memories_are_bad_requests(client: TestClient) -> No
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver (scripts/install.sh "
-    "installs them when it runs as root)",
-)
-def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def dashboard(app: Any, tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """The app served by uvicorn on a free loopback port, and a headless Chromium for it."""
     import socket
     import threading
 
     import uvicorn
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from service.server import listen
-    from sync.engine import SyncOptions
 
-    state.sync(SyncOptions())
     sock = listen("127.0.0.1", 0, socket.AF_INET)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     options = webdriver.ChromeOptions()
@@ -380,6 +375,27 @@ def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: 
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        yield driver, url
+    finally:
+        driver.quit()
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (scripts/install.sh "
+    "installs them when it runs as root)",
+)
+def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: Path) -> None:
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from sync.engine import SyncOptions
+
+    state.sync(SyncOptions())
+    with dashboard(create_app(state), tmp_path) as (driver, url):
         driver.get(url)
         wait = WebDriverWait(driver, 30)
         wait.until(
@@ -393,10 +409,6 @@ def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: 
         first = driver.find_elements(By.CSS_SELECTOR, "#results li.result")[0].text
         assert "Use PostgreSQL for the job queue" in first and "decision" in first
         driver.save_screenshot(str(tmp_path / "dashboard.png"))
-    finally:
-        driver.quit()
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.mark.skipif(
@@ -409,17 +421,11 @@ def test_dashboard_memory_detail_in_headless_chromium(
 ) -> None:
     """Memories open whole (from the list, a result, a URL), hostile text stays text, runs
     show their report; behind a token the page asks for it once."""
-    import socket
-    import threading
 
-    import uvicorn
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from service.server import listen
     from sync.engine import SyncOptions
 
     hostile = "Payload <img src=x onerror=alert(1)> stays text."
@@ -432,35 +438,13 @@ def test_dashboard_memory_detail_in_headless_chromium(
     )
     write_memory_file(layout, "decisions/broken.md", "---\ntitle: [unclosed\n---\nx\n")
     state.sync(SyncOptions())
-    sock = listen("127.0.0.1", 0, socket.AF_INET)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    server = uvicorn.Server(uvicorn.Config(create_app(state, token=TOKEN), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    app = create_app(state, token=TOKEN)
 
     def detail() -> str:
         panel = driver.find_element(By.ID, "detail")
         return panel.text if panel.is_displayed() else ""
 
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with dashboard(app, tmp_path) as (driver, url):
         driver.get(url)
         wait = WebDriverWait(driver, 30)
         prompt = wait.until(ec.alert_is_present())
@@ -514,10 +498,6 @@ def test_dashboard_memory_detail_in_headless_chromium(
         assert "reason: cannot be read" in failure and "fix: fix the file" in failure
         assert "Retry queue" in detail()
         driver.save_screenshot(str(tmp_path / "detail.png"))
-    finally:
-        driver.quit()
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_ask_answers_with_citations_when_an_lm_is_configured(layout: StoreLayout, encoder) -> None:  # type: ignore[no-untyped-def]
