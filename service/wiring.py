@@ -9,7 +9,7 @@ from typing import Any
 
 from embeddings.encoder import canonical_model_name
 from service.settings import Settings
-from sync.checkpoint import load_checkpoint
+from sync.checkpoint import Checkpoint, load_checkpoint
 from sync.dedup import DedupThresholds
 from sync.engine import SyncDeps, writer_lock
 from sync.maintain import MaintainPolicy
@@ -72,8 +72,10 @@ def prepare_index(
 ) -> dict[str, Any] | None:
     """Bring the index up to date before it is used: move the points to the configured
     backend, then upgrade an older collection schema; vectors are reused either way."""
-    moved = _move_backend(settings, layout, quiet=quiet)
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    moved = _move_backend(settings, layout, checkpoint, quiet=quiet)
+    if moved is not None:  # the move rewrote the checkpoint
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     if pending_upgrade(checkpoint, settings.collection) is None:
         return moved
     with writer_lock(layout, skip=False):
@@ -93,12 +95,18 @@ def prepare_index(
     return {**moved, "upgraded": upgraded}
 
 
-def _move_backend(settings: Settings, layout: StoreLayout, *, quiet: bool) -> dict[str, Any] | None:
+def _move_backend(
+    settings: Settings, layout: StoreLayout, checkpoint: Checkpoint, *, quiet: bool
+) -> dict[str, Any] | None:
     target = index_id(settings)
-    if pending_migration(layout, target, lambda s: index_present(s, layout)) is None:
+
+    def present(ident: str) -> bool:
+        return index_present(ident, layout)
+
+    if pending_migration(layout, target, present, checkpoint) is None:
         return None
     with writer_lock(layout, skip=False):
-        source = pending_migration(layout, target, lambda s: index_present(s, layout))
+        source = pending_migration(layout, target, present)
         if source is None:  # another process did it while we waited
             return None
         if not quiet:

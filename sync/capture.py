@@ -84,15 +84,17 @@ def run_capture(
     opts: CaptureOptions,
     deps: CaptureDeps,
     *,
-    before_dedup: Callable[[], None] | None = None,
+    catch_up: Callable[[], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> dict[str, Any]:
     """Capture (or preview) every changed source item; returns the capture part of a report.
 
-    ``before_dedup`` runs once before the first candidate is compared with the index (the
+    ``catch_up`` runs once, when some item will be read, before anything is journaled (the
     caller brings the index up to date there, so a killed run's files are not re-added)."""
     t0 = time.perf_counter()
     now = deps.sync.clock()
-    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    if checkpoint is None:
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     items, problems, knowledge = _discover(opts, deps)
     selections = select_items(
         items,
@@ -107,8 +109,8 @@ def run_capture(
         extract=opts.extract,
     )
     reads = [s for s in selections if s.action == "read"]
-    if reads and not opts.dry_run and before_dedup is not None:
-        before_dedup()  # before our journal exists: that run folds and removes the journal
+    if reads and not opts.dry_run and catch_up is not None:
+        catch_up()  # before our journal exists: that run folds and removes the journal
     journal = None if opts.dry_run or not reads else Journal(layout.journal_path)
     works, failures, touched = [], [], 0
     for sel in reads:
@@ -388,6 +390,10 @@ def capture_and_index(
             if not opts.dry_run:
                 run_sync(layout, catch_up, deps.sync, lock_held=True)
 
-        capture = run_capture(layout, opts, deps, before_dedup=index_first)
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+        capture = run_capture(layout, opts, deps, catch_up=index_first, checkpoint=checkpoint)
         final = dataclasses.replace(sync_opts, attachments={"capture": capture})
-        return run_sync(layout, final, deps.sync, lock_held=True)
+        unchanged = capture["counts"]["read"] == 0  # nothing indexed nor journaled since
+        return run_sync(
+            layout, final, deps.sync, lock_held=True, checkpoint=checkpoint if unchanged else None
+        )

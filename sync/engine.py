@@ -68,18 +68,30 @@ def writer_lock(layout: StoreLayout, *, skip: bool) -> Iterator[None]:
 
 
 def run_sync(
-    layout: StoreLayout, opts: SyncOptions, deps: SyncDeps, *, lock_held: bool = False
+    layout: StoreLayout,
+    opts: SyncOptions,
+    deps: SyncDeps,
+    *,
+    lock_held: bool = False,
+    checkpoint: Checkpoint | None = None,
 ) -> dict[str, Any]:
-    """Run (or preview) one sync and return its report."""
+    """Run (or preview) one sync and return its report. ``checkpoint``: one the caller has
+    just loaded under the same lock and not changed since (saves reading it again)."""
     with writer_lock(layout, skip=opts.dry_run or opts.ignore_lock or lock_held):
-        return _run_locked(layout, opts, deps)
+        return _run_locked(layout, opts, deps, checkpoint)
 
 
-def _run_locked(layout: StoreLayout, opts: SyncOptions, deps: SyncDeps) -> dict[str, Any]:
+def _run_locked(
+    layout: StoreLayout, opts: SyncOptions, deps: SyncDeps, loaded: Checkpoint | None
+) -> dict[str, Any]:
     started, t0 = deps.clock(), time.perf_counter()
     run_id = opts.run_id or secrets.token_hex(4)
-    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     recovered = layout.journal_path.exists()
+    checkpoint = (
+        loaded
+        if loaded is not None and not recovered
+        else load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    )
     timings: dict[str, float] = {}
     t = time.perf_counter()
     plan_opts = PlanOptions(

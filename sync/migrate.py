@@ -60,12 +60,16 @@ def _flush(
 
 
 def pending_migration(
-    layout: StoreLayout, target_id: str, source_present: Callable[[str], bool]
+    layout: StoreLayout,
+    target_id: str,
+    source_present: Callable[[str], bool],
+    checkpoint: Checkpoint | None = None,
 ) -> str | None:
     """The index id to migrate from, when the checkpoint describes another backend whose
     data is still there; None when nothing needs moving (or it cannot be moved: then the
     next sync re-embeds)."""
-    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    if checkpoint is None:
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     source = checkpoint.effective_index_id
     if not checkpoint.entries or source == target_id or not source_present(source):
         return None
