@@ -33,7 +33,7 @@ from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
 from sync.lexical import document_vector  # noqa: E402
 from sync.models import collection_name  # noqa: E402
 from sync.ports import IndexPoint, SearchFilter  # noqa: E402
-from sync.retrieve import search  # noqa: E402
+from sync.recall.retrieve import search  # noqa: E402
 from sync.store import init_store  # noqa: E402
 
 KINDS = ("decision", "learning", "insight", "summary")

@@ -42,11 +42,11 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from parse_transcripts import DEFAULT_DATA, roots_for  # noqa: E402
 
-from sync.extraction.echo import strip_echo  # noqa: E402
-from sync.extraction.offline import OfflineExtractor  # noqa: E402
-from sync.redact import redact_transcript  # noqa: E402
-from sync.sources import adapter  # noqa: E402
-from sync.sources.base import AGENTS  # noqa: E402
+from sync.capture.extraction.echo import strip_echo  # noqa: E402
+from sync.capture.extraction.offline import OfflineExtractor  # noqa: E402
+from sync.capture.redact import redact_transcript  # noqa: E402
+from sync.capture.sources import adapter  # noqa: E402
+from sync.capture.sources.base import AGENTS  # noqa: E402
 
 
 class OpenWatch:
@@ -155,8 +155,8 @@ def capture_runner(work: Path, encoder: Any) -> Callable[[], dict[str, Any]]:
     from service.capture_wiring import capture_deps, capture_options
     from service.settings import load_settings, locate_store
     from service.wiring import sync_deps
-    from sync.capture import capture_and_index
-    from sync.engine import SyncOptions
+    from sync.capture.pipeline import capture_and_index
+    from sync.index.engine import SyncOptions
 
     env = {"HOME": str(work)}
     layout = locate_store(work, env)
@@ -209,7 +209,7 @@ def full_capture(data: Path, encoder: Any) -> dict[str, Any]:
 
 def raw_encode(memory_dir: Path, encoder: Any) -> tuple[float, int]:
     """Seconds the bare encoder takes on the texts the index pass embedded (for comparison)."""
-    from sync.markdown import parse_memory
+    from sync.store.markdown import parse_memory
 
     texts = [
         parse_memory(p.read_text(encoding="utf-8"), str(p)).embedding_text()

@@ -51,14 +51,14 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_index import corpus, embed_cached  # noqa: E402
 from parse_transcripts import DEFAULT_DATA, roots_for  # noqa: E402
 
-from sync.engine import SyncDeps, SyncOptions, run_sync  # noqa: E402
+from sync.capture.sources.base import AGENTS  # noqa: E402
+from sync.care.maintain import MaintainPolicy, plan_maintenance  # noqa: E402
+from sync.care.maintain_run import _candidates, restore, run_maintain, undo  # noqa: E402
 from sync.hashing import text_fingerprint  # noqa: E402
-from sync.maintain import MaintainPolicy, plan_maintenance  # noqa: E402
-from sync.maintain_run import _candidates, restore, run_maintain, undo  # noqa: E402
-from sync.markdown import parse_memory  # noqa: E402
+from sync.index.engine import SyncDeps, SyncOptions, run_sync  # noqa: E402
 from sync.models import ARCHIVE_FOLDER, EncoderIdentity, Memory, kind_folder  # noqa: E402
-from sync.sources.base import AGENTS  # noqa: E402
 from sync.store import StoreLayout, init_store, write_memory  # noqa: E402
+from sync.store.markdown import parse_memory  # noqa: E402
 
 PAIRS = REPO / "scripts" / "data" / "capture_dedup_pairs.jsonl"
 THRESHOLDS = (0.85, 0.88, 0.90, 0.92, 0.95)

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from embeddings.edge_index import EdgeIndex
 from embeddings.encoder import SentenceTransformerEncoder
 from embeddings.qdrant_index import QdrantIndex
-from sync.engine import SyncDeps, SyncOptions, run_sync
 from sync.hashing import new_memory_id
+from sync.index.engine import SyncDeps, SyncOptions, run_sync
 from sync.models import Memory
 from sync.ports import VectorIndex
 from sync.store import init_store, memory_rel_path, write_memory

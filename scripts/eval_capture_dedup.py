@@ -43,15 +43,15 @@ sys.path.insert(0, str(REPO))
 
 from embeddings.edge_index import EdgeIndex  # noqa: E402
 from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
-from sync.capture import CaptureDeps, ItemWork  # noqa: E402
-from sync.capture_dedup import Proposed, decide_candidates  # noqa: E402
+from sync.capture.dedup import Proposed, decide_candidates  # noqa: E402
+from sync.capture.extraction.base import Candidate  # noqa: E402
+from sync.capture.extraction.offline import OfflineExtractor  # noqa: E402
+from sync.capture.pipeline import CaptureDeps, ItemWork  # noqa: E402
+from sync.capture.sources.base import SourceItem  # noqa: E402
 from sync.dedup import DedupThresholds, Neighbour, decide_dedup  # noqa: E402
-from sync.engine import SyncDeps, SyncOptions, run_sync  # noqa: E402
-from sync.extraction.base import Candidate  # noqa: E402
-from sync.extraction.offline import OfflineExtractor  # noqa: E402
 from sync.hashing import text_fingerprint  # noqa: E402
+from sync.index.engine import SyncDeps, SyncOptions, run_sync  # noqa: E402
 from sync.models import Memory  # noqa: E402
-from sync.sources.base import SourceItem  # noqa: E402
 from sync.store import init_store, memory_rel_path, write_memory  # noqa: E402
 
 DEFAULT_DATA = REPO / "scripts" / "data" / "capture_dedup_pairs.jsonl"

@@ -34,7 +34,7 @@ from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
 from sync.lexical import document_vector  # noqa: E402
 from sync.models import Memory  # noqa: E402
 from sync.ports import IndexPoint, SearchFilter  # noqa: E402
-from sync.retrieve import MODES, search  # noqa: E402
+from sync.recall.retrieve import MODES, search  # noqa: E402
 
 STYLES = ("paraphrase", "identifier", "error", "command", "preference")
 KS = (1, 5, 10)

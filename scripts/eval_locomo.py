@@ -29,7 +29,7 @@ from embeddings.edge_index import EdgeIndex  # noqa: E402
 from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
 from sync.lexical import document_vector  # noqa: E402
 from sync.ports import IndexPoint, SearchFilter  # noqa: E402
-from sync.retrieve import MODES, search  # noqa: E402
+from sync.recall.retrieve import MODES, search  # noqa: E402
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)

@@ -31,8 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from sync.sources import adapter  # noqa: E402
-from sync.sources.base import AGENTS, SourceError  # noqa: E402
+from sync.capture.sources import adapter  # noqa: E402
+from sync.capture.sources.base import AGENTS, SourceError  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -90,7 +90,7 @@ def load(agent: str, figures: AgentFigures) -> Any:
     try:
         return adapter(agent)
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("sync.sources."):
+        if exc.name and exc.name.startswith("sync.capture.sources."):
             figures.status = "adapter missing"
             return None
         figures.status = "adapter failed"

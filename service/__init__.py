@@ -1,1 +1,2 @@
-"""The composition root: settings, wiring of adapters into the core, and the CLI."""
+"""memsync's composition root: settings (the one place config is read), wiring, and the
+CLI, HTTP and agent front ends built on them."""

@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from service.settings import Settings
-from sync.capture import CaptureDeps, CaptureOptions
-from sync.capture_select import SCOPES, parse_window
+from sync.capture.extraction.base import Extractor
+from sync.capture.pipeline import CaptureDeps, CaptureOptions
+from sync.capture.select import SCOPES, parse_window
+from sync.capture.sources import adapter
+from sync.capture.sources.base import AGENTS
+from sync.care.maintain_run import Merger, deterministic_merge
 from sync.dedup import DedupThresholds
-from sync.engine import SyncDeps
 from sync.errors import UsageError
-from sync.extraction.base import Extractor
-from sync.extraction.lm import LMConfig
-from sync.maintain_run import Merger, deterministic_merge
+from sync.index.engine import SyncDeps
+from sync.llm import LMConfig
 from sync.retry import parse_moment
-from sync.sources import adapter
-from sync.sources.base import AGENTS
 from sync.store import StoreLayout
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -110,11 +110,11 @@ def source_roots(settings: Settings, home: Path) -> dict[str, list[Path]]:
 def make_extractor(settings: Settings) -> Extractor:
     """DSPy when a language model is configured, the offline rules otherwise."""
     if not settings.llm_model:
-        from sync.extraction.offline import OfflineExtractor
+        from sync.capture.extraction.offline import OfflineExtractor
 
         return OfflineExtractor()
-    from sync.extraction.dspy_extract import DspyExtractor
-    from sync.extraction.lm import make_lm
+    from sync.capture.extraction.dspy_extract import DspyExtractor
+    from sync.llm import make_lm
 
     return DspyExtractor(make_lm(lm_config(settings)))
 
@@ -123,8 +123,8 @@ def make_merger(settings: Settings) -> Merger:
     """How `memsync maintain` merges a group: DSPy when an LM is configured."""
     if not settings.llm_model:
         return deterministic_merge
-    from sync.extraction.dspy_merge import DspyMerger
-    from sync.extraction.lm import make_lm
+    from sync.capture.extraction.dspy_merge import DspyMerger
+    from sync.llm import make_lm
 
     return DspyMerger(make_lm(lm_config(settings)))
 
@@ -155,8 +155,8 @@ def _instant(text: str, name: str) -> dt.datetime:
 
 def list_sources(settings: Settings, layout: StoreLayout, home: Path) -> dict[str, Any]:
     """Every agent with its folders and session counts, and the knowledge files."""
-    from sync.checkpoint import load_checkpoint
-    from sync.sources.knowledge import KnowledgeSource
+    from sync.capture.knowledge import KnowledgeSource
+    from sync.index.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     captured: dict[str, int] = {}

@@ -6,8 +6,8 @@ from typing import Any
 
 from service.settings import Settings
 from service.wiring import embedded_folder, index_id, index_present, sync_deps
-from sync.checkpoint import load_checkpoint
-from sync.migrate import pending_migration
+from sync.index.checkpoint import load_checkpoint
+from sync.index.migrate import pending_migration
 from sync.store import StoreLayout
 
 

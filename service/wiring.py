@@ -9,11 +9,11 @@ from typing import Any
 
 from embeddings.encoder import canonical_model_name
 from service.settings import Settings
-from sync.checkpoint import Checkpoint, load_checkpoint
+from sync.care.maintain import MaintainPolicy
 from sync.dedup import DedupThresholds
-from sync.engine import SyncDeps, writer_lock
-from sync.maintain import MaintainPolicy
-from sync.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
+from sync.index.checkpoint import Checkpoint, load_checkpoint
+from sync.index.engine import SyncDeps, writer_lock
+from sync.index.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
 from sync.ports import Encoder, VectorIndex
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout

@@ -5,7 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sync.checkpoint import RetryEntry
+
+@dataclass(frozen=True)
+class RetryEntry:
+    """A failed item waiting for its next attempt, or dead-lettered."""
+
+    path: str
+    raw_hash: str | None
+    error: str
+    permanent: bool
+    attempts: int
+    first_failed: str
+    last_failed: str
+    next_attempt: str
+    dead: bool = False
 
 
 def iso(moment: dt.datetime) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.engine import SyncDeps
+from sync.index.engine import SyncDeps
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout, init_store
 

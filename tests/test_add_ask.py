@@ -6,14 +6,14 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from sync.add import add_memory, new_candidate
+from sync.capture.add import add_memory, new_candidate
 from sync.dedup import DedupThresholds
-from sync.engine import SyncDeps
-from sync.markdown import parse_memory
+from sync.index.engine import SyncDeps
 from sync.models import collection_name
 from sync.ports import SearchFilter
-from sync.retrieve import ask
+from sync.recall.retrieve import ask
 from sync.store import StoreLayout
+from sync.store.markdown import parse_memory
 from tests.conftest import index_for, point_count
 from tests.test_sync_integration import tree_digest
 

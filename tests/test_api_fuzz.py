@@ -8,8 +8,8 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from service.api import create_app
-from service.runtime import ServiceState
+from service.http.api import create_app
+from service.http.runtime import ServiceState
 from service.settings import Settings
 from sync.store import StoreLayout
 from tests.conftest import memory_text, write_memory_file

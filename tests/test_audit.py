@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service import audit_commands
-from service.audit_commands import add_parsers, audit_text, cmd_audit
-from sync.audit import AuditPolicy, AuditThresholds, audit_store, effective_confidence
-from sync.checkpoint import load_checkpoint
-from sync.engine import SyncDeps, SyncOptions, run_sync
+from service.cli import audit as audit_commands
+from service.cli.audit import add_parsers, audit_text, cmd_audit
+from sync.care.audit import AuditPolicy, AuditThresholds, audit_store
+from sync.care.audit_checks import effective_confidence
 from sync.hashing import point_id
+from sync.index.checkpoint import load_checkpoint
+from sync.index.engine import SyncDeps, SyncOptions, run_sync
 from sync.ports import IndexPoint
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout

@@ -1,6 +1,6 @@
 """`memsync sync` capture end to end: hand-written agent sessions and knowledge files become
 memories with provenance, deduplicated by meaning and indexed in the real embedded edge index
-with the real model. Commands run in-process through `service.cli.main` (the CLI's own code
+with the real model. Commands run in-process through `service.cli.main.main` (the CLI's own code
 path; the model is imported once per test session), a few through the real subprocess CLI."""
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from service.cli import main
-from sync.checkpoint import Checkpoint, load_checkpoint
+from service.cli.main import main
 from sync.hashing import raw_hash
-from sync.markdown import decode_text, parse_memory
+from sync.index.checkpoint import Checkpoint, load_checkpoint
 from sync.models import Memory
 from sync.retry import parse_iso
 from sync.store import StoreLayout
+from sync.store.markdown import decode_text, parse_memory
 from tests.conftest import REPO, SHARED_DATA, cli_env, one_json, open_embedded, point_count, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "capture"
@@ -777,7 +777,7 @@ def test_dspy_extraction_feeds_the_same_dedup_and_provenance(
     from dspy.utils import DummyLM
 
     import service.capture_wiring
-    from sync.extraction.dspy_extract import DspyExtractor
+    from sync.capture.extraction.dspy_extract import DspyExtractor
 
     claude = copy_sessions(FIXTURES / "claude" / "-home-dev-queue-service", tmp_path / "a" / "q")
     store = make_store(agents=["claude"], claude=[str(claude)])

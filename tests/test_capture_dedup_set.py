@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sync.extraction.base import CANDIDATE_KINDS
+from sync.capture.extraction.base import CANDIDATE_KINDS
 
 PAIRS = Path(__file__).resolve().parents[1] / "scripts" / "data" / "capture_dedup_pairs.jsonl"
 LABELS = {"duplicate", "related", "new"}

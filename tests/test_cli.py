@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.checkpoint import load_checkpoint
+from sync.index.checkpoint import load_checkpoint
 from sync.lock import WriterLock
 from sync.store import StoreLayout
 from tests.conftest import (
@@ -202,7 +202,7 @@ def test_pre_hybrid_collection_is_upgraded_in_place_without_reembedding(
 ) -> None:
     import dataclasses
 
-    from sync.checkpoint import save_checkpoint
+    from sync.index.checkpoint import save_checkpoint
 
     proj, env = project
     layout = seed(proj, 25)

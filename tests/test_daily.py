@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from service.daily_commands import add_parsers, cmd_backfill, cmd_compare, resolve_tz
-from sync.checkpoint import load_checkpoint
-from sync.daily import MARKER, backfill, bucket, compare, split_tail
+from service.cli.daily import add_parsers, cmd_backfill, cmd_compare, resolve_tz
+from sync.capture.daily import MARKER, backfill, bucket, compare, split_tail
+from sync.capture.sources import adapter
+from sync.capture.sources.base import Transcript
 from sync.errors import ConfigError, LockBusyError, StoreNotFoundError, UsageError
-from sync.markdown import decode_text, parse_memory
-from sync.sources import adapter
-from sync.sources.base import Transcript
+from sync.index.checkpoint import load_checkpoint
 from sync.store import StoreLayout
+from sync.store.markdown import decode_text, parse_memory
 
 TZ = "Europe/Berlin"  # UTC+1 in November
 SID_A = "aaaaaaaa-1111-4000-8000-000000000001"  # billing, 09:00-10:00 Berlin on the 19th
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def call(*argv: str) -> tuple[int, dict[str, Any]]:
-    """Run one command in-process; errors map to exit codes as `service.cli.main` does."""
+    """Run one command in-process; errors map to exit codes as `service.cli.main.main` does."""
     args = _parser().parse_args([*argv, "--json"])
     handler = {"compare": cmd_compare, "backfill": cmd_backfill}[args.command]
     try:
@@ -151,7 +151,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sto
     """A project store whose [sources] point at the hand-written sessions; cwd is the project."""
     for name in [k for k in os.environ if k.startswith("MEMSYNC_")]:
         monkeypatch.delenv(name)
-    from service.commands import cmd_init
+    from service.cli.memory_commands import cmd_init
 
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -286,7 +286,7 @@ def test_backfill_creates_indexed_daily_memories_and_compare_tracks_them(
     assert {f"daily/{D19}.md", f"daily/{D20}.md"} <= set(entries)
     assert entries[f"daily/{D20}.md"].title == f"Daily log {D20}"
 
-    from service.commands import cmd_ask
+    from service.cli.memory_commands import cmd_ask
 
     asked = argparse.Namespace(
         question="TLS certificate rotation and nginx restart on the edge nodes after midnight",

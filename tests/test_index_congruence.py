@@ -10,11 +10,11 @@ from typing import Any
 from embeddings.edge_index import EdgeIndex
 from embeddings.encoder import SentenceTransformerEncoder
 from embeddings.qdrant_index import QdrantIndex
-from sync.engine import SyncDeps, SyncOptions, run_sync
 from sync.hashing import text_fingerprint
+from sync.index.engine import SyncDeps, SyncOptions, run_sync
 from sync.lexical import document_vector, query_vector
 from sync.ports import SearchFilter, VectorIndex
-from sync.retrieve import lexical_top, search
+from sync.recall.retrieve import lexical_top, search
 from sync.store import StoreLayout, init_store
 from tests.conftest import memory_text, write_memory_file
 
@@ -305,7 +305,7 @@ def test_edge_readers_and_a_writer_in_one_process_do_not_block_each_other(
 def test_copy_index_moves_vectors_and_payloads_unchanged(tmp_path: Path) -> None:
     import numpy as np
 
-    from sync.migrate import copy_index
+    from sync.index.migrate import copy_index
     from sync.ports import IndexPoint
 
     rng = np.random.default_rng(1)

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from service.cli import main
-from sync.maintain import Candidate, MaintainPolicy, effective_confidence, plan_maintenance
-from sync.markdown import parse_memory
+from service.cli.main import main
+from sync.care.maintain import Candidate, MaintainPolicy, effective_confidence, plan_maintenance
 from sync.models import Memory
 from sync.store import StoreLayout
+from sync.store.markdown import parse_memory
 from tests.conftest import one_json, write_memory_file
 
 DAY = dt.timedelta(days=1)
@@ -233,7 +233,7 @@ def test_the_service_maintains_on_its_schedule_without_overlapping_writes(
 ) -> None:
     import time
 
-    from service.runtime import ServiceState
+    from service.http.runtime import ServiceState
     from service.settings import Settings
 
     body = "Every build uses the lockfile; never resolve versions in CI."
@@ -246,7 +246,7 @@ def test_the_service_maintains_on_its_schedule_without_overlapping_writes(
     state = ServiceState(layout, Settings(), encoder=encoder)
     state.open()
     try:
-        from sync.engine import SyncOptions
+        from sync.index.engine import SyncOptions
 
         state.sync(SyncOptions(), {"scope": "memories"})
         state.start_background_sync(0, maintain_every_s=0.2)
@@ -266,9 +266,9 @@ def test_an_lm_writes_the_merged_body_and_a_failure_falls_back(
 ) -> None:
     from dspy.utils import DummyLM
 
-    from sync.engine import SyncOptions, run_sync
-    from sync.extraction.dspy_merge import DspyMerger
-    from sync.maintain_run import run_maintain
+    from sync.capture.extraction.dspy_merge import DspyMerger
+    from sync.care.maintain_run import run_maintain
+    from sync.index.engine import SyncOptions, run_sync
 
     body = "Every build uses the lockfile; never resolve versions in CI."
     write_memory_file(
@@ -309,7 +309,7 @@ def test_audit_backfill_and_compare_are_reachable_from_the_cli(store: Any) -> No
 def test_a_moved_memory_whose_text_is_unchanged_keeps_its_vector(
     layout: StoreLayout, make_deps: Any, encoder: Any
 ) -> None:
-    from sync.engine import SyncOptions, run_sync
+    from sync.index.engine import SyncOptions, run_sync
 
     class Counting:
         identity = encoder.identity

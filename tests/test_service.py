@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import create_app
-from service.runtime import ServiceState
+from service.http.api import create_app
+from service.http.runtime import ServiceState
 from service.settings import Settings
 from sync.store import StoreLayout
 from tests.conftest import MEMSYNC, memory_text, one_json, run, seed, write_memory_file
@@ -242,7 +242,7 @@ def test_background_sync_picks_up_new_files(state: ServiceState, layout: StoreLa
 def test_asks_are_answered_while_a_sync_writes(state: ServiceState, layout: StoreLayout) -> None:
     import threading
 
-    from sync.engine import SyncOptions
+    from sync.index.engine import SyncOptions
     from sync.ports import SearchFilter
 
     state.sync(SyncOptions())
@@ -273,7 +273,7 @@ def test_asks_are_answered_while_a_sync_writes(state: ServiceState, layout: Stor
 def test_skills_install_and_respect_hand_edits(tmp_path: Path) -> None:
     import yaml
 
-    from service.skills import SKILLS, install_skills, skill_text
+    from service.agents.skills import SKILLS, install_skills, skill_text
     from sync.errors import UsageError
 
     for name in SKILLS:
@@ -297,8 +297,8 @@ def test_skill_flags_exist_in_the_cli() -> None:
     import re
     import shlex
 
-    from service.cli import build_parser
-    from service.skills import SKILLS, skill_text
+    from service.agents.skills import SKILLS, skill_text
+    from service.cli.main import build_parser
 
     parser = build_parser()
     checked = 0
@@ -315,7 +315,7 @@ def test_service_socket_sends_without_nagle_delay() -> None:
     """Without TCP_NODELAY every kept-alive response waited ~40 ms for a delayed ACK."""
     import socket
 
-    from service.server import listen
+    from service.http.server import listen
 
     server = listen("127.0.0.1", 0, socket.AF_INET)
     try:
@@ -349,7 +349,7 @@ def dashboard(app: Any, tmp_path: Path) -> Iterator[tuple[Any, str]]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    from service.server import listen
+    from service.http.server import listen
 
     sock = listen("127.0.0.1", 0, socket.AF_INET)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
@@ -392,7 +392,7 @@ def test_dashboard_searches_in_headless_chromium(state: ServiceState, tmp_path: 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from sync.engine import SyncOptions
+    from sync.index.engine import SyncOptions
 
     state.sync(SyncOptions())
     with dashboard(create_app(state), tmp_path) as (driver, url):
@@ -426,7 +426,7 @@ def test_dashboard_memory_detail_in_headless_chromium(
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from sync.engine import SyncOptions
+    from sync.index.engine import SyncOptions
 
     hostile = "Payload <img src=x onerror=alert(1)> stays text."
     write_memory_file(

@@ -12,9 +12,9 @@ import pytest
 
 from embeddings.encoder import SentenceTransformerEncoder, resolve_model_path
 from embeddings.qdrant_index import QdrantIndex
-from sync.checkpoint import load_checkpoint
-from sync.engine import SyncDeps, SyncOptions, run_sync
 from sync.errors import LockBusyError, RetryableError
+from sync.index.checkpoint import load_checkpoint
+from sync.index.engine import SyncDeps, SyncOptions, run_sync
 from sync.lock import WriterLock
 from sync.ports import IndexPoint
 from sync.store import StoreLayout

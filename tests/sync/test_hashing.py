@@ -3,7 +3,7 @@ from __future__ import annotations
 import dataclasses
 
 from sync.hashing import content_hash, point_id, text_fingerprint
-from sync.markdown import parse_memory
+from sync.store.markdown import parse_memory
 
 
 def test_content_hash_ignores_access_times_and_formatting() -> None:

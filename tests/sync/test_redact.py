@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sync.redact import redact, redact_transcript
-from sync.sources.base import Message, ToolCall, Transcript
+from sync.capture.redact import redact_transcript
+from sync.capture.sources.base import Message, ToolCall, Transcript
+from sync.redact import redact
 
 # Fake secrets, assembled so that no scanner mistakes this file for a leak.
 GH = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

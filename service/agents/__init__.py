@@ -1,0 +1,1 @@
+"""The coding agents' side: skills (and later MCP, hooks, connect)."""

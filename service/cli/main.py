@@ -1,0 +1,79 @@
+"""The `memsync` command line. stdout carries data (one JSON document with --json); stderr
+carries progress and messages. Exit codes: 0 ok, 1 runtime error, 2 usage or configuration
+error, 3 finished with items in the retry queue, 4 lock busy, 5 audit threshold crossed."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE, Result
+from service.cli.parser import build_parser
+from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError, UsageError
+
+# command -> the module that implements cmd_<command>; imported only when that command runs
+_MODULES = {
+    "init": "memory_commands",
+    "add": "memory_commands",
+    "ask": "memory_commands",
+    "status": "memory_commands",
+    "index": "memory_commands",
+    "skill": "memory_commands",
+    "sync": "sync_commands",
+    "retry": "sync_commands",
+    "maintain": "sync_commands",
+    "restore": "sync_commands",
+    "sources": "sync_commands",
+    "serve": "sync_commands",
+    "audit": "audit",
+    "compare": "daily",
+    "backfill": "daily",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = _handler(args.command)
+    try:
+        data, text, code = handler(args)
+    except KeyboardInterrupt:
+        _fail(args, "interrupted", "interrupted; the next sync finishes the work", EXIT_ERROR)
+        return EXIT_ERROR
+    except (ConfigError, StoreNotFoundError, UsageError) as exc:
+        return _fail(args, type(exc).__name__, str(exc), EXIT_USAGE)
+    except LockBusyError as exc:
+        return _fail(args, "LockBusyError", str(exc), EXIT_LOCKED)
+    except MemsyncError as exc:
+        return _fail(args, type(exc).__name__, str(exc), EXIT_ERROR)
+    except Exception as exc:  # boundary: report, never a bare traceback unless asked
+        if os.environ.get("MEMSYNC_DEBUG"):
+            traceback.print_exc()
+        return _fail(
+            args,
+            type(exc).__name__,
+            f"internal error: {exc} (set MEMSYNC_DEBUG=1 for a traceback)",
+            EXIT_ERROR,
+        )
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif text:
+        print(text)
+    return code
+
+
+def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    print(f"memsync: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": {"type": kind, "message": message}, "exit_code": code}))
+    return code
+
+
+def _handler(command: str) -> Callable[[argparse.Namespace], Result]:
+    module = importlib.import_module(f"service.cli.{_MODULES[command]}")
+    handler: Callable[[argparse.Namespace], Result] = getattr(module, f"cmd_{command}")
+    return handler

@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI app, the runtime that owns the store, server, client, dashboard."""

@@ -1,0 +1,304 @@
+"""The HTTP API (FastAPI). Handlers are thin: they validate, call ``ServiceState``, map errors.
+
+Errors always answer ``{"error": {"type", "message"}}`` with a status code: 400 bad request,
+401 missing or wrong token, 404 unknown memory or report, 409 store busy, 413 body too large,
+422 invalid fields, 500 anything else. No request names a path to write: the service only
+ever writes inside its store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.http.runtime import NotFoundError, ServiceState
+from sync.errors import LockBusyError, MemsyncError, UsageError
+from sync.index.engine import SyncOptions
+from sync.ports import SearchFilter
+
+MAX_BODY_BYTES = 1024 * 1024
+# the page holds no data: it calls the API, which asks for the token when one is set
+DASHBOARD = (resources.files("service.http") / "static" / "index.html").read_text(encoding="utf-8")
+KIND_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Short = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class SyncRequest(Strict):
+    """The CLI's `memsync sync` options; capture runs first unless scope is "memories"."""
+
+    dry_run: bool = False
+    force: bool = False
+    all_items: bool = Field(False, description="list unchanged items too")
+    scope: Literal["all", "sessions", "insights", "campaigns", "memories"] = "all"
+    agent: list[Literal["claude", "codex", "cursor", "opencode", "openclaw"]] = Field(
+        default_factory=list, description="only these agents (default: all configured)"
+    )
+    window: str | None = Field(None, pattern=r"^(all|[0-9]{1,5}[dhmw])$")
+    since: str | None = Field(None, max_length=40, description="ISO-8601")
+    until: str | None = Field(None, max_length=40, description="ISO-8601")
+    max_sessions: int | None = Field(None, ge=1, le=1_000_000)
+    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    no_extract: bool = False
+    tags: list[Short] = Field(default_factory=list, max_length=50)
+    exclude: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+    content_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,40}$")
+
+
+class AskRequest(Strict):
+    question: str = Field(min_length=1, max_length=4000)
+    k: int = Field(5, ge=1, le=100)
+    kinds: list[Annotated[str, Field(pattern=KIND_PATTERN)]] = Field(
+        default_factory=list, max_length=20
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=20
+    )
+    include_archived: bool = False
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    answer: bool = Field(True, description="write a cited answer when an LM is configured")
+
+
+class AskResult(BaseModel):
+    id: str | None
+    path: str | None
+    file: str
+    title: str | None
+    kind: str | None
+    tags: list[str]
+    score: float
+    lexical: float | None = None
+    snippet: str
+    updated: str | None
+
+
+class Citation(BaseModel):
+    n: int
+    id: str | None
+    path: str | None
+    title: str | None
+
+
+class Answer(BaseModel):
+    answer: str | None = None
+    citations: list[Citation] = Field(default_factory=list)
+    model: str | None = None
+    error: str | None = None
+
+
+class AskResponse(BaseModel):
+    question: str
+    results: list[AskResult]
+    answer: Answer | None = None
+
+
+class AddRequest(Strict):
+    kind: str = Field(pattern=KIND_PATTERN)
+    title: str = Field(min_length=1, max_length=500)
+    body: str = Field(min_length=1, max_length=200_000)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    confidence: float = Field(0.7, ge=0.0, le=1.0)
+    dry_run: bool = False
+
+
+class RetryRequest(Strict):
+    drop: list[str] | None = Field(
+        None, description="forget these queued paths; an empty list drops every dead letter"
+    )
+
+
+def create_app(
+    state: ServiceState, token: str | None = None, max_body: int = MAX_BODY_BYTES
+) -> FastAPI:
+    app = FastAPI(
+        title="memsync",
+        version="0.1.0",
+        description="Long-term memory for coding agents: sync, ask, add.",
+    )
+    _errors(app)
+    app.add_middleware(BodyLimit, max_body=max_body)
+    auth = [Depends(_bearer(token))]
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> str:
+        return DASHBOARD
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/api/sync", dependencies=auth)
+    def sync(req: SyncRequest) -> dict[str, Any]:
+        opts = SyncOptions(
+            dry_run=req.dry_run, force=req.force, list_unchanged=req.all_items, run_id=req.run_id
+        )
+        capture = req.model_dump(exclude={"all_items", "run_id"})
+        return state.sync(opts, capture)
+
+    @app.post("/api/ask", dependencies=auth, response_model=AskResponse)
+    def ask(req: AskRequest) -> dict[str, Any]:
+        flt = SearchFilter(tuple(req.kinds), tuple(req.tags), req.include_archived)
+        results = state.ask(req.question, req.k, flt, mode=req.mode)
+        answer = state.answer(req.question, results) if req.answer else None
+        return {"question": req.question, "results": results, "answer": answer}
+
+    @app.post("/api/memories", dependencies=auth)
+    def add(req: AddRequest) -> dict[str, Any]:
+        tags = tuple(dict.fromkeys(t.strip() for t in req.tags if t.strip()))
+        return state.add(
+            kind=req.kind,
+            title=req.title,
+            body=req.body,
+            tags=tags,
+            confidence=req.confidence,
+            dry_run=req.dry_run,
+        )
+
+    @app.get("/api/memories", dependencies=auth)
+    def list_memories(
+        kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
+        tag: Annotated[str | None, Query(max_length=100)] = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        return state.list_memories(kind=kind, tag=tag, offset=offset, limit=limit)
+
+    @app.get("/api/memories/{memory_id:path}", dependencies=auth)
+    def get_memory(memory_id: str) -> dict[str, Any]:
+        return state.get_memory(memory_id)
+
+    @app.get("/api/status", dependencies=auth)
+    def status() -> dict[str, Any]:
+        return state.status()
+
+    @app.post("/api/retry", dependencies=auth)
+    def retry(req: RetryRequest) -> dict[str, Any]:
+        if req.drop is not None:
+            return {"dropped": state.drop(req.drop)}
+        return state.sync(SyncOptions(retry_now=True), {"retry_now": True})
+
+    @app.get("/api/reports", dependencies=auth)
+    def reports(
+        offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    ) -> dict[str, Any]:
+        return state.reports(offset, limit)
+
+    @app.get("/api/reports/{run_id}", dependencies=auth)
+    def report(run_id: str) -> dict[str, Any]:
+        return state.report(run_id)
+
+    return app
+
+
+def _bearer(token: str | None) -> Callable[..., None]:
+    def check(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            return
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not secrets.compare_digest(given.encode(), token.encode()):
+            raise _Unauthorized()
+
+    return check
+
+
+class _Unauthorized(MemsyncError):
+    """Missing or wrong bearer token."""
+
+
+def _errors(app: FastAPI) -> None:
+    codes: list[tuple[type[Exception], int]] = [
+        (_Unauthorized, 401),
+        (NotFoundError, 404),
+        (UsageError, 400),
+        (LockBusyError, 409),
+        (MemsyncError, 500),
+        (Exception, 500),
+    ]
+    for exc_type, code in codes:
+        app.add_exception_handler(exc_type, _handler(code))
+
+
+def _handler(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        message = str(exc) if isinstance(exc, MemsyncError) else f"internal error: {exc}"
+        if code == 401:
+            message = "missing or wrong token: send 'Authorization: Bearer <MEMSYNC_API_TOKEN>'"
+        return JSONResponse(
+            {"error": {"type": type(exc).__name__, "message": message}}, status_code=code
+        )
+
+    return handle
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over ``max_body`` bytes with 413, whether the
+    client announced the length or streams the body."""
+
+    def __init__(self, app: Any, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await _too_large(send, self.max_body)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_body)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
+    body = b'{"error":{"type":"BodyTooLarge","message":"request body over %d bytes"}}' % limit
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,97 @@
+"""`memsync serve`: run the API on one socket, advertise it in .memsync/service.json."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import signal
+import socket
+import sys
+
+from service.settings import Settings
+from sync.errors import ConfigError
+from sync.fsutil import atomic_write_bytes
+from sync.store import StoreLayout
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    layout: StoreLayout,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    sync_every_s: float,
+) -> None:
+    """Serve until interrupted. Refuses a non-loopback address without a token."""
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"serving on {host} exposes your memories: set MEMSYNC_API_TOKEN (clients send "
+            "'Authorization: Bearer <token>'), or keep the default --host 127.0.0.1"
+        )
+    import uvicorn
+
+    from service.http.api import create_app
+    from service.http.runtime import ServiceState
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = listen(host, port, family)
+    state = ServiceState(layout, settings)
+    state.open()
+    info = layout.service_path
+    try:
+        url_host = f"[{host}]" if family == socket.AF_INET6 else host
+        bound = sock.getsockname()[1]
+        atomic_write_bytes(
+            info,
+            json.dumps(
+                {
+                    "url": f"http://{url_host}:{bound}",
+                    "pid": os.getpid(),
+                    "token_required": bool(token),
+                    "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                }
+            ).encode(),
+        )
+        print(f"memsync: serving {layout.root} on http://{url_host}:{bound}", file=sys.stderr)
+        state.start_background_sync(sync_every_s, settings.maintain_interval_min * 60)
+        config = uvicorn.Config(create_app(state, token), log_level="warning", access_log=False)
+        # uvicorn re-raises SIGTERM after its graceful shutdown: exit normally instead, so
+        # that the cleanup below (service.json, the store lock, the index) always runs
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            if json.loads(info.read_text())["pid"] == os.getpid():
+                info.unlink()
+        state.close()
+        sock.close()
+
+
+def listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+    """A listening TCP socket whose connections send without Nagle's delay.
+
+    asyncio turns TCP_NODELAY on only for sockets created with IPPROTO_TCP; without it every
+    response on a kept-alive connection waited for the client's delayed ACK (~40 ms)."""
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock

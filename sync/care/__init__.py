@@ -1,0 +1,1 @@
+"""Care: keeping the store healthy (maintain merges and archives, audit reports)."""

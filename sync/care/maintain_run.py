@@ -1,0 +1,261 @@
+"""`memsync maintain`, `maintain --undo RUN_ID` and `memsync restore ID`: applying the plan.
+
+Every change is a move or a rewrite with the previous version kept under memory/archived/,
+and the run's report lists each one, so a run can be undone from its report. The index is
+brought up to date before planning (vectors must match the files) and after applying.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from sync.care.maintain import Candidate, MaintainPlan, MaintainPolicy, plan_maintenance
+from sync.dedup import merge_memories
+from sync.errors import UsageError
+from sync.fsutil import confined
+from sync.index.checkpoint import load_checkpoint
+from sync.index.engine import SyncDeps, SyncOptions, run_sync, writer_lock
+from sync.index.report import prune_reports, write_report
+from sync.models import ARCHIVE_FOLDER, Memory
+from sync.retry import iso
+from sync.store import StoreLayout, try_read_memory, unique_rel_path, write_memory
+from sync.store.access import last_access
+from sync.store.archive import archive_version
+
+# (kept, [merged-from memories], now) -> the merged memory; DSPy when an LM is configured
+Merger = Callable[[Memory, Sequence[Memory], dt.datetime], Memory]
+ARCHIVE_FIELDS = ("archived_from", "archived_reason", "archived_at")
+
+
+def deterministic_merge(keep: Memory, others: Sequence[Memory], now: dt.datetime) -> Memory:
+    """The kept memory enriched by each other one (new text appended, tags united)."""
+    merged = keep
+    for other in others:
+        merged = merge_memories(merged, other, now)
+    return merged
+
+
+def run_maintain(
+    layout: StoreLayout,
+    deps: SyncDeps,
+    policy: MaintainPolicy,
+    *,
+    dry_run: bool = False,
+    merger: Merger = deterministic_merge,
+    lock_held: bool = False,
+) -> dict[str, Any]:
+    """Plan (and unless ``dry_run``, apply) one maintenance run; returns its report."""
+    t0, now = time.perf_counter(), deps.clock()
+    with writer_lock(layout, skip=dry_run or lock_held):
+        if not dry_run:
+            run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
+        candidates = _candidates(layout, deps)
+        plan = plan_maintenance(candidates, policy, now)
+        report = _report(plan, candidates, policy, dry_run, now)
+        if not dry_run:
+            report["actions"] = _apply(layout, plan, merger, now)
+            after = run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
+            report["index"] = after["counts"]
+            report["timings_s"] = {"total": round(time.perf_counter() - t0, 3)}
+            report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
+            prune_reports(layout.reports_dir, "maintain", keep=deps.keep_reports)
+        else:
+            report["timings_s"] = {"total": round(time.perf_counter() - t0, 3)}
+        return report
+
+
+def _candidates(layout: StoreLayout, deps: SyncDeps) -> list[Candidate]:
+    """Every live (not archived) memory with its stored vector and last access."""
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    vectors: dict[str, Sequence[float]] = {}
+    if checkpoint.collection and deps.index_exists():
+        index = deps.index_factory()
+        try:
+            for point in index.export(checkpoint.collection):
+                vectors[str(point.payload.get("memory_id"))] = point.vector
+        finally:
+            index.close()
+    accessed = last_access(layout)
+    out = []
+    for rel in sorted(checkpoint.entries):
+        if rel.startswith(f"{ARCHIVE_FOLDER}/"):
+            continue
+        memory = try_read_memory(layout.memory_dir, rel)
+        if memory is not None:
+            out.append(Candidate(rel, memory, vectors.get(memory.id), accessed.get(memory.id)))
+    return out
+
+
+def _apply(
+    layout: StoreLayout, plan: MaintainPlan, merger: Merger, now: dt.datetime
+) -> list[dict[str, Any]]:
+    actions: list[dict[str, Any]] = []
+    for merge in plan.merges:
+        keep = _require(layout, merge.keep)
+        others = [_require(layout, rel) for rel in merge.merged]
+        previous = archive_version(layout, keep, now)
+        merged = merger(keep, others, now)
+        supersedes = tuple(dict.fromkeys((*keep.supersedes, *(o.id for o in others))))
+        write_memory(
+            layout.memory_dir, merge.keep, dataclasses.replace(merged, supersedes=supersedes)
+        )
+        moved = [
+            {"from": rel, "to": _move_to_archive(layout, rel, other, now, superseded_by=keep.id)}
+            for rel, other in zip(merge.merged, others, strict=True)
+        ]
+        actions.append({"op": "merge", "keep": merge.keep, "previous": previous, "moved": moved})
+    for archive in plan.archives:
+        memory = _require(layout, archive.path)
+        to = _move_to_archive(layout, archive.path, memory, now, reason=archive.reason)
+        actions.append({"op": "archive", "from": archive.path, "to": to})
+    return actions
+
+
+def _move_to_archive(
+    layout: StoreLayout,
+    rel: str,
+    memory: Memory,
+    now: dt.datetime,
+    *,
+    superseded_by: str | None = None,
+    reason: str | None = None,
+) -> str:
+    """Write the memory under archived/<kind folder>/ (same id: its point follows), then
+    remove the original; returns the new path."""
+    parts = PurePosixPath(rel).parts
+    target = unique_rel_path(
+        str(PurePosixPath(ARCHIVE_FOLDER, *parts)),
+        lambda r: confined(layout.memory_dir, r).exists(),
+    )
+    extra = {**memory.extra, "archived_from": rel, "archived_at": iso(now)}
+    if reason:
+        extra["archived_reason"] = reason
+    moved = dataclasses.replace(memory, superseded_by=superseded_by, extra=extra)
+    write_memory(layout.memory_dir, target, moved)
+    confined(layout.memory_dir, rel).unlink()
+    return target
+
+
+def restore(layout: StoreLayout, deps: SyncDeps, memory_id: str) -> dict[str, Any]:
+    """Bring an archived memory back to where it was (`memsync restore ID`)."""
+    with writer_lock(layout, skip=False):
+        archived = layout.memory_dir / ARCHIVE_FOLDER
+        for path in sorted(archived.rglob("*.md")) if archived.is_dir() else []:
+            rel = path.relative_to(layout.memory_dir).as_posix()
+            memory = try_read_memory(layout.memory_dir, rel)
+            if memory is None or memory.id != memory_id:
+                continue
+            if "archived_from" not in memory.extra:
+                raise UsageError(
+                    f"memory/{rel} is an earlier version of {memory.superseded_by}, kept as "
+                    "history; copy what you need from it instead of restoring it"
+                )
+            back = _unarchive(layout, rel, memory)
+            run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
+            return {"restored": memory_id, "from": rel, "to": back}
+        raise UsageError(f"no archived memory with id {memory_id!r} (see memory/archived/)")
+
+
+def undo(layout: StoreLayout, deps: SyncDeps, run_id: str) -> dict[str, Any]:
+    """Reverse a maintenance run from its report: moves back, merged memories restored."""
+    with writer_lock(layout, skip=False):
+        report = _load_report(layout, run_id)
+        undone: list[dict[str, Any]] = []
+        now = deps.clock()
+        for action in reversed(report.get("actions", [])):
+            if action["op"] == "archive":
+                undone.append(_move_back(layout, action["to"], action["from"]))
+                continue
+            for move in action["moved"]:
+                undone.append(_move_back(layout, move["to"], move["from"]))
+            current = _require(layout, action["keep"])
+            previous = _require(layout, action["previous"])
+            archive_version(layout, current, now)  # the merged version stays as history
+            restored = dataclasses.replace(previous, id=current.id, superseded_by=None)
+            write_memory(layout.memory_dir, action["keep"], restored)
+            confined(layout.memory_dir, action["previous"]).unlink()
+            undone.append({"restored": action["keep"], "from": action["previous"]})
+        run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
+        return {"undone": run_id, "changes": undone}
+
+
+def _move_back(layout: StoreLayout, rel: str, original: str) -> dict[str, Any]:
+    memory = try_read_memory(layout.memory_dir, rel)
+    if memory is None and confined(layout.memory_dir, original).exists():
+        return {"from": rel, "to": original, "note": "already restored"}
+    if memory is None:
+        raise UsageError(f"memory/{rel} is missing; it cannot be moved back to memory/{original}")
+    return {"from": rel, "to": _unarchive(layout, rel, memory)}
+
+
+def _unarchive(layout: StoreLayout, rel: str, memory: Memory) -> str:
+    original = str(memory.extra.get("archived_from") or "")
+    if not original or original.startswith(f"{ARCHIVE_FOLDER}/"):
+        raise UsageError(f"memory/{rel}: no original location recorded")
+    target = unique_rel_path(original, lambda r: confined(layout.memory_dir, r).exists())
+    extra = {k: v for k, v in memory.extra.items() if k not in ARCHIVE_FIELDS}
+    write_memory(
+        layout.memory_dir, target, dataclasses.replace(memory, superseded_by=None, extra=extra)
+    )
+    confined(layout.memory_dir, rel).unlink()
+    return target
+
+
+def _load_report(layout: StoreLayout, run_id: str) -> dict[str, Any]:
+    matches = sorted(layout.reports_dir.glob(f"maintain-*-{run_id}.json"))
+    if not matches:
+        raise UsageError(f"no maintenance report with run id {run_id!r} in {layout.reports_dir}")
+    data: dict[str, Any] = json.loads(matches[-1].read_text(encoding="utf-8"))
+    if data.get("dry_run"):
+        raise UsageError(f"run {run_id} was a dry run: nothing to undo")
+    return data
+
+
+def _require(layout: StoreLayout, rel: str) -> Memory:
+    memory = try_read_memory(layout.memory_dir, rel)
+    if memory is None:
+        raise UsageError(f"memory/{rel} is missing or unreadable; run `memsync sync` first")
+    return memory
+
+
+def _report(
+    plan: MaintainPlan,
+    candidates: Sequence[Candidate],
+    policy: MaintainPolicy,
+    dry_run: bool,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    titles = {c.path: c.memory.title for c in candidates}
+    return {
+        "kind": "maintain",
+        "run_id": secrets.token_hex(4),
+        "dry_run": dry_run,
+        "started": iso(now),
+        "policy": dataclasses.asdict(policy),
+        "counts": {
+            "memories": len(candidates),
+            "merge_groups": len(plan.merges),
+            "merged": sum(len(m.merged) for m in plan.merges),
+            "archived": len(plan.archives),
+            "not_indexed": sum(1 for c in candidates if not c.vector),
+        },
+        "merges": [
+            {
+                "keep": m.keep,
+                "title": titles.get(m.keep),
+                "merged": [
+                    {"path": p, "title": titles.get(p), "score": s}
+                    for p, s in zip(m.merged, m.scores, strict=True)
+                ],
+            }
+            for m in plan.merges
+        ],
+        "archives": [vars(a) | {"title": titles.get(a.path)} for a in plan.archives],
+    }

@@ -1,0 +1,210 @@
+"""One sync run: lock, load the checkpoint, scan, plan, execute (unless dry run), report."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sync.errors import UsageError
+from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
+from sync.index.executor import Executor
+from sync.index.outcome import Outcome
+from sync.index.planner import PlanOptions, must_read_all, plan_sync
+from sync.index.report import build_report, prune_reports, write_report
+from sync.index.scan import scan
+from sync.lock import WriterLock
+from sync.models import Plan, ScannedFile
+from sync.ports import Encoder, VectorIndex
+from sync.retry import RetryPolicy
+from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    dry_run: bool = False
+    force: bool = False
+    retry_now: bool = False
+    ignore_lock: bool = False
+    scope: frozenset[str] | None = None
+    report_path: Path | None = None
+    list_unchanged: bool = False
+    run_id: str | None = None  # default: random
+    write_reports: bool = True  # False for the index pass that precedes a capture
+    attachments: Mapping[str, Any] | None = None  # more report sections (the capture's)
+
+
+@dataclass
+class SyncDeps:
+    """Everything a run needs from outside the core, built by the composition root."""
+
+    encoder_model: str
+    encoder_factory: Callable[[], Encoder]
+    index_factory: Callable[[], VectorIndex]
+    index_exists: Callable[[], bool] = lambda: True  # False: nothing to open (embedded, fresh)
+    index_id: str = "local"  # recorded in the checkpoint; a change re-indexes everything
+    collection_prefix: str = "memsync"
+    # a dry run that precedes a collection upgrade plans as if it were done (vectors reused)
+    schema_upgrade_pending: bool = False
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    batch_size: int = 64
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    keep_reports: int = 500
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    progress: Callable[[int, int], None] | None = None
+
+
+@contextlib.contextmanager
+def writer_lock(layout: StoreLayout, *, skip: bool) -> Iterator[None]:
+    """Hold the store's writer lock for the block, unless told to skip it."""
+    if skip:
+        yield
+        return
+    with WriterLock(layout.lock_path):
+        yield
+
+
+def run_sync(
+    layout: StoreLayout,
+    opts: SyncOptions,
+    deps: SyncDeps,
+    *,
+    lock_held: bool = False,
+    checkpoint: Checkpoint | None = None,
+) -> dict[str, Any]:
+    """Run (or preview) one sync and return its report. ``checkpoint``: one the caller has
+    just loaded under the same lock and not changed since (saves reading it again)."""
+    with writer_lock(layout, skip=opts.dry_run or opts.ignore_lock or lock_held):
+        return _run_locked(layout, opts, deps, checkpoint)
+
+
+def _run_locked(
+    layout: StoreLayout, opts: SyncOptions, deps: SyncDeps, loaded: Checkpoint | None
+) -> dict[str, Any]:
+    started, t0 = deps.clock(), time.perf_counter()
+    run_id = opts.run_id or secrets.token_hex(4)
+    recovered = layout.journal_path.exists()
+    checkpoint = (
+        loaded
+        if loaded is not None and not recovered
+        else load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    )
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    plan_opts = PlanOptions(
+        deps.encoder_model,
+        index_id=deps.index_id,
+        collection_prefix=deps.collection_prefix,
+        schema_upgrade_pending=deps.schema_upgrade_pending,
+        force=opts.force,
+        retry_now=opts.retry_now,
+        scope=opts.scope,
+        dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
+    )
+    known = {} if must_read_all(checkpoint, plan_opts) else checkpoint.entries
+    scanned = scan(
+        layout.memory_dir,
+        known,
+        now_ns=time.time_ns(),
+        max_bytes=deps.max_file_bytes,
+        only=opts.scope,
+    )
+    timings["scan"] = round(time.perf_counter() - t, 4)
+    plan = plan_sync(scanned, checkpoint, plan_opts, started)
+    outcome: Outcome | None = None
+    if not opts.dry_run:
+        outcome = _execute(layout, plan, scanned, checkpoint, deps, started, recovered)
+        timings.update(outcome.timings)
+    timings["total"] = round(time.perf_counter() - t0, 4)
+    report = build_report(
+        run_id=run_id,
+        started=started,
+        finished=deps.clock(),
+        layout=layout,
+        plan=plan,
+        outcome=outcome,
+        checkpoint=checkpoint,
+        timings=timings,
+        list_unchanged=opts.list_unchanged,
+        recovered=recovered,
+    )
+    report.update(opts.attachments or {})
+    if not opts.dry_run and opts.write_reports:
+        report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
+        prune_reports(layout.reports_dir, keep=deps.keep_reports)
+    if opts.report_path is not None:
+        write_report(opts.report_path, report, exact=True)
+    return report
+
+
+def _execute(
+    layout: StoreLayout,
+    plan: Plan,
+    scanned: Sequence[ScannedFile],
+    checkpoint: Checkpoint,
+    deps: SyncDeps,
+    now: dt.datetime,
+    recovered: bool,
+) -> Outcome:
+    journal = Journal(layout.journal_path)
+    executor = Executor(
+        checkpoint=checkpoint,
+        journal=journal,
+        memories={sf.path: sf.memory for sf in scanned if sf.memory is not None},
+        encoder_factory=deps.encoder_factory,
+        index_factory=deps.index_factory,
+        collection_prefix=deps.collection_prefix,
+        index_id=deps.index_id,
+        policy=deps.policy,
+        now=now,
+        batch_size=deps.batch_size,
+        progress=deps.progress,
+    )
+    try:
+        outcome = executor.run(plan)
+    finally:
+        journal.commit()
+        journal.close()
+        executor.close()
+    outcome.warnings.extend(checkpoint.warnings)
+    if journal.wrote or recovered:
+        checkpoint.last_run = {"finished": now.isoformat()}
+        save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+    return outcome
+
+
+def drop_from_queue(
+    layout: StoreLayout, paths: Sequence[str], *, lock_held: bool = False
+) -> list[str]:
+    """Forget queued items until their file changes (no paths: every dead letter)."""
+    with writer_lock(layout, skip=lock_held):
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+        queued = {**checkpoint.retry, **checkpoint.source_retry}
+        unknown = [p for p in paths if p not in queued]
+        if unknown:
+            raise UsageError(f"not in the retry queue: {', '.join(unknown)} (see `memsync status`)")
+        chosen = list(paths) or [p for p, r in queued.items() if r.dead]
+        for path in chosen:
+            if path in checkpoint.retry:
+                checkpoint.ignored[path] = checkpoint.retry.pop(path).raw_hash
+            else:  # a source: recorded as seen at its failing size/mtime, read once it changes
+                entry = checkpoint.source_retry.pop(path)
+                size, _, mtime = (entry.raw_hash or "0:0").partition(":")
+                checkpoint.sources[path] = SourceEntry(
+                    path,
+                    path.split(":", 1)[0],
+                    int(size),
+                    int(mtime),
+                    "",
+                    (),
+                    0,
+                    entry.last_failed,
+                )
+        if chosen:
+            save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
+        return chosen

@@ -1,0 +1,1 @@
+"""Recall: answering a question from memory (hybrid retrieval, a cited answer)."""
