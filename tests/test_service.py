@@ -262,7 +262,7 @@ def test_asks_are_answered_while_a_sync_writes(state: ServiceState, layout: Stor
     writer.start()
     answered = 0
     while writer.is_alive():
-        results = state.ask("which database runs the job queue", 3, SearchFilter())
+        results = state.ask("which database runs the job queue", 3, SearchFilter())["results"]
         assert results and results[0]["id"] == "m-db"
         answered += 1
     writer.join()

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from service.cli import audit, daily
+from sync.models import KINDS
+
+KIND_HELP = f"one of {', '.join(KINDS)} (or a kind from `[kinds] custom` in config.toml)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-items", action="store_true", help="list unchanged items too")
 
     p = sub.add_parser("add", parents=[common], help="add a memory unless it is a duplicate")
-    p.add_argument("--kind", required=True, help="decision, learning, insight, ...")
+    p.add_argument("--kind", required=True, help=KIND_HELP)
     p.add_argument("--title", required=True)
     p.add_argument("--body", help="markdown body; '-' reads standard input")
     p.add_argument("--body-file", type=Path, help="read the body from a file")
@@ -64,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="semantic search over memories")
     p.add_argument("question")
     p.add_argument("--k", type=int, default=5, help="how many memories (default 5)")
-    p.add_argument("--kind", action="append", default=[], help="only this kind (repeatable)")
+    p.add_argument(
+        "--kind", action="append", default=[], help=f"only this kind (repeatable): {KIND_HELP}"
+    )
     p.add_argument("--tag", action="append", default=[], help="only with this tag (repeatable)")
     p.add_argument("--include-archived", action="store_true")
     p.add_argument(
@@ -72,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("hybrid", "dense", "lexical"),
         default="hybrid",
         help="hybrid (default): embeddings and BM25 fused; or one of them alone",
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        metavar="F",
+        help="withhold results scoring below F (default: [ask] min_score, 0.35; 0 shows all)",
     )
     p.add_argument("--no-answer", action="store_true", help="skip the LM's cited answer")
 

@@ -108,8 +108,9 @@ def add_text(result: dict[str, Any]) -> str:
 
 
 def ask_text(data: dict[str, Any]) -> str:
+    scoring = data.get("scoring") or {}
     if not data["results"]:
-        return "no memories found (is the store synced? run `memsync sync`)"
+        return _no_match(data, scoring)
     lines = []
     answer = data.get("answer") or {}
     if answer.get("answer"):
@@ -118,10 +119,33 @@ def ask_text(data: dict[str, Any]) -> str:
     elif answer.get("error"):
         lines += [f"(no answer from {answer.get('model')}: {answer['error']})", ""]
     for i, r in enumerate(data["results"], start=1):
-        lines.append(f"{i}. [{r['score']:.3f}] {r['title']}  ({r['kind']}, memory/{r['path']})")
-        if r["snippet"]:
-            lines.append(f"   {r['snippet']}")
+        where = " · ".join(x for x in (r["kind"], ", ".join(r.get("tags") or [])) if x)
+        lines.append(f"{i}. {r['score']:.2f}  {r['title']}  ({where} · memory/{r['path']})")
+        lines += [f"     {line}" for line in (r.get("snippet") or "").splitlines()]
+    lines.append(_score_note(data, scoring))
     return "\n".join(lines)
+
+
+def _no_match(data: dict[str, Any], scoring: dict[str, Any]) -> str:
+    closest = data.get("closest")
+    if not data.get("no_strong_match") or not closest:
+        return "no memories found (is the store synced? run `memsync sync`)"
+    return (
+        f"no strong match: nothing scored {scoring.get('min_score')} or more "
+        f"(closest: {closest['score']:.2f} {closest['title']}, memory/{closest['path']}); "
+        "memory has nothing on this. `--min-score 0` shows the weak matches."
+    )
+
+
+def _score_note(data: dict[str, Any], scoring: dict[str, Any]) -> str:
+    if scoring.get("score") == "bm25":
+        return "(scores: BM25 term matching, higher is better; no relevance floor in lexical mode)"
+    withheld = data.get("withheld") or 0
+    note = f"; {withheld} weaker withheld" if withheld else ""
+    return (
+        "(scores: relevance 0-1, meaning and exact words; below "
+        f"{scoring.get('min_score', 0)} not shown{note})"
+    )
 
 
 def status_text(d: dict[str, Any]) -> str:
@@ -134,7 +158,8 @@ def status_text(d: dict[str, Any]) -> str:
         f"store:    {d['store']}",
         f"memories: {d['memory_files']} files, {d['indexed']} indexed",
         f"encoder:  {encoder}",
-        f"index:    {index['backend']} at {index['location']}, collection {d['collection']}",
+        f"index:    {index['backend']} at {index['location']}"
+        + (f", collection {d['collection']}" if d["collection"] else ", nothing indexed yet"),
         *(
             [
                 f"          points still in {index['pending_migration']}: the next command moves "

@@ -20,6 +20,8 @@ from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_con
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import (
+    ask_scoring,
+    check_kind,
     dedup_thresholds,
     maintain_policy,
     make_encoder,
@@ -206,6 +208,7 @@ class ServiceState:
         confidence: float,
         dry_run: bool,
     ) -> dict[str, Any]:
+        check_kind(self.settings, kind, "kind")
         candidate = new_candidate(
             kind=kind,
             title=title,
@@ -227,11 +230,20 @@ class ServiceState:
             )
 
     def ask(
-        self, question: str, k: int, flt: SearchFilter, *, mode: str = "hybrid"
-    ) -> list[dict[str, Any]]:
+        self,
+        question: str,
+        k: int,
+        flt: SearchFilter,
+        *,
+        mode: str = "hybrid",
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        """Ranked memories above the relevance floor, and what was withheld under it."""
+        for kind in flt.kinds:
+            check_kind(self.settings, kind, "kind")
         encoder, index = self._require()
         collection = collection_name(self.settings.collection, encoder.identity)
-        results = ask(
+        found = ask(
             question,
             encoder=encoder,
             index=index,
@@ -240,9 +252,10 @@ class ServiceState:
             flt=flt,
             memory_dir=self.layout.memory_dir,
             mode=mode,
+            scoring=ask_scoring(self.settings, min_score),
         )
-        record_access(self.layout, (r["id"] for r in results), dt.datetime.now(dt.UTC))
-        return results
+        record_access(self.layout, (r["id"] for r in found["results"]), dt.datetime.now(dt.UTC))
+        return found
 
     def status(self) -> dict[str, Any]:
         data = store_status(self.layout, self.settings)
