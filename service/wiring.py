@@ -143,6 +143,7 @@ def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
         ),
         batch_size=settings.batch_size,
         max_file_bytes=settings.max_file_bytes,
+        kinds=known_kinds(settings),
     )
 
 

@@ -33,17 +33,36 @@ def sync_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# why capture skipped a source item, by the code in the report's skipped_by_reason
+SKIP_WORDS = {
+    "window": "changed before the window (--window, [sources] window)",
+    "until": "changed after --until",
+    "excluded": "excluded by --exclude",
+    "other_project": "from another project",
+    "retry_wait": "waiting for their retry time",
+    "dead_letter": "dead-lettered (memsync retry forces them)",
+    "max_sessions": "over --max-sessions",
+}
+
+
 def capture_lines(cap: dict[str, Any]) -> list[str]:
     """The capture part of a sync report: per session, each candidate and its verdict."""
     c = cap["counts"]
     verb = "would capture" if cap["dry_run"] else "captured"
     lines = [
-        f"{verb} from {c['read']} of {c['items']} source items ({c['unchanged']} unchanged, "
-        f"{c['skipped']} skipped, {c['failed']} failed): {c['candidates']} candidates -> "
+        f"{verb} from {c['read']} of {c['items']} source items ({c['unchanged']} unchanged "
+        f"since the last capture, {c['skipped']} skipped, {c['failed']} failed): "
+        f"{c['candidates']} candidates -> "
         f"{c['added']} new, {c['updated']} merged, {c['noop']} duplicates, "
         f"{c['summaries']} session summaries; "
         f"{c['redactions']} secrets redacted"
     ]
+    by_reason = cap.get("skipped_by_reason") or {}
+    if by_reason:
+        lines.append(
+            "  skipped: "
+            + ", ".join(f"{n} {SKIP_WORDS.get(code, code)}" for code, n in by_reason.items())
+        )
     for item in cap["items"]:
         if not item["candidates"]:
             continue

@@ -28,7 +28,7 @@ from service.http.server import serve
 from service.wiring import (
     maintain_policy,
 )
-from sync.capture.pipeline import capture_and_index
+from sync.capture.combined import capture_and_index
 from sync.errors import LockBusyError, UsageError
 from sync.index.engine import SyncOptions, drop_from_queue
 from sync.index.report import write_report

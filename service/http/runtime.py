@@ -30,7 +30,7 @@ from service.wiring import (
     sync_deps,
 )
 from sync.capture.add import add_memory, new_candidate
-from sync.capture.pipeline import capture_and_index
+from sync.capture.combined import capture_and_index
 from sync.care.maintain_run import run_maintain
 from sync.errors import MemoryFileError, MemsyncError, UsageError
 from sync.fsutil import confined
