@@ -133,7 +133,7 @@ def main() -> int:
         return ask_all(encoder, coding, "coding", qs, text, lambda i, q: everything, scoring)
 
     for weight in SUMMARY_WEIGHTS:
-        scoring = Scoring(min_score=0.0, kind_weights={"summary": weight, "daily": weight})
+        scoring = Scoring(min_score=0.0, kind_weights={"summary": weight})
         out["summary_weights"][weight] = summary_effect(of_coding(questions, "q", scoring), records)
     answered = of_coding(questions, "q")
     sets: dict[str, Asked] = {

@@ -300,7 +300,7 @@ DEFAULT_CONFIG = """\
 
 [ask]
 # min_score = 0.35               # results scoring below it are withheld ("no strong match")
-# kind_weights = {summary = 0.85, daily = 0.85}  # a summary outranks a decision only
+# kind_weights = {summary = 0.85}  # a session summary outranks a decision only
 #                                # when it answers clearly better
 
 [kinds]

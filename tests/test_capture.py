@@ -272,6 +272,7 @@ def test_dry_run_writes_nothing_and_reports_each_candidate(make_store: Any, tmp_
             assert cand["verdict"] == "noop" or cand["file"].startswith("memory/")
     queue = item_for(cap, QUEUE)
     assert queue["candidates"][0] == {
+        "id": queue["candidates"][0]["id"],
         "kind": "decision",
         "title": PG_TITLE,
         "verdict": "add",

@@ -62,7 +62,18 @@ def test_bad_config_fails_fast_naming_the_setting(project: tuple[Path, dict[str,
     assert res.returncode == 2 and "http://" in one_json(res.stdout)["error"]["message"]
     (proj / ".memsync" / "config.toml").write_text("bogus_key = 1\n")
     res = run(["status"], proj, env)
-    assert res.returncode == 2 and "unknown setting 'bogus_key'" in res.stderr
+    assert res.returncode == 2 and "unknown setting `bogus_key`" in res.stderr
+    # spelled as in the file, with the closest setting
+    (proj / ".memsync" / "config.toml").write_text(
+        "[dedup]\nnoop_treshold = 0.9\n[askk]\nmin_score = 0.2\n"
+    )
+    res = run(["status"], proj, env)
+    assert res.returncode == 2, res.stderr
+    assert "unknown setting `[dedup] noop_treshold`; did you mean `[dedup] noop_threshold`?" in (
+        res.stderr
+    )
+    assert "unknown section `[askk]`; did you mean `[ask]`?" in res.stderr
+    assert "dedup_noop" not in res.stderr
 
 
 def test_malformed_file_exits_3_and_status_shows_the_queue(

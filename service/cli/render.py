@@ -167,6 +167,15 @@ def _score_note(data: dict[str, Any], scoring: dict[str, Any]) -> str:
     )
 
 
+def _service_line(service: dict[str, Any] | None) -> str:
+    if not service:
+        return "service:  not running (commands open the store themselves; `memsync serve`)"
+    up = int(service.get("uptime_s") or 0)
+    uptime = f"{up // 3600}h{up % 3600 // 60:02d}m" if up >= 3600 else f"{up // 60}m{up % 60:02d}s"
+    where = service.get("url") or "in this process"
+    return f"service:  running at {where} (pid {service.get('pid')}, up {uptime})"
+
+
 def status_text(d: dict[str, Any]) -> str:
     enc = d["encoder"]
     encoder = f"{enc['model']} ({enc['dim']} dims)" if enc else "none yet"
@@ -188,6 +197,7 @@ def status_text(d: dict[str, Any]) -> str:
             else []
         ),
         f"retry queue: {len(d['retry_queue'])}, dead letters: {len(d['dead_letters'])}",
+        _service_line(d.get("service")),
     ]
     for r in d["retry_queue"]:
         lines.append(
@@ -195,6 +205,11 @@ def status_text(d: dict[str, Any]) -> str:
         )
     for r in d["dead_letters"]:
         lines.append(f"  dead    {r['path']}  ({r['attempts']}x): {r['error']}")
+    for kind, n in (d.get("unknown_kinds") or {}).items():
+        lines.append(
+            f"unknown kind {kind!r} in {n} indexed file(s): fix their `kind:` or list it under "
+            "[kinds] custom in config.toml"
+        )
     if d["interrupted_run_pending"]:
         lines.append("an interrupted run left work in the journal; the next sync completes it")
     if d["last_report"]:

@@ -17,7 +17,11 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from service import __version__
+from service.http.api_commands import add_command_routes
+from service.http.docs import add_docs_routes
 from service.http.runtime import NotFoundError, ServiceState
+from sync.capture.combined import NOTHING_QUEUED, queued
 from sync.errors import LockBusyError, MemsyncError, UsageError
 from sync.index.engine import SyncOptions
 from sync.ports import SearchFilter
@@ -149,12 +153,16 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         title="memsync",
-        version="0.1.0",
+        version=__version__,
         description="Long-term memory for coding agents: sync, ask, add.",
+        docs_url=None,  # served below from packaged assets: no CDN, works offline
+        redoc_url=None,
     )
     _errors(app)
     app.add_middleware(BodyLimit, max_body=max_body)
     auth = [Depends(_bearer(token))]
+    add_docs_routes(app)
+    add_command_routes(app, state, auth)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> str:
@@ -212,6 +220,8 @@ def create_app(
     def retry(req: RetryRequest) -> dict[str, Any]:
         if req.drop is not None:
             return {"dropped": state.drop(req.drop)}
+        if not queued(state.layout):
+            return dict(NOTHING_QUEUED)  # nothing waits: no sync is run
         return state.sync(SyncOptions(retry_now=True), {"retry_now": True})
 
     @app.get("/api/reports", dependencies=auth)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 import threading
 import time
@@ -80,6 +81,8 @@ class ServiceState:
         self.last_background: dict[str, Any] | None = None
         self.last_maintain: dict[str, Any] | None = None
         self._lm: Any = None  # the DSPy LM, made on the first answer
+        self.url: str | None = None  # where `memsync serve` listens (set once it does)
+        self.started = dt.datetime.now(dt.UTC)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -260,6 +263,10 @@ class ServiceState:
     def status(self) -> dict[str, Any]:
         data = store_status(self.layout, self.settings)
         data["service"] = {
+            "url": self.url,
+            "pid": os.getpid(),
+            "started": self.started.isoformat(timespec="seconds"),
+            "uptime_s": round((dt.datetime.now(dt.UTC) - self.started).total_seconds()),
             "background_sync": self.last_background,
             "background_maintain": self.last_maintain,
         }

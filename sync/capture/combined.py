@@ -10,6 +10,7 @@ capture would write. A dry run and the real run that follows it report the same 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from sync.capture.pipeline import run_capture
@@ -18,6 +19,15 @@ from sync.index.checkpoint import load_checkpoint
 from sync.index.engine import EarlierPass, SyncOptions, catch_up, run_sync, writer_lock
 from sync.store import StoreLayout
 from sync.store.markdown import render_memory
+
+# what `memsync retry` answers when nothing waits: it runs no sync
+NOTHING_QUEUED: Mapping[str, Any] = {"retried": False, "retry_queue": 0, "dead_letters": 0}
+
+
+def queued(layout: StoreLayout) -> bool:
+    """Whether any memory file or source item waits in the retry queue (dead letters too)."""
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    return bool(checkpoint.retry or checkpoint.source_retry)
 
 
 def capture_and_index(

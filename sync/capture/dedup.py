@@ -208,7 +208,10 @@ def _decided(
     if existing is not None and normalized_text(memory.body) in normalized_text(existing.body):
         reason = f"already merged into memory/{target.path} (cosine {decision.score:.3f})"
         return Decided(memory, "noop", reason, decision.score, None, nearest)
-    return Decided(memory, "update", decision.reason, decision.score, target.path, nearest)
+    return Decided(
+        memory, "update", decision.reason, decision.score, target.path, nearest,
+        target_id=target.memory_id,
+    )  # fmt: skip
 
 
 def _summary(memory: Memory, p: Proposed, layout: StoreLayout, now: dt.datetime) -> Decided:

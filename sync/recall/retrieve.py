@@ -27,7 +27,7 @@ from sync.store import try_read_memory
 MODES = ("hybrid", "dense", "lexical")
 MAX_TIE_FETCH = 2_000
 DEFAULT_MIN_SCORE = 0.35
-DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {"summary": 0.85, "daily": 0.85}
+DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {"summary": 0.85}
 
 
 @dataclass(frozen=True)
