@@ -224,6 +224,10 @@ def cmd_status(args: argparse.Namespace) -> Result:
 
 def cmd_index(args: argparse.Namespace) -> Result:
     layout, settings = open_store()
+    if remote_service() is not None:  # it moved the index (if it had to) when it started
+        data = {"migrated": False, "index": index_id(settings)}
+        text = f"nothing to move: the running service keeps the index at {index_id(settings)}"
+        return data, text, EXIT_OK
     result = prepare_index(settings, layout, quiet=args.json)
     if result is None:
         data = {"migrated": False, "index": index_id(settings)}

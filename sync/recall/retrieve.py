@@ -80,7 +80,7 @@ def ask(
         scoring=scoring,
     )  # fmt: skip
     floor = None if mode == "lexical" else scoring.min_score
-    kept = [r for r in ranked if floor is None or r.score >= floor]
+    kept = [r for r in ranked if not floor or r.score >= floor]  # 0: every match
     withheld = ranked[len(kept) :]
     closest = withheld[0] if withheld else None
     return {
