@@ -159,6 +159,12 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/api/retry",
         "/api/reports",
         "/api/reports/{run_id}",
+        "/api/audit",
+        "/api/maintain",
+        "/api/restore",
+        "/api/compare",
+        "/api/backfill",
+        "/api/sources",
         "/healthz",
     ):
         assert path in paths, path
