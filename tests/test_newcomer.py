@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,6 +146,22 @@ def test_first_hour_in_process(newcomer: Any) -> None:
 
     retry, _ = memsync("retry", as_json=False)
     assert "nothing to retry" in retry
+
+    # lexical mode loads no model: neither torch nor sentence-transformers is even imported
+    code = (
+        "import sys\nfrom service.cli.main import main\n"
+        "code = main(['ask', 'SKIP LOCKED', '--mode', 'lexical', '--json'])\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'onnxruntime')\n"
+        "         if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\nsys.exit(code)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=proj, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert one_json(done.stdout)["results"][0]["path"] == decision["path"]
+    assert "HEAVY=\n" in done.stderr, done.stderr
 
 
 @pytest.mark.slow
