@@ -247,3 +247,24 @@ def test_pre_hybrid_collection_is_upgraded_in_place_without_reembedding(
         index.close()
     found = one_json(run(["ask", "build step 17", "--k", "3", "--json"], proj, env).stdout)
     assert found["results"][0]["id"] == "n17" and found["results"][0]["lexical"] > 0
+
+
+def test_version_and_flag_typos_get_the_subcommand_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from service import __version__
+    from service.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"memsync {__version__}"
+    with pytest.raises(SystemExit) as done:
+        main(["sync", "--dryrun"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("usage: memsync sync")
+    assert "unrecognized arguments: --dryrun; did you mean --dry-run?" in err
+    with pytest.raises(SystemExit) as done:
+        main(["skill", "install", "--forse"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("usage: memsync skill install")
+    assert "did you mean --force?" in err
