@@ -155,7 +155,7 @@ def capture_runner(work: Path, encoder: Any) -> Callable[[], dict[str, Any]]:
     from service.capture_wiring import capture_deps, capture_options
     from service.settings import load_settings, locate_store
     from service.wiring import sync_deps
-    from sync.capture.pipeline import capture_and_index
+    from sync.capture.combined import capture_and_index
     from sync.index.engine import SyncOptions
 
     env = {"HOME": str(work)}

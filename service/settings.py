@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sync.dedup import DEFAULT_NOOP_THRESHOLD, DEFAULT_UPDATE_THRESHOLD
 from sync.errors import ConfigError
+from sync.models import KINDS
+from sync.recall.retrieve import DEFAULT_KIND_WEIGHTS, DEFAULT_MIN_SCORE
 from sync.store import DEFAULT_MAX_FILE_BYTES, STORE_DIRNAME, StoreLayout, find_store
+from sync.store.markdown import KIND_RE
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,19 @@ class Settings:
     audit_max_stale_rate: float = 0.5
     audit_max_unreadable: int = 0
     daily_timezone: str = ""  # IANA zone the daily logs' days are cut in (default: the system's)
+    # `memsync ask`: the relevance floor (0 shows everything) and the weight of each kind
+    ask_min_score: float = DEFAULT_MIN_SCORE
+    ask_kind_weights: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS)
+    )
+    kinds_custom: tuple[str, ...] = ()  # memory kinds beyond the built-in ones
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
-_SECTIONS = ("qdrant", "retry", "dedup", "service", "sources", "llm", "maintain", "daily", "audit")
+_SECTIONS = (
+    "qdrant", "retry", "dedup", "service", "sources", "llm", "maintain", "daily", "audit", "ask",
+    "kinds",
+)  # fmt: skip
 _ENV = {
     "MEMSYNC_MODEL": "model",
     "MEMSYNC_BATCH_SIZE": "batch_size",
@@ -119,21 +132,50 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     flat: dict[str, Any] = {}
+    problems = []
     for key, value in data.items():
         if key in _SECTIONS and isinstance(value, dict):
             flat.update({f"{key}_{k}": v for k, v in value.items()})
+        elif isinstance(value, dict):
+            close = difflib.get_close_matches(key, _SECTIONS, n=1, cutoff=0.6)
+            hint = f"did you mean `[{close[0]}]`?" if close else f"sections: {', '.join(_SECTIONS)}"
+            problems.append(f"unknown section `[{key}]`; {hint}")
         else:
             flat[key] = value
-    known = {f.name: f for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)}
+    problems += [_unknown_setting(key, known) for key in flat if key not in known]
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
     for key, value in flat.items():
-        if key not in known:
-            raise ConfigError(f"{path}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
-        flat[key] = _coerce(key, value, f"{path}: {key}")
+        flat[key] = _coerce(key, value, f"{path}: {toml_name(key)}")
     return flat
+
+
+def toml_name(name: str) -> str:
+    """How config.toml spells a setting: ``dedup_noop_threshold`` -> ``[dedup] noop_threshold``."""
+    section, _, rest = name.partition("_")
+    return f"[{section}] {rest}" if section in _SECTIONS and rest else name
+
+
+def _unknown_setting(key: str, known: set[str]) -> str:
+    """The unknown key as written in config.toml, with the closest known one."""
+    spelled = {toml_name(k): k for k in known}
+    close = difflib.get_close_matches(toml_name(key), list(spelled), n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean `{close[0]}`?"
+    else:
+        hint = "see the commented config.toml that `memsync init` writes for every setting"
+    return f"unknown setting `{toml_name(key)}`; {hint}"
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
     kind = type(getattr(Settings(), name))
+    if kind is dict:  # a TOML inline table of numbers: {summary = 0.85}
+        if isinstance(value, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+        ):
+            return {str(k): float(v) for k, v in value.items()}
+        raise ConfigError(f"{where}: expected a table of numbers, e.g. {{summary = 0.85}}")
     if kind is tuple:  # a TOML array of strings, or a comma-separated string (environment)
         items = value.split(",") if isinstance(value, str) else value
         if isinstance(items, list | tuple) and all(isinstance(i, str) for i in items):
@@ -187,6 +229,22 @@ def _validate(s: Settings) -> None:
         raise ConfigError("maintain confidence_floor and archive_threshold are between 0 and 1")
     if not s.collection.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"collection {s.collection!r}: letters, digits, '-' and '_' only")
+    _validate_ask(s)
+
+
+def _validate_ask(s: Settings) -> None:
+    if not 0.0 <= s.ask_min_score <= 1.0:
+        raise ConfigError(f"[ask] min_score = {s.ask_min_score}: choose 0..1 (0 shows everything)")
+    for kind, weight in s.ask_kind_weights.items():
+        if not 0.0 < weight <= 2.0:
+            raise ConfigError(f"[ask] kind_weights: {kind} = {weight}: choose a weight in (0, 2]")
+    for kind in s.kinds_custom:
+        if not KIND_RE.match(kind):
+            raise ConfigError(
+                f"[kinds] custom: {kind!r}: lowercase letters, digits, '-' or '_' (max 32)"
+            )
+        if kind in KINDS:
+            raise ConfigError(f"[kinds] custom: {kind!r} is built in already; remove it")
 
 
 DEFAULT_CONFIG = """\
@@ -196,8 +254,9 @@ DEFAULT_CONFIG = """\
 # collection = "memsync"         # collection name prefix (one collection per encoder)
 
 [qdrant]
-# url = "http://127.0.0.1:6333"  # a Qdrant server; unset = embedded under .memsync/qdrant
-# mode = "edge"                  # embedded: "edge" (default), "local" (qdrant-client), "memory"
+# url = "http://127.0.0.1:6333"  # a Qdrant server; unset = embedded under .memsync/qdrant-edge
+# mode = "edge"                  # embedded: "edge" (default), "local" (qdrant-client, under
+#                                # .memsync/qdrant), "memory" (nothing kept)
 
 [retry]
 # max_attempts = 5
@@ -238,6 +297,15 @@ DEFAULT_CONFIG = """\
 # max_dead_letters = 0
 # max_stale_rate = 0.5
 # max_unreadable = 0
+
+[ask]
+# min_score = 0.35               # results scoring below it are withheld ("no strong match")
+# kind_weights = {summary = 0.85}  # a session summary outranks a decision only
+#                                # when it answers clearly better
+
+[kinds]
+# custom = ["runbook"]           # kinds beyond decision, learning, convention, insight, summary,
+#                                # daily, note (each gets its folder: memory/runbooks/)
 
 [daily]
 # timezone = "Europe/Paris"      # days of memory/daily/YYYY-MM-DD.md (default: the system's)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.settings import Settings
-from service.wiring import embedded_folder, index_id, index_present, sync_deps
+from service.wiring import embedded_folder, index_id, index_present, known_kinds, sync_deps
 from sync.index.checkpoint import load_checkpoint
 from sync.index.migrate import pending_migration
 from sync.store import StoreLayout
@@ -21,6 +21,11 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
         [*checkpoint.retry.values(), *checkpoint.source_retry.values()], key=lambda r: r.path
     )
     folder = embedded_folder(index_id(settings), layout)
+    kinds = known_kinds(settings)
+    unknown: dict[str, int] = {}
+    for entry in checkpoint.entries.values():
+        if entry.kind not in kinds:
+            unknown[entry.kind] = unknown.get(entry.kind, 0) + 1
     return {
         "store": str(layout.root),
         "memory_files": files,
@@ -42,4 +47,6 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
         "interrupted_run_pending": layout.journal_path.exists(),
         "last_report": str(reports[-1]) if reports else None,
         "warnings": checkpoint.warnings,
+        "kinds": list(kinds),
+        "unknown_kinds": dict(sorted(unknown.items())),
     }

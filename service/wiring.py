@@ -11,10 +11,13 @@ from embeddings.encoder import canonical_model_name
 from service.settings import Settings
 from sync.care.maintain import MaintainPolicy
 from sync.dedup import DedupThresholds
+from sync.errors import UsageError
 from sync.index.checkpoint import Checkpoint, load_checkpoint
 from sync.index.engine import SyncDeps, writer_lock
 from sync.index.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
+from sync.models import KINDS, kind_problem
 from sync.ports import Encoder, VectorIndex
+from sync.recall.retrieve import Scoring
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout
 
@@ -140,6 +143,7 @@ def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
         ),
         batch_size=settings.batch_size,
         max_file_bytes=settings.max_file_bytes,
+        kinds=known_kinds(settings),
     )
 
 
@@ -156,3 +160,23 @@ def maintain_policy(settings: Settings) -> MaintainPolicy:
         archive_threshold=settings.maintain_archive_threshold,
         grace_period_days=settings.maintain_grace_period_days,
     )
+
+
+def ask_scoring(settings: Settings, min_score: float | None = None) -> Scoring:
+    """The ``[ask]`` settings as the core's scoring; ``min_score`` overrides the floor."""
+    if min_score is not None and not 0.0 <= min_score <= 1.0:
+        raise UsageError(f"--min-score {min_score}: choose 0..1 (0 shows every match)")
+    floor = settings.ask_min_score if min_score is None else min_score
+    return Scoring(floor, dict(settings.ask_kind_weights))
+
+
+def known_kinds(settings: Settings) -> tuple[str, ...]:
+    """The kind vocabulary: the built-in kinds, then ``[kinds] custom``."""
+    return (*KINDS, *settings.kinds_custom)
+
+
+def check_kind(settings: Settings, kind: str, what: str = "--kind") -> None:
+    """Refuse a kind outside the vocabulary, naming the closest one and the choices."""
+    problem = kind_problem(kind, settings.kinds_custom)
+    if problem is not None:
+        raise UsageError(f"{what} {problem}")

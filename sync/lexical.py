@@ -1,4 +1,5 @@
-"""Lexical side of hybrid search: text -> sparse BM25 term weights, and rank fusion.
+"""Lexical side of hybrid search: text -> sparse BM25 term weights, and the fusion of a
+cosine with a BM25 score into one relevance.
 
 Term weights are BM25's saturated term frequency; the index multiplies in the inverse
 document frequency at query time (Qdrant's IDF modifier on the sparse vector), so the
@@ -8,9 +9,10 @@ token: the same text gives the same vector on every backend and every run.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import xxhash
@@ -20,10 +22,10 @@ K1 = 1.2
 B = 0.75
 # memories are short: a typical title + body is 30-80 tokens (docs/benchmarks.md)
 AVG_DOC_TOKENS = 48.0
-# Fusion constants, chosen by a sweep on both labelled sets (docs/benchmarks.md): a small k
-# trusts the top of each ranking, and the dense ranking counts a little more than BM25.
-RRF_K = 2
-DENSE_WEIGHT = 1.25
+# Fusion constants, chosen by a sweep on both labelled sets (docs/benchmarks.md, issue 16):
+# term matches close up to 40% of the gap between the cosine and 1, saturating with BM25.
+LEXICAL_BOOST = 0.4
+LEXICAL_SCALE = 30.0
 
 # identifiers keep their dots, dashes and underscores ("qdrant-edge", "foo.py", "max_tokens")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[._\-/][A-Za-z0-9]+)*")
@@ -113,12 +115,11 @@ def _sparse(pairs: Iterable[tuple[int, float]]) -> SparseVec:
     return SparseVec(tuple(i for i, _ in ordered), tuple(round(v, 6) for _, v in ordered))
 
 
-def rrf(
-    rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None, *, k: int = RRF_K
-) -> list[tuple[str, float]]:
-    """Weighted reciprocal rank fusion of rankings of ids; ties broken by id for stability."""
-    scores: dict[str, float] = {}
-    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+def relevance(cosine: float, bm25: float) -> float:
+    """One score from both signals: the cosine, raised toward 1 by BM25 term matches.
+
+    Unlike a rank fusion it is absolute (an unrelated question scores low however the
+    results rank among themselves), so a floor can say "no strong match"."""
+    cos = max(-1.0, min(cosine, 1.0))
+    lexical = 1.0 - math.exp(-max(bm25, 0.0) / LEXICAL_SCALE)
+    return cos + LEXICAL_BOOST * (1.0 - cos) * lexical

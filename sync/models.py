@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Folder (under memory/) for each known kind; other kinds get "<kind>s".
+# The kinds of memory, each with its folder under memory/. The vocabulary is fixed: more
+# kinds come only from configuration (``[kinds] custom``), and their folder is "<kind>s".
 KIND_FOLDERS: Mapping[str, str] = {
     "decision": "decisions",
     "learning": "learnings",
+    "convention": "conventions",
     "insight": "insights",
     "summary": "summaries",
     "daily": "daily",
+    "note": "notes",  # also what a hand-written file outside these folders becomes
 }
+KINDS: tuple[str, ...] = tuple(KIND_FOLDERS)
 ARCHIVE_FOLDER = "archived"
+
+
+def kind_problem(kind: str, custom: Iterable[str] = ()) -> str | None:
+    """None when ``kind`` is in the vocabulary; else what is wrong, the closest kind and the
+    list to choose from (for --kind errors and for files of an unknown kind)."""
+    known = [*KINDS, *(c for c in custom if c not in KIND_FOLDERS)]
+    if kind in known:
+        return None
+    singular = {folder: k for k, folder in KIND_FOLDERS.items()}.get(kind)
+    close = [singular] if singular else difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else "."
+    return (
+        f"{kind!r} is not a kind{hint} Kinds: {', '.join(known)} "
+        "(more with `[kinds] custom = [...]` in config.toml)"
+    )
 
 
 def kind_folder(kind: str) -> str:

@@ -81,24 +81,24 @@ def test_same_subject_updates_and_archives_the_previous_version(
     try:
         coll = collection_name("memsync", encoder.identity)
         live = ask(
-            "how do workers get jobs",
+            "which database runs the job queue",
             encoder=encoder,
             index=index,
             collection=coll,
             k=5,
             flt=SearchFilter(),
             memory_dir=layout.memory_dir,
-        )
+        )["results"]
         assert [r["id"] for r in live] == [first["id"]]
         every = ask(
-            "how do workers get jobs",
+            "which database runs the job queue",
             encoder=encoder,
             index=index,
             collection=coll,
             k=5,
             flt=SearchFilter(include_archived=True),
             memory_dir=layout.memory_dir,
-        )
+        )["results"]
         assert len(every) == 2
     finally:
         index.close()
@@ -168,7 +168,7 @@ def test_ask_filters_by_kind_and_tag(
                 k=5,
                 flt=flt,
                 memory_dir=layout.memory_dir,
-            )
+            )["results"]
             assert all(r["path"] and r["title"] and r["snippet"] for r in res)
             return [r["kind"] for r in res]
 

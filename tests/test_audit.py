@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.cli import audit as audit_commands
+from service import wiring
 from service.cli.audit import add_parsers, audit_text, cmd_audit
 from sync.care.audit import AuditPolicy, AuditThresholds, audit_store
 from sync.care.audit_checks import effective_confidence
@@ -97,7 +97,7 @@ def in_store(layout: StoreLayout, monkeypatch: pytest.MonkeyPatch, encoder: Any)
     """cwd in the project; the CLI's encoder is the session's (loaded once)."""
     for var in ("MEMSYNC_DIR", "MEMSYNC_QDRANT_MODE", "MEMSYNC_QDRANT_URL", "MEMSYNC_MODEL"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(audit_commands, "make_encoder", lambda settings: encoder)
+    monkeypatch.setattr(wiring, "make_encoder", lambda settings: encoder)
     monkeypatch.chdir(layout.root.parent)
     return layout
 

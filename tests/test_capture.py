@@ -272,6 +272,7 @@ def test_dry_run_writes_nothing_and_reports_each_candidate(make_store: Any, tmp_
             assert cand["verdict"] == "noop" or cand["file"].startswith("memory/")
     queue = item_for(cap, QUEUE)
     assert queue["candidates"][0] == {
+        "id": queue["candidates"][0]["id"],
         "kind": "decision",
         "title": PG_TITLE,
         "verdict": "add",
@@ -293,6 +294,58 @@ def test_dry_run_writes_nothing_and_reports_each_candidate(make_store: Any, tmp_
     assert sorted(f"memory/{p}" for p in store.memories()) == sorted(
         {f for _, v, f in plan if v != "noop"}
     )
+
+
+def test_dry_run_and_real_run_from_one_state_report_the_same(
+    make_store: Any, tmp_path: Path
+) -> None:
+    """One plan per dry run: its index preview includes what capture would write, its dedup
+    sees what the real run's catch-up would index; the real report shows the catch-up too."""
+    claude = copy_sessions(
+        FIXTURES / "claude", tmp_path / "agents" / "claude", {QUEUE: now_minus(60), BILLING: 0}
+    )
+    store = make_store(agents=["claude"], claude=[str(claude)])
+    added = store.cli(
+        "add", "--kind", "learning", "--title", "Run the linters before pushing",
+        "--body", "ruff and mypy both run in CI; running them first saves a round trip.",
+    )  # fmt: skip
+    assert added.code == 0, added.err
+    edited = store.layout.memory_dir / added.data["path"]
+    edited.write_text(edited.read_text() + "\nAlso run lint-imports.\n")  # a hand edit
+    by_hand = store.layout.memory_dir / "decisions" / "decimal.md"  # written, not indexed yet
+    by_hand.write_text(
+        "---\nkind: decision\ntitle: Invoice amounts are stored as Decimal\n---\n\n"
+        "We standardized on Decimal for every invoice amount, because summing float line "
+        "items loses cents.\n"
+    )
+
+    dry = store.sync("--dry-run")
+    real = store.sync()
+
+    def shape(report: dict[str, Any]) -> dict[str, Any]:
+        verdicts = [
+            (c["kind"], c["verdict"], c["file"])
+            for i in report["capture"]["items"]
+            for c in i["candidates"]
+            if not (c["file"] or "").startswith("memory/archived/")
+        ]
+        cap = {k: v for k, v in report["capture"]["counts"].items()}
+        return {"counts": report["counts"], "storage": report["storage"],
+                "capture": cap, "verdicts": verdicts}  # fmt: skip
+
+    assert shape(dry) == shape(real)
+    assert real["counts"]["updated"] == 1  # the hand edit, which the catch-up indexed
+    items = {i["path"]: i for i in real["items"]}
+    assert items[added.data["path"]]["action"] == "update"  # the catch-up is reported
+    assert items["decisions/decimal.md"]["action"] == "add"  # indexed, then merged into
+    decimal = next(
+        c for i in real["capture"]["items"] for c in i["candidates"] if "Decimal" in c["title"]
+    )
+    assert decimal["verdict"] in ("update", "noop") and decimal["nearest"][0]["path"] == (
+        "decisions/decimal.md"
+    )
+    again = store.sync("--dry-run")
+    assert again["counts"]["added"] == again["counts"]["updated"] == 0
 
 
 # -- 3. a session that grew is re-read: old candidates are no-ops, the new one is added -----------
@@ -504,6 +557,7 @@ def test_sync_options_filter_tag_and_track(make_store: Any, tmp_path: Path) -> N
     future = store.sync("--since", "2099-01-01")["capture"]
     assert future["counts"]["read"] == 0 and future["counts"]["skipped"] == 5
     assert all(s["reason"].startswith("last changed") for s in future["skipped"])
+    assert future["skipped_by_reason"] == {"window": 5}
     assert not list(store.layout.memory_dir.rglob("*.md")) and not store.checkpoint().sources
 
     only_codex = store.sync("--agent", "codex", "--dry-run")["capture"]
@@ -521,6 +575,7 @@ def test_sync_options_filter_tag_and_track(make_store: Any, tmp_path: Path) -> N
         f"{BILLING}.jsonl": "excluded by '*billing*'",
         f"{ECHO}.jsonl": "over --max-sessions 1",
     }
+    assert cap["skipped_by_reason"] == {"excluded": 1, "max_sessions": 1}
     written = store.memories()
     assert written and set(cap["written"]) == set(written)
     for rel, memory in written.items():
@@ -640,6 +695,7 @@ def test_parse_issue_is_reported_and_unreadable_item_is_queued_then_retried(
     second = store.sync(expect=3)["capture"]  # still queued: exit 3 says so
     assert second["counts"]["read"] == 0
     assert [s["reason"].split(" until ")[0] for s in second["skipped"]] == ["in the retry queue"]
+    assert second["skipped_by_reason"] == {"retry_wait": 1}
 
     shutil.copy(
         SOURCES / "openclaw" / "agents" / "main" / "sessions" / f"{OPENCLAW}.jsonl", garbage

@@ -62,7 +62,18 @@ def test_bad_config_fails_fast_naming_the_setting(project: tuple[Path, dict[str,
     assert res.returncode == 2 and "http://" in one_json(res.stdout)["error"]["message"]
     (proj / ".memsync" / "config.toml").write_text("bogus_key = 1\n")
     res = run(["status"], proj, env)
-    assert res.returncode == 2 and "unknown setting 'bogus_key'" in res.stderr
+    assert res.returncode == 2 and "unknown setting `bogus_key`" in res.stderr
+    # spelled as in the file, with the closest setting
+    (proj / ".memsync" / "config.toml").write_text(
+        "[dedup]\nnoop_treshold = 0.9\n[askk]\nmin_score = 0.2\n"
+    )
+    res = run(["status"], proj, env)
+    assert res.returncode == 2, res.stderr
+    assert "unknown setting `[dedup] noop_treshold`; did you mean `[dedup] noop_threshold`?" in (
+        res.stderr
+    )
+    assert "unknown section `[askk]`; did you mean `[ask]`?" in res.stderr
+    assert "dedup_noop" not in res.stderr
 
 
 def test_malformed_file_exits_3_and_status_shows_the_queue(
@@ -236,3 +247,24 @@ def test_pre_hybrid_collection_is_upgraded_in_place_without_reembedding(
         index.close()
     found = one_json(run(["ask", "build step 17", "--k", "3", "--json"], proj, env).stdout)
     assert found["results"][0]["id"] == "n17" and found["results"][0]["lexical"] > 0
+
+
+def test_version_and_flag_typos_get_the_subcommand_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from service import __version__
+    from service.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"memsync {__version__}"
+    with pytest.raises(SystemExit) as done:
+        main(["sync", "--dryrun"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("usage: memsync sync")
+    assert "unrecognized arguments: --dryrun; did you mean --dry-run?" in err
+    with pytest.raises(SystemExit) as done:
+        main(["skill", "install", "--forse"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("usage: memsync skill install")
+    assert "did you mean --force?" in err

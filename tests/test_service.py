@@ -159,6 +159,12 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/api/retry",
         "/api/reports",
         "/api/reports/{run_id}",
+        "/api/audit",
+        "/api/maintain",
+        "/api/restore",
+        "/api/compare",
+        "/api/backfill",
+        "/api/sources",
         "/healthz",
     ):
         assert path in paths, path
@@ -262,7 +268,7 @@ def test_asks_are_answered_while_a_sync_writes(state: ServiceState, layout: Stor
     writer.start()
     answered = 0
     while writer.is_alive():
-        results = state.ask("which database runs the job queue", 3, SearchFilter())
+        results = state.ask("which database runs the job queue", 3, SearchFilter())["results"]
         assert results and results[0]["id"] == "m-db"
         answered += 1
     writer.join()
@@ -498,6 +504,68 @@ def test_dashboard_memory_detail_in_headless_chromium(
         assert "reason: cannot be read" in failure and "fix: fix the file" in failure
         assert "Retry queue" in detail()
         driver.save_screenshot(str(tmp_path / "detail.png"))
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (scripts/install.sh "
+    "installs them when it runs as root)",
+)
+def test_dashboard_run_report_lists_captured_sessions_in_headless_chromium(
+    layout: StoreLayout,
+    encoder,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A run's report shows each captured session with the memories it produced (linked);
+    the kind filter offers the whole vocabulary; /docs renders offline; no favicon 404."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from sync.index.engine import SyncOptions
+
+    sessions = tmp_path / "claude"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "capture" / "claude", sessions)
+    settings = Settings(
+        sources_agents=("claude",), sources_claude=(str(sessions),), sources_window="all"
+    )
+    st = ServiceState(layout, settings, encoder=encoder)
+    st.open()
+    try:
+        report = st.sync(SyncOptions(), {})
+        captured = [i for i in report["capture"]["items"] if i["candidates"]]
+        assert len(captured) == 2
+        title = next(c["title"] for c in captured[0]["candidates"] if c["verdict"] == "add")
+        app = create_app(st)
+        plain = TestClient(app)
+        icon = plain.get("/favicon.ico")
+        assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+        docs = plain.get("/docs").text
+        assert "/static/docs/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+        assert plain.get("/static/docs/swagger-ui-bundle.js").status_code == 200
+        with dashboard(app, tmp_path) as (driver, url):
+            wait = WebDriverWait(driver, 30)
+            driver.get(url)
+            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#kind option")) > 1)
+            kinds = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#kind option")]
+            assert {"decision", "learning", "convention", "summary", "daily"} <= set(kinds)
+            memories = driver.find_element(By.ID, "memories")
+            wait.until(lambda d: "memory/" in memories.text)
+            assert "·  ·" not in memories.text and "· ·" not in memories.text
+            driver.get(url + "#run/" + report["run_id"])
+            panel = driver.find_element(By.ID, "detail")
+            wait.until(lambda d: "Captured sessions (2)" in panel.text)
+            assert captured[0]["session"] in panel.text and title in panel.text
+            driver.save_screenshot(str(tmp_path / "run.png"))
+            panel.find_element(By.LINK_TEXT, title).click()
+            wait.until(lambda d: d.current_url.split("#")[-1].startswith("memory/"))
+            wait.until(lambda d: "Provenance" in panel.text and title in panel.text)
+            assert "claude" in panel.text
+            driver.get(url + "docs")
+            wait.until(lambda d: "/api/ask" in d.find_element(By.TAG_NAME, "body").text)
+            logs = [entry["message"] for entry in driver.get_log("browser")]
+            assert not [m for m in logs if "favicon" in m or "404" in m], logs
+    finally:
+        st.close()
 
 
 def test_ask_answers_with_citations_when_an_lm_is_configured(layout: StoreLayout, encoder) -> None:  # type: ignore[no-untyped-def]

@@ -10,29 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from service.care import audit, audit_fix, audit_policy
 from service.cli.common import EXIT_AUDIT_FAILED, EXIT_OK, Result
-from service.http.client import find_service
 from service.settings import Settings, load_settings, locate_store
-from service.wiring import (
-    index_id,
-    index_present,
-    make_encoder,
-    open_index,
-    prepare_index,
-    sync_deps,
-)
-from sync.care.audit import AuditPolicy, AuditThresholds, audit_store
-from sync.care.audit_drift import fix_drift
-from sync.errors import LockBusyError, UsageError
-from sync.index.engine import writer_lock
+from service.wiring import index_id, index_present, open_index, prepare_index, sync_deps
+from sync.care.audit import AuditPolicy
 from sync.index.migrate import pending_migration
-from sync.ports import Encoder
 from sync.store import StoreLayout
-from sync.store.access import last_access
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -61,51 +48,23 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_audit(args: argparse.Namespace) -> Result:
     layout = locate_store(Path.cwd(), os.environ)
     settings = load_settings(layout, os.environ)
-    if find_service(layout, os.environ) is not None:
-        raise LockBusyError(
-            f"a running `memsync serve` holds the index of {layout.root}; stop it to audit"
-        )
-    policy = _policy(settings, args.near_threshold)
-    thresholds = _settings_into(AuditThresholds(), settings)
-    encoder = _lazy_encoder(settings)
+    audit_policy(settings, args.near_threshold)  # a bad --near-threshold fails before any work
     if not args.fix:
+        deps = sync_deps(settings, layout)
         ident = _current_index_id(layout, settings)
-        report = _audit(layout, settings, ident, policy, encoder, thresholds)
-        return report, audit_text(report), _exit(report)
+        deps.index_id = ident
+        deps.index_factory = lambda: open_index(ident, settings, layout)
+        deps.index_exists = lambda: index_present(ident, layout)
+        return present_audit(args, audit(layout, settings, deps, near=args.near_threshold))
     prepare_index(settings, layout, quiet=args.json)  # moves/upgrades first, under the lock
     deps = sync_deps(settings, layout)
-    deps.encoder_factory = encoder
-    with writer_lock(layout, skip=False):
-        before = _audit(layout, settings, deps.index_id, policy, encoder, thresholds)
-        fixed = fix_drift(layout, before, deps, lock_held=True)
-        report = _audit(layout, settings, deps.index_id, policy, encoder, thresholds)
-    report["fix"] = {**fixed, "drift_before": before["index_drift"]}
+    report = audit_fix(layout, settings, deps, near=args.near_threshold)
+    return present_audit(args, report)
+
+
+def present_audit(args: argparse.Namespace, report: dict[str, Any]) -> Result:
+    """The audit's text and exit code (5 when a threshold is crossed), from its report."""
     return report, audit_text(report), _exit(report)
-
-
-def _audit(
-    layout: StoreLayout,
-    settings: Settings,
-    ident: str,
-    policy: AuditPolicy,
-    encoder: Any,
-    thresholds: AuditThresholds,
-) -> dict[str, Any]:
-    """One audit over the index ``ident`` (none opened when it holds no data yet)."""
-    index = open_index(ident, settings, layout) if index_present(ident, layout) else None
-    try:
-        return audit_store(
-            layout,
-            index,
-            policy=policy,
-            thresholds=thresholds,
-            access=last_access(layout),  # state/access.jsonl
-            encoder_factory=encoder,
-            max_file_bytes=settings.max_file_bytes,
-        )
-    finally:
-        if index is not None:
-            index.close()
 
 
 def _current_index_id(layout: StoreLayout, settings: Settings) -> str:
@@ -119,41 +78,6 @@ def _current_index_id(layout: StoreLayout, settings: Settings) -> str:
         file=sys.stderr,
     )
     return source
-
-
-def _policy(settings: Settings, near: float | None) -> AuditPolicy:
-    policy = _settings_into(AuditPolicy(), settings)
-    if near is None:
-        return policy
-    if not 0.0 < near <= 1.0:
-        raise UsageError(f"--near-threshold {near}: choose a cosine in (0, 1], e.g. 0.92")
-    return AuditPolicy(**{**vars(policy), "near_threshold": near})
-
-
-def _settings_into(value: Any, settings: Settings) -> Any:
-    """``value`` with each field overridden by the setting ``audit_<field>``, where one exists
-    (config.toml ``[audit]``), or ``maintain_<field>`` for the decay shared with maintain."""
-    chosen = {
-        f.name: getattr(
-            settings,
-            f"audit_{f.name}",
-            getattr(settings, f"maintain_{f.name}", getattr(value, f.name)),  # decay: shared
-        )
-        for f in fields(value)
-    }
-    return type(value)(**chosen)
-
-
-def _lazy_encoder(settings: Settings) -> Any:
-    """The encoder, loaded on first use and then shared (most audits never need it)."""
-    loaded: list[Encoder] = []
-
-    def get() -> Encoder:
-        if not loaded:
-            loaded.append(make_encoder(settings))
-        return loaded[0]
-
-    return get
 
 
 def _exit(report: dict[str, Any]) -> int:

@@ -11,9 +11,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE, Result
+from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE, Result, remote_service
 from service.cli.parser import build_parser
+from service.cli.remote import ROUTES
+from service.http.client import request
 from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError, UsageError
 
 # command -> the module that implements cmd_<command>; imported only when that command runs
@@ -38,9 +41,8 @@ _MODULES = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = _handler(args.command)
     try:
-        data, text, code = handler(args)
+        data, text, code = _run(args)
     except KeyboardInterrupt:
         _fail(args, "interrupted", "interrupted; the next sync finishes the work", EXIT_ERROR)
         return EXIT_ERROR
@@ -73,7 +75,20 @@ def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
     return code
 
 
-def _handler(command: str) -> Callable[[argparse.Namespace], Result]:
-    module = importlib.import_module(f"service.cli.{_MODULES[command]}")
-    handler: Callable[[argparse.Namespace], Result] = getattr(module, f"cmd_{command}")
-    return handler
+def _run(args: argparse.Namespace) -> Result:
+    """The command, through the running service when it answers this one."""
+    module = importlib.import_module(f"service.cli.{_MODULES[args.command]}")
+    route = ROUTES.get(args.command)
+    remote = remote_service() if route is not None else None
+    if route is None or remote is None:
+        handler: Callable[[argparse.Namespace], Result] = getattr(module, f"cmd_{args.command}")
+        return handler(args)
+    method, path, fields = route(args)
+    if method == "GET":
+        data = request(remote, method, path, params=fields)
+    else:
+        data = request(remote, method, path, fields)
+    present: Callable[[argparse.Namespace, dict[str, Any]], Result] = getattr(
+        module, f"present_{args.command}"
+    )
+    return present(args, data)

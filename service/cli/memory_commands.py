@@ -23,6 +23,8 @@ from service.http.client import request
 from service.settings import DEFAULT_CONFIG, Settings
 from service.status import store_status
 from service.wiring import (
+    ask_scoring,
+    check_kind,
     dedup_thresholds,
     index_exists,
     index_id,
@@ -33,12 +35,12 @@ from service.wiring import (
 from sync.capture.add import add_memory, new_candidate
 from sync.errors import MemsyncError, UsageError
 from sync.fsutil import atomic_write_bytes
+from sync.index.checkpoint import load_checkpoint
 from sync.models import collection_name
 from sync.ports import SearchFilter
-from sync.recall.retrieve import ask
-from sync.store import STORE_DIRNAME, init_store
+from sync.recall.retrieve import Scoring, ask
+from sync.store import STORE_DIRNAME, StoreLayout, init_store
 from sync.store.access import record_access
-from sync.store.markdown import KIND_RE
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
@@ -58,8 +60,8 @@ def cmd_add(args: argparse.Namespace) -> Result:
         raise UsageError("--title is empty")
     if not 0.0 <= args.confidence <= 1.0:
         raise UsageError("--confidence must be between 0 and 1")
-    if not KIND_RE.match(args.kind):  # the same rule as for files
-        raise UsageError(f"--kind {args.kind!r}: lowercase letters, digits, '-' or '_'")
+    layout, settings = open_store()
+    check_kind(settings, args.kind)
     now = dt.datetime.now(dt.UTC)
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
     candidate = new_candidate(
@@ -119,53 +121,81 @@ def cmd_ask(args: argparse.Namespace) -> Result:
         raise UsageError("--k must be between 1 and 100")
     if not args.question.strip():
         raise UsageError("the question is empty")
+    min_score = getattr(args, "min_score", None)
     remote = remote_service()
     if remote is not None:
         t0 = time.perf_counter()
-        data = request(
-            remote,
-            "POST",
-            "/api/ask",
-            {
-                "question": args.question,
-                "k": args.k,
-                "kinds": args.kind,
-                "tags": args.tag,
-                "include_archived": args.include_archived,
-                "mode": args.mode,
-                "answer": not args.no_answer,
-            },
-        )
+        body = {
+            "question": args.question,
+            "k": args.k,
+            "kinds": args.kind,
+            "tags": args.tag,
+            "include_archived": args.include_archived,
+            "mode": args.mode,
+            "answer": not args.no_answer,
+        }
+        if min_score is not None:
+            body["min_score"] = min_score
+        data = request(remote, "POST", "/api/ask", body)
         data["took_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return data, render.ask_text(data), EXIT_OK
     layout, settings, _, _ = open_for_data()
-    results: list[dict[str, Any]] = []
+    for kind in args.kind:
+        check_kind(settings, kind)
+    scoring = ask_scoring(settings, min_score)
     t0 = time.perf_counter()
-    if index_exists(settings, layout):
-        encoder = make_encoder(settings)
-        index = make_index(settings, layout)
-        try:
-            flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
-            results = ask(
-                args.question,
-                encoder=encoder,
-                index=index,
-                collection=collection_name(settings.collection, encoder.identity),
-                k=args.k,
-                flt=flt,
-                memory_dir=layout.memory_dir,
-                mode=args.mode,
-            )
-        finally:
-            index.close()
+    found = _search(args, layout, settings, scoring)
+    results = found["results"]
     record_access(layout, (r["id"] for r in results), dt.datetime.now(dt.UTC))
     data = {
         "question": args.question,
-        "results": results,
+        **found,
         "answer": None if args.no_answer else _answer(settings, args.question, results),
         "took_ms": round((time.perf_counter() - t0) * 1000, 1),
     }
     return data, render.ask_text(data), EXIT_OK
+
+
+def _search(
+    args: argparse.Namespace, layout: StoreLayout, settings: Settings, scoring: Scoring
+) -> dict[str, Any]:
+    """Ask the index; lexical mode loads no model (the collection comes from the checkpoint)."""
+    lexical = args.mode == "lexical"
+    empty = {
+        "results": [],
+        "scoring": {
+            "mode": args.mode,
+            "score": "bm25" if lexical else "relevance",
+            "min_score": None if lexical else scoring.min_score,
+        },
+        "withheld": 0,
+        "closest": None,
+        "no_strong_match": False,
+    }
+    if not index_exists(settings, layout):
+        return empty
+    collection = load_checkpoint(layout.checkpoint_path, layout.journal_path).collection
+    encoder = None if lexical else make_encoder(settings)
+    if encoder is not None:
+        collection = collection_name(settings.collection, encoder.identity)
+    if collection is None:
+        return empty  # nothing indexed yet
+    index = make_index(settings, layout)
+    try:
+        flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
+        return ask(
+            args.question,
+            encoder=encoder,
+            index=index,
+            collection=collection,
+            k=args.k,
+            flt=flt,
+            memory_dir=layout.memory_dir,
+            mode=args.mode,
+            scoring=scoring,
+        )
+    finally:
+        index.close()
 
 
 def _answer(settings: Settings, question: str, results: list[dict[str, Any]]) -> Any:
@@ -194,6 +224,10 @@ def cmd_status(args: argparse.Namespace) -> Result:
 
 def cmd_index(args: argparse.Namespace) -> Result:
     layout, settings = open_store()
+    if remote_service() is not None:  # it moved the index (if it had to) when it started
+        data = {"migrated": False, "index": index_id(settings)}
+        text = f"nothing to move: the running service keeps the index at {index_id(settings)}"
+        return data, text, EXIT_OK
     result = prepare_index(settings, layout, quiet=args.json)
     if result is None:
         data = {"migrated": False, "index": index_id(settings)}

@@ -3,26 +3,90 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from service import __version__
 from service.cli import audit, daily
+from sync.models import KINDS
+
+SYNC_DESCRIPTION = """\
+Capture new or changed agent sessions (Claude Code, Codex, Cursor, OpenCode, OpenClaw) and
+the project's knowledge files into memories, then index the memory folder.
+
+Project knowledge files are notes the project keeps outside agent sessions, in the project
+folder (the one holding .memsync/); memsync reads them, never changes them:
+  insights.json  a JSON list of findings, e.g.
+                 [{"insight": "Batching uploads halved the S3 bill", "tags": ["perf"]}];
+                 each entry becomes an insight memory
+  campaigns/     .md, .txt or .json files, one topic each (a release, a migration, an
+                 experiment write-up): each becomes an insight, or a decision when the
+                 file name says strategy or decision; its first line is the title
+Each such memory records a content type (--content-type overrides it): insights.json
+entries are "performance-insight", campaign files "campaign-learning", either "guideline"
+when the entry's category or the file name says so. Other places: [sources] insights and
+campaigns in config.toml. --scope sessions|insights|campaigns|memories limits the reading.
+"""
+
+KIND_HELP = f"one of {', '.join(KINDS)} (or a kind from `[kinds] custom` in config.toml)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose unknown flags are reported by the subcommand they were given
+    to, with its usage and the closest flag it has (``sync --dryrun``: did you mean
+    ``--dry-run``?), instead of by the top-level parser."""
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chosen = _chosen(self, parsed)
+            flags = [o for a in chosen._actions for o in a.option_strings]
+            hints = [
+                f"did you mean {close[0]}?"
+                for extra in extras
+                if extra.startswith("-")
+                and (close := difflib.get_close_matches(extra.split("=")[0], flags, n=1))
+            ]
+            chosen.error("; ".join([f"unrecognized arguments: {' '.join(extras)}", *hints]))
+        return parsed
+
+
+def _chosen(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> Any:
+    """The deepest subcommand parser the arguments selected."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(parsed, action.dest, None)
+            if name in action.choices:
+                return _chosen(action.choices[name], parsed)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="memsync",
         parents=[common],
         description="Long-term memory for coding agents: markdown memories mirrored into Qdrant.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"memsync {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=argparse.ArgumentParser
+    )
 
     p = sub.add_parser("init", parents=[common], help="create .memsync/ in this directory")
     p.add_argument("--path", type=Path, default=None, help="project folder (default: here)")
 
     p = sub.add_parser(
-        "sync", parents=[common], help="capture agent sessions, then index the memories"
+        "sync",
+        parents=[common],
+        help="capture agent sessions, then index the memories",
+        description=SYNC_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dry-run", action="store_true", help="show what would happen; write nothing")
     p.add_argument("--force", action="store_true", help="re-read every session, re-embed all")
@@ -53,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-items", action="store_true", help="list unchanged items too")
 
     p = sub.add_parser("add", parents=[common], help="add a memory unless it is a duplicate")
-    p.add_argument("--kind", required=True, help="decision, learning, insight, ...")
+    p.add_argument("--kind", required=True, help=KIND_HELP)
     p.add_argument("--title", required=True)
     p.add_argument("--body", help="markdown body; '-' reads standard input")
     p.add_argument("--body-file", type=Path, help="read the body from a file")
@@ -64,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="semantic search over memories")
     p.add_argument("question")
     p.add_argument("--k", type=int, default=5, help="how many memories (default 5)")
-    p.add_argument("--kind", action="append", default=[], help="only this kind (repeatable)")
+    p.add_argument(
+        "--kind", action="append", default=[], help=f"only this kind (repeatable): {KIND_HELP}"
+    )
     p.add_argument("--tag", action="append", default=[], help="only with this tag (repeatable)")
     p.add_argument("--include-archived", action="store_true")
     p.add_argument(
@@ -72,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("hybrid", "dense", "lexical"),
         default="hybrid",
         help="hybrid (default): embeddings and BM25 fused; or one of them alone",
+    )
+    p.add_argument(
+        "--min-score",
+        type=float,
+        metavar="F",
+        help="withhold results scoring below F (default: [ask] min_score, 0.35; 0 shows all)",
     )
     p.add_argument("--no-answer", action="store_true", help="skip the LM's cited answer")
 

@@ -33,17 +33,36 @@ def sync_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# why capture skipped a source item, by the code in the report's skipped_by_reason
+SKIP_WORDS = {
+    "window": "changed before the window (--window, [sources] window)",
+    "until": "changed after --until",
+    "excluded": "excluded by --exclude",
+    "other_project": "from another project",
+    "retry_wait": "waiting for their retry time",
+    "dead_letter": "dead-lettered (memsync retry forces them)",
+    "max_sessions": "over --max-sessions",
+}
+
+
 def capture_lines(cap: dict[str, Any]) -> list[str]:
     """The capture part of a sync report: per session, each candidate and its verdict."""
     c = cap["counts"]
     verb = "would capture" if cap["dry_run"] else "captured"
     lines = [
-        f"{verb} from {c['read']} of {c['items']} source items ({c['unchanged']} unchanged, "
-        f"{c['skipped']} skipped, {c['failed']} failed): {c['candidates']} candidates -> "
+        f"{verb} from {c['read']} of {c['items']} source items ({c['unchanged']} unchanged "
+        f"since the last capture, {c['skipped']} skipped, {c['failed']} failed): "
+        f"{c['candidates']} candidates -> "
         f"{c['added']} new, {c['updated']} merged, {c['noop']} duplicates, "
         f"{c['summaries']} session summaries; "
         f"{c['redactions']} secrets redacted"
     ]
+    by_reason = cap.get("skipped_by_reason") or {}
+    if by_reason:
+        lines.append(
+            "  skipped: "
+            + ", ".join(f"{n} {SKIP_WORDS.get(code, code)}" for code, n in by_reason.items())
+        )
     for item in cap["items"]:
         if not item["candidates"]:
             continue
@@ -108,8 +127,9 @@ def add_text(result: dict[str, Any]) -> str:
 
 
 def ask_text(data: dict[str, Any]) -> str:
+    scoring = data.get("scoring") or {}
     if not data["results"]:
-        return "no memories found (is the store synced? run `memsync sync`)"
+        return _no_match(data, scoring)
     lines = []
     answer = data.get("answer") or {}
     if answer.get("answer"):
@@ -118,10 +138,42 @@ def ask_text(data: dict[str, Any]) -> str:
     elif answer.get("error"):
         lines += [f"(no answer from {answer.get('model')}: {answer['error']})", ""]
     for i, r in enumerate(data["results"], start=1):
-        lines.append(f"{i}. [{r['score']:.3f}] {r['title']}  ({r['kind']}, memory/{r['path']})")
-        if r["snippet"]:
-            lines.append(f"   {r['snippet']}")
+        where = " · ".join(x for x in (r["kind"], ", ".join(r.get("tags") or [])) if x)
+        lines.append(f"{i}. {r['score']:.2f}  {r['title']}  ({where} · memory/{r['path']})")
+        lines += [f"     {line}" for line in (r.get("snippet") or "").splitlines()]
+    lines.append(_score_note(data, scoring))
     return "\n".join(lines)
+
+
+def _no_match(data: dict[str, Any], scoring: dict[str, Any]) -> str:
+    closest = data.get("closest")
+    if not data.get("no_strong_match") or not closest:
+        return "no memories found (is the store synced? run `memsync sync`)"
+    return (
+        f"no strong match: nothing scored {scoring.get('min_score')} or more "
+        f"(closest: {closest['score']:.2f} {closest['title']}, memory/{closest['path']}); "
+        "memory has nothing on this. `--min-score 0` shows the weak matches."
+    )
+
+
+def _score_note(data: dict[str, Any], scoring: dict[str, Any]) -> str:
+    if scoring.get("score") == "bm25":
+        return "(scores: BM25 term matching, higher is better; no relevance floor in lexical mode)"
+    withheld = data.get("withheld") or 0
+    note = f"; {withheld} weaker withheld" if withheld else ""
+    return (
+        "(scores: relevance 0-1, meaning and exact words; below "
+        f"{scoring.get('min_score', 0)} not shown{note})"
+    )
+
+
+def _service_line(service: dict[str, Any] | None) -> str:
+    if not service:
+        return "service:  not running (commands open the store themselves; `memsync serve`)"
+    up = int(service.get("uptime_s") or 0)
+    uptime = f"{up // 3600}h{up % 3600 // 60:02d}m" if up >= 3600 else f"{up // 60}m{up % 60:02d}s"
+    where = service.get("url") or "in this process"
+    return f"service:  running at {where} (pid {service.get('pid')}, up {uptime})"
 
 
 def status_text(d: dict[str, Any]) -> str:
@@ -134,7 +186,8 @@ def status_text(d: dict[str, Any]) -> str:
         f"store:    {d['store']}",
         f"memories: {d['memory_files']} files, {d['indexed']} indexed",
         f"encoder:  {encoder}",
-        f"index:    {index['backend']} at {index['location']}, collection {d['collection']}",
+        f"index:    {index['backend']} at {index['location']}"
+        + (f", collection {d['collection']}" if d["collection"] else ", nothing indexed yet"),
         *(
             [
                 f"          points still in {index['pending_migration']}: the next command moves "
@@ -144,6 +197,7 @@ def status_text(d: dict[str, Any]) -> str:
             else []
         ),
         f"retry queue: {len(d['retry_queue'])}, dead letters: {len(d['dead_letters'])}",
+        _service_line(d.get("service")),
     ]
     for r in d["retry_queue"]:
         lines.append(
@@ -151,6 +205,11 @@ def status_text(d: dict[str, Any]) -> str:
         )
     for r in d["dead_letters"]:
         lines.append(f"  dead    {r['path']}  ({r['attempts']}x): {r['error']}")
+    for kind, n in (d.get("unknown_kinds") or {}).items():
+        lines.append(
+            f"unknown kind {kind!r} in {n} indexed file(s): fix their `kind:` or list it under "
+            "[kinds] custom in config.toml"
+        )
     if d["interrupted_run_pending"]:
         lines.append("an interrupted run left work in the journal; the next sync completes it")
     if d["last_report"]:

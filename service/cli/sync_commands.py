@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from service.capture_wiring import (
     RUN_ID,
@@ -13,6 +14,7 @@ from service.capture_wiring import (
     list_sources,
     user_home,
 )
+from service.care import maintain, restore_memory
 from service.cli import render
 from service.cli.common import (
     EXIT_OK,
@@ -25,10 +27,7 @@ from service.cli.common import (
 )
 from service.http.client import request
 from service.http.server import serve
-from service.wiring import (
-    maintain_policy,
-)
-from sync.capture.pipeline import capture_and_index
+from sync.capture.combined import NOTHING_QUEUED, capture_and_index, queued
 from sync.errors import LockBusyError, UsageError
 from sync.index.engine import SyncOptions, drop_from_queue
 from sync.index.report import write_report
@@ -86,16 +85,25 @@ def cmd_retry(args: argparse.Namespace) -> Result:
         )
         if args.drop is not None:
             return data, _dropped_text(data["dropped"]), EXIT_OK
-        return data, render.sync_text(data), sync_exit(data)
+        return present_retry(args, data)
     if args.drop is not None:
         return _drop(open_store()[0], args.drop)
+    layout, settings = open_store()
+    if not queued(layout):
+        return present_retry(args, dict(NOTHING_QUEUED))
     layout, settings, deps, _ = open_for_data()
     deps.progress = progress_printer("retrying")
     capture = capture_options(settings, {"retry_now": True}, deps.clock())
     report = capture_and_index(
         layout, capture, SyncOptions(retry_now=True), capture_deps(settings, layout, deps)
     )
-    return report, render.sync_text(report), sync_exit(report)
+    return present_retry(args, report)
+
+
+def present_retry(args: argparse.Namespace, data: dict[str, Any]) -> Result:
+    if data.get("retried") is False:
+        return data, "nothing to retry: the retry queue is empty (no sync was run)", EXIT_OK
+    return data, render.sync_text(data), sync_exit(data)
 
 
 def _drop(layout: StoreLayout, paths: list[str]) -> Result:
@@ -108,41 +116,34 @@ def _dropped_text(paths: list[str]) -> str:
 
 
 def cmd_maintain(args: argparse.Namespace) -> Result:
-    from service.capture_wiring import make_merger
-    from sync.care.maintain_run import deterministic_merge, run_maintain, undo
-
-    if remote_service() is not None:
-        raise UsageError(
-            "the memsync service owns this store and maintains it on its schedule "
-            "([maintain] interval_min); stop it to run maintain by hand"
-        )
     layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
-    if args.undo:
-        data = undo(layout, deps, args.undo)
+    data = maintain(layout, settings, deps, dry_run=args.dry_run, undo_run=args.undo)
+    return present_maintain(args, data)
+
+
+def present_maintain(args: argparse.Namespace, data: dict[str, Any]) -> Result:
+    if "undone" in data:
         text = "\n".join(f"  {c}" for c in data["changes"]) or "nothing to undo"
-        return data, f"undid maintenance run {args.undo}:\n{text}", EXIT_OK
-    merger = deterministic_merge if args.dry_run else make_merger(settings)
-    report = run_maintain(
-        layout, deps, maintain_policy(settings), dry_run=args.dry_run, merger=merger
-    )
-    return report, render.maintain_text(report), EXIT_OK
+        return data, f"undid maintenance run {data['undone']}:\n{text}", EXIT_OK
+    return data, render.maintain_text(data), EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    from sync.care.maintain_run import restore
-
     layout, _, deps, _ = open_for_data()
-    data = restore(layout, deps, args.memory_id)
-    return (
-        data,
-        f"restored {data['restored']}: memory/{data['from']} -> memory/{data['to']}",
-        EXIT_OK,
-    )
+    return present_restore(args, restore_memory(layout, deps, args.memory_id))
+
+
+def present_restore(args: argparse.Namespace, data: dict[str, Any]) -> Result:
+    text = f"restored {data['restored']}: memory/{data['from']} -> memory/{data['to']}"
+    return data, text, EXIT_OK
 
 
 def cmd_sources(args: argparse.Namespace) -> Result:
     layout, settings = open_store()
-    data = list_sources(settings, layout, user_home())
+    return present_sources(args, list_sources(settings, layout, user_home()))
+
+
+def present_sources(args: argparse.Namespace, data: dict[str, Any]) -> Result:
     return data, render.sources_text(data), EXIT_OK
 
 

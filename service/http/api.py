@@ -17,7 +17,11 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from service import __version__
+from service.http.api_commands import add_command_routes
+from service.http.docs import add_docs_routes
 from service.http.runtime import NotFoundError, ServiceState
+from sync.capture.combined import NOTHING_QUEUED, queued
 from sync.errors import LockBusyError, MemsyncError, UsageError
 from sync.index.engine import SyncOptions
 from sync.ports import SearchFilter
@@ -70,6 +74,9 @@ class AskRequest(Strict):
     include_archived: bool = False
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     answer: bool = Field(True, description="write a cited answer when an LM is configured")
+    min_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="relevance floor (default: the store's [ask] min_score)"
+    )
 
 
 class AskResult(BaseModel):
@@ -79,10 +86,25 @@ class AskResult(BaseModel):
     title: str | None
     kind: str | None
     tags: list[str]
-    score: float
-    lexical: float | None = None
-    snippet: str
+    score: float = Field(description="what orders the list: relevance 0-1 (BM25 in lexical mode)")
+    cosine: float | None = Field(None, description="cosine of question and memory")
+    lexical: float | None = Field(None, description="BM25 term-match score")
+    snippet: str = Field(description="the matching lines, one per line, with their heading")
     updated: str | None
+
+
+class AskScoring(BaseModel):
+    mode: str
+    score: Literal["relevance", "bm25"]
+    min_score: float | None = None
+
+
+class Closest(BaseModel):
+    id: str | None
+    path: str | None
+    title: str | None
+    kind: str | None
+    score: float
 
 
 class Citation(BaseModel):
@@ -102,6 +124,10 @@ class Answer(BaseModel):
 class AskResponse(BaseModel):
     question: str
     results: list[AskResult]
+    scoring: AskScoring | None = None
+    withheld: int = Field(0, description="results under the relevance floor, not returned")
+    closest: Closest | None = Field(None, description="the best withheld result")
+    no_strong_match: bool = Field(False, description="nothing reached the floor")
     answer: Answer | None = None
 
 
@@ -127,12 +153,16 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         title="memsync",
-        version="0.1.0",
+        version=__version__,
         description="Long-term memory for coding agents: sync, ask, add.",
+        docs_url=None,  # served below from packaged assets: no CDN, works offline
+        redoc_url=None,
     )
     _errors(app)
     app.add_middleware(BodyLimit, max_body=max_body)
     auth = [Depends(_bearer(token))]
+    add_docs_routes(app)
+    add_command_routes(app, state, auth)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> str:
@@ -153,9 +183,9 @@ def create_app(
     @app.post("/api/ask", dependencies=auth, response_model=AskResponse)
     def ask(req: AskRequest) -> dict[str, Any]:
         flt = SearchFilter(tuple(req.kinds), tuple(req.tags), req.include_archived)
-        results = state.ask(req.question, req.k, flt, mode=req.mode)
-        answer = state.answer(req.question, results) if req.answer else None
-        return {"question": req.question, "results": results, "answer": answer}
+        found = state.ask(req.question, req.k, flt, mode=req.mode, min_score=req.min_score)
+        answer = state.answer(req.question, found["results"]) if req.answer else None
+        return {"question": req.question, **found, "answer": answer}
 
     @app.post("/api/memories", dependencies=auth)
     def add(req: AddRequest) -> dict[str, Any]:
@@ -190,6 +220,8 @@ def create_app(
     def retry(req: RetryRequest) -> dict[str, Any]:
         if req.drop is not None:
             return {"dropped": state.drop(req.drop)}
+        if not queued(state.layout):
+            return dict(NOTHING_QUEUED)  # nothing waits: no sync is run
         return state.sync(SyncOptions(retry_now=True), {"retry_now": True})
 
     @app.get("/api/reports", dependencies=auth)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 import threading
 import time
@@ -20,6 +21,8 @@ from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_con
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import (
+    ask_scoring,
+    check_kind,
     dedup_thresholds,
     maintain_policy,
     make_encoder,
@@ -28,7 +31,7 @@ from service.wiring import (
     sync_deps,
 )
 from sync.capture.add import add_memory, new_candidate
-from sync.capture.pipeline import capture_and_index
+from sync.capture.combined import capture_and_index
 from sync.care.maintain_run import run_maintain
 from sync.errors import MemoryFileError, MemsyncError, UsageError
 from sync.fsutil import confined
@@ -78,6 +81,8 @@ class ServiceState:
         self.last_background: dict[str, Any] | None = None
         self.last_maintain: dict[str, Any] | None = None
         self._lm: Any = None  # the DSPy LM, made on the first answer
+        self.url: str | None = None  # where `memsync serve` listens (set once it does)
+        self.started = dt.datetime.now(dt.UTC)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,6 +211,7 @@ class ServiceState:
         confidence: float,
         dry_run: bool,
     ) -> dict[str, Any]:
+        check_kind(self.settings, kind, "kind")
         candidate = new_candidate(
             kind=kind,
             title=title,
@@ -227,11 +233,20 @@ class ServiceState:
             )
 
     def ask(
-        self, question: str, k: int, flt: SearchFilter, *, mode: str = "hybrid"
-    ) -> list[dict[str, Any]]:
+        self,
+        question: str,
+        k: int,
+        flt: SearchFilter,
+        *,
+        mode: str = "hybrid",
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        """Ranked memories above the relevance floor, and what was withheld under it."""
+        for kind in flt.kinds:
+            check_kind(self.settings, kind, "kind")
         encoder, index = self._require()
         collection = collection_name(self.settings.collection, encoder.identity)
-        results = ask(
+        found = ask(
             question,
             encoder=encoder,
             index=index,
@@ -240,13 +255,18 @@ class ServiceState:
             flt=flt,
             memory_dir=self.layout.memory_dir,
             mode=mode,
+            scoring=ask_scoring(self.settings, min_score),
         )
-        record_access(self.layout, (r["id"] for r in results), dt.datetime.now(dt.UTC))
-        return results
+        record_access(self.layout, (r["id"] for r in found["results"]), dt.datetime.now(dt.UTC))
+        return found
 
     def status(self) -> dict[str, Any]:
         data = store_status(self.layout, self.settings)
         data["service"] = {
+            "url": self.url,
+            "pid": os.getpid(),
+            "started": self.started.isoformat(timespec="seconds"),
+            "uptime_s": round((dt.datetime.now(dt.UTC) - self.started).total_seconds()),
             "background_sync": self.last_background,
             "background_maintain": self.last_maintain,
         }

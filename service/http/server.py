@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import ipaddress
 import json
 import os
@@ -54,14 +53,15 @@ def serve(
     try:
         url_host = f"[{host}]" if family == socket.AF_INET6 else host
         bound = sock.getsockname()[1]
+        state.url = f"http://{url_host}:{bound}"
         atomic_write_bytes(
             info,
             json.dumps(
                 {
-                    "url": f"http://{url_host}:{bound}",
+                    "url": state.url,
                     "pid": os.getpid(),
                     "token_required": bool(token),
-                    "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "started": state.started.isoformat(timespec="seconds"),
                 }
             ).encode(),
         )

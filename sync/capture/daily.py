@@ -62,7 +62,7 @@ def zone(tz: str) -> ZoneInfo:
     """The IANA zone ``tz``, or a UsageError naming a valid example."""
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: an unreadable zone file
         raise UsageError(f"time zone {tz!r}: not an IANA zone name (e.g. Europe/Berlin)") from None
 
 

@@ -9,19 +9,47 @@ session has exactly one, with a deterministic id and path, rewritten when the se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sync.capture.work import CaptureDeps, Decided, ItemWork, Proposed
 from sync.dedup import DedupDecision, Neighbour, decide_dedup, merge_memories
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, normalized_text, raw_hash, text_fingerprint
-from sync.models import Memory, collection_name
+from sync.index.checkpoint import Checkpoint
+from sync.index.engine import preview
+from sync.models import ARCHIVE_FOLDER, Action, Memory, collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
 from sync.retry import iso, parse_iso
 from sync.store import StoreLayout, memory_rel_path, slugify, try_read_memory
 
 Accepted = list[tuple[Memory, Sequence[float], str]]  # memory, vector, planned path
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A dry run's view of the index after the catch-up a real run makes before dedup: the
+    memories it would add or change (path -> memory), and the paths whose points are stale."""
+
+    memories: Mapping[str, Memory]
+    stale: frozenset[str]
+
+
+def pending_index(layout: StoreLayout, deps: CaptureDeps, checkpoint: Checkpoint) -> Pending:
+    """What the index lacks of memory/ now (hand edits, new files, deletions)."""
+    plan, memories = preview(layout, deps.sync, checkpoint)
+    changed = plan.of(Action.ADD, Action.UPDATE)
+    stale = {i.path for i in plan.of(Action.UPDATE, Action.DELETE)}
+    stale |= {i.replaces_path for i in changed if i.replaces_path}
+    return Pending(
+        {
+            i.path: memories[i.path]
+            for i in changed
+            if i.path in memories and not i.path.startswith(ARCHIVE_FOLDER + "/")
+        },
+        frozenset(stale),
+    )
 
 
 def to_memory(p: Proposed, now: dt.datetime) -> Memory:
@@ -50,14 +78,21 @@ def to_memory(p: Proposed, now: dt.datetime) -> Memory:
 
 
 def decide_candidates(
-    works: Sequence[ItemWork], layout: StoreLayout, deps: CaptureDeps, now: dt.datetime
+    works: Sequence[ItemWork],
+    layout: StoreLayout,
+    deps: CaptureDeps,
+    now: dt.datetime,
+    pending: Pending | None = None,
 ) -> None:
-    """Fill ``work.decided`` for every work item, in order (earlier candidates win)."""
+    """Fill ``work.decided`` for every work item, in order (earlier candidates win).
+    ``pending``: memories not indexed yet that count as neighbours (a dry run's)."""
     flat = [(w, to_memory(p, now), p) for w in works for p in w.candidates]
     regular = [(w, m) for w, m, _ in flat if m.kind != "summary"]
     encoder = deps.sync.encoder_factory() if regular else None
     vectors = list(encoder.encode([m.embedding_text() for _, m in regular])) if encoder else []
     index = deps.sync.index_factory() if regular and deps.sync.index_exists() else None
+    unindexed = _pending_neighbours(pending, encoder)
+    stale = pending.stale if pending else frozenset()
     planned: set[str] = set()
     accepted: Accepted = []
     try:
@@ -69,7 +104,9 @@ def decide_candidates(
             assert encoder is not None
             vector = vectors[vi]
             vi += 1
-            known = _nearest(index, encoder, deps, memory, vector)
+            known = _nearest(index, encoder, deps, memory, vector, stale)
+            if unindexed:
+                known = _merged_nearest(known, _in_run(unindexed, vector), deps.neighbours_k)
             in_run = _in_run(accepted, vector)
             decision = decide_dedup(
                 memory.kind,
@@ -86,12 +123,27 @@ def decide_candidates(
             index.close()
 
 
+def _pending_neighbours(pending: Pending | None, encoder: Encoder | None) -> Accepted:
+    if pending is None or encoder is None or not pending.memories:
+        return []
+    paths = sorted(pending.memories)
+    texts = [pending.memories[p].embedding_text() for p in paths]
+    vectors = encoder.encode(texts)
+    return [(pending.memories[p], v, p) for p, v in zip(paths, vectors, strict=True)]
+
+
+def _merged_nearest(known: list[Neighbour], pending: list[Neighbour], k: int) -> list[Neighbour]:
+    """The index's neighbours and the pending ones, best first, as one top ``k``."""
+    return sorted([*known, *pending], key=lambda n: -n.score)[: max(k, 1)]
+
+
 def _nearest(
     index: VectorIndex | None,
     encoder: Encoder,
     deps: CaptureDeps,
     memory: Memory,
     vector: Sequence[float],
+    stale: frozenset[str] = frozenset(),
 ) -> list[Neighbour]:
     if index is None:
         return []
@@ -102,7 +154,7 @@ def _nearest(
     seen = {h.point_id for h in hits}
     out = [_neighbour(h.payload, h.score) for h in hits]
     out += [_neighbour(h.payload, 1.0) for h in exact if h.point_id not in seen]
-    return [n for n in out if n.path and not n.path.startswith("archived/")]
+    return [n for n in out if n.path and not n.path.startswith("archived/") and n.path not in stale]
 
 
 def _neighbour(payload: Any, score: float) -> Neighbour:
@@ -116,10 +168,8 @@ def _neighbour(payload: Any, score: float) -> Neighbour:
     )
 
 
-def _in_run(
-    accepted: list[tuple[Memory, Sequence[float], str]], vector: Sequence[float]
-) -> list[Neighbour]:
-    """Neighbours among the memories this run is about to add."""
+def _in_run(accepted: Accepted, vector: Sequence[float]) -> list[Neighbour]:
+    """Neighbours among the memories this run is about to add (or a dry run's pending)."""
     out = []
     for memory, other, path in accepted:
         score = min(float(sum(a * b for a, b in zip(vector, other, strict=False))), 1.0)
@@ -158,7 +208,10 @@ def _decided(
     if existing is not None and normalized_text(memory.body) in normalized_text(existing.body):
         reason = f"already merged into memory/{target.path} (cosine {decision.score:.3f})"
         return Decided(memory, "noop", reason, decision.score, None, nearest)
-    return Decided(memory, "update", decision.reason, decision.score, target.path, nearest)
+    return Decided(
+        memory, "update", decision.reason, decision.score, target.path, nearest,
+        target_id=target.memory_id,
+    )  # fmt: skip
 
 
 def _summary(memory: Memory, p: Proposed, layout: StoreLayout, now: dt.datetime) -> Decided:

@@ -14,10 +14,11 @@ import datetime as dt
 import fnmatch
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sync.capture.dedup import decide_candidates
+from sync.capture.dedup import decide_candidates, pending_index
 from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.echo import strip_echo
 from sync.capture.knowledge import KnowledgeSource
@@ -26,11 +27,10 @@ from sync.capture.select import KNOWLEDGE, Selection, in_scope, select_items, st
 from sync.capture.sources import adapter
 from sync.capture.sources.base import ParseIssue, SourceError, SourceItem, Transcript
 from sync.capture.work import CaptureDeps, CaptureOptions, ItemWork, Proposed
-from sync.capture.writer import MemoryWriter
+from sync.capture.writer import FileWrite, MemoryWriter
 from sync.errors import ConfigError, MemsyncError
 from sync.hashing import raw_hash
 from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
-from sync.index.engine import SyncOptions, run_sync, writer_lock
 from sync.redact import redact
 from sync.retry import iso
 from sync.store import StoreLayout
@@ -43,11 +43,13 @@ def run_capture(
     *,
     catch_up: Callable[[], None] | None = None,
     checkpoint: Checkpoint | None = None,
-) -> dict[str, Any]:
-    """Capture (or preview) every changed source item; returns the capture part of a report.
+) -> tuple[dict[str, Any], list[FileWrite]]:
+    """Capture (or preview) every changed source item; returns the capture part of a report
+    and, for a dry run, the files it would write (for the index preview of the same run).
 
     ``catch_up`` runs once, when some item will be read, before anything is journaled (the
-    caller brings the index up to date there, so a killed run's files are not re-added)."""
+    caller brings the index up to date there, so a killed run's files are not re-added). A
+    dry run cannot: its dedup sees the memories that catch-up would index as pending."""
     t0 = time.perf_counter()
     now = deps.sync.clock()
     if checkpoint is None:
@@ -87,13 +89,15 @@ def run_capture(
         works.append(work)
     timings = {"read_extract": round(time.perf_counter() - t0, 3)}
     t = time.perf_counter()
-    pending = [w for w in works if w.candidates]
-    if pending:
-        decide_candidates(pending, layout, deps, now)
+    todo = [w for w in works if w.candidates]
+    if todo:
+        unindexed = pending_index(layout, deps, checkpoint) if opts.dry_run else None
+        decide_candidates(todo, layout, deps, now, unindexed)
     timings["dedup"] = round(time.perf_counter() - t, 3)
     written: list[str] = []
+    writer = MemoryWriter(layout, now)
+    planned = [w for work in works for w in writer.plan(work.decided)] if opts.dry_run else []
     if journal is not None:
-        writer = MemoryWriter(layout, now)
         for work in works:
             paths, ids = writer.apply(work.decided)
             written.extend(paths)
@@ -108,7 +112,8 @@ def run_capture(
                 layout.journal_path,
             )
     timings["total"] = round(time.perf_counter() - t0, 3)
-    return _report(selections, works, failures, touched, problems, written, opts, timings)
+    report = _report(selections, works, failures, touched, problems, written, opts, timings)
+    return report, planned
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -310,8 +315,11 @@ def _report(
         },
         "items": [_item_report(w) for w in works],
         "skipped": [
-            {"key": s.item.key, "reason": s.reason} for s in selections if s.action == "skip"
+            {"key": s.item.key, "code": s.code, "reason": s.reason}
+            for s in selections
+            if s.action == "skip"
         ],
+        "skipped_by_reason": dict(Counter(s.code for s in selections if s.action == "skip")),
         "failures": failures,
         "problems": [str(p) for p in problems],
         "written": list(dict.fromkeys(written)),
@@ -329,28 +337,3 @@ def _item_report(work: ItemWork) -> dict[str, Any]:
         "redactions": work.redactions,
         "candidates": [d.as_dict() for d in work.decided],
     }
-
-
-def capture_and_index(
-    layout: StoreLayout,
-    opts: CaptureOptions,
-    sync_opts: SyncOptions,
-    deps: CaptureDeps,
-    *,
-    lock_held: bool = False,
-) -> dict[str, Any]:
-    """`memsync sync`: capture the sources, then index the memory folder; one report."""
-    with writer_lock(layout, skip=opts.dry_run or sync_opts.ignore_lock or lock_held):
-        catch_up = SyncOptions(write_reports=False)
-
-        def index_first() -> None:
-            if not opts.dry_run:
-                run_sync(layout, catch_up, deps.sync, lock_held=True)
-
-        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
-        capture = run_capture(layout, opts, deps, catch_up=index_first, checkpoint=checkpoint)
-        final = dataclasses.replace(sync_opts, attachments={"capture": capture})
-        unchanged = capture["counts"]["read"] == 0  # nothing indexed nor journaled since
-        return run_sync(
-            layout, final, deps.sync, lock_held=True, checkpoint=checkpoint if unchanged else None
-        )

@@ -22,6 +22,9 @@ class Selection:
     item: SourceItem
     action: str  # read | unchanged | skip
     reason: str
+    # a skip's reason in one word, counted in the report: window | until | excluded |
+    # retry_wait | dead_letter | max_sessions
+    code: str = ""
 
 
 def in_scope(agent: str, scope: str) -> bool:
@@ -50,9 +53,9 @@ def select_items(
     out: list[Selection] = []
     reads = 0
     for item in sorted(items, key=lambda i: (-i.mtime_ns, i.key)):
-        why = _skip_reason(item, checkpoint, since, until, exclude, retry_now, now)
-        if why is not None:
-            out.append(Selection(item, "skip", why))
+        skip = _skip_reason(item, checkpoint, since, until, exclude, retry_now, now)
+        if skip is not None:
+            out.append(Selection(item, "skip", skip[1], skip[0]))
             continue
         entry = checkpoint.sources.get(item.key)
         same_stat = entry is not None and (entry.size, entry.mtime_ns) == (item.size, item.mtime_ns)
@@ -60,7 +63,7 @@ def select_items(
             out.append(Selection(item, "unchanged", "unchanged since the last capture"))
             continue
         if max_items is not None and reads >= max_items:
-            out.append(Selection(item, "skip", f"over --max-sessions {max_items}"))
+            out.append(Selection(item, "skip", f"over --max-sessions {max_items}", "max_sessions"))
             continue
         reads += 1
         why = "new" if entry is None else "changed" if not same_stat else "not extracted yet"
@@ -76,22 +79,23 @@ def _skip_reason(
     exclude: Sequence[str],
     retry_now: bool,
     now: dt.datetime,
-) -> str | None:
+) -> tuple[str, str] | None:
+    """(code, reason) when the item is skipped, else None."""
     moment = dt.datetime.fromtimestamp(item.mtime_ns / 1e9, dt.UTC)
     if since is not None and moment < since:
-        return f"last changed {moment:%Y-%m-%d %H:%M}, before the window"
+        return "window", f"last changed {moment:%Y-%m-%d %H:%M}, before the window"
     if until is not None and moment > until:
-        return f"last changed {moment:%Y-%m-%d %H:%M}, after --until"
+        return "until", f"last changed {moment:%Y-%m-%d %H:%M}, after --until"
     for pattern in exclude:
         if fnmatch.fnmatch(str(item.path), pattern) or fnmatch.fnmatch(item.key, pattern):
-            return f"excluded by {pattern!r}"
+            return "excluded", f"excluded by {pattern!r}"
     retry = checkpoint.source_retry.get(item.key)
     changed = retry is not None and retry.raw_hash != stat_key(item)
     if retry is not None and not retry_now and not changed:  # an edit retries at once
         if retry.dead:
-            return f"dead-lettered after {retry.attempts} attempts: {retry.error}"
+            return "dead_letter", f"dead-lettered after {retry.attempts} attempts: {retry.error}"
         if not RetryPolicy.is_due(retry, now):
-            return f"in the retry queue until {retry.next_attempt}: {retry.error}"
+            return "retry_wait", f"in the retry queue until {retry.next_attempt}: {retry.error}"
     return None
 
 

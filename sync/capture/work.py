@@ -38,9 +38,11 @@ class Decided:
     path: str | None  # the file written or changed (None for a no-op)
     nearest: list[Neighbour] = field(default_factory=list)
     merge_into_run: int | None = None  # index of an earlier candidate of this run
+    target_id: str | None = None  # the memory an update merges into (it keeps its id)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "id": (self.target_id or self.memory.id) if self.path else None,
             "kind": self.memory.kind,
             "title": self.memory.title,
             "verdict": self.action,

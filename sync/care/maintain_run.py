@@ -143,9 +143,11 @@ def _move_to_archive(
     return target
 
 
-def restore(layout: StoreLayout, deps: SyncDeps, memory_id: str) -> dict[str, Any]:
+def restore(
+    layout: StoreLayout, deps: SyncDeps, memory_id: str, *, lock_held: bool = False
+) -> dict[str, Any]:
     """Bring an archived memory back to where it was (`memsync restore ID`)."""
-    with writer_lock(layout, skip=False):
+    with writer_lock(layout, skip=lock_held):
         archived = layout.memory_dir / ARCHIVE_FOLDER
         for path in sorted(archived.rglob("*.md")) if archived.is_dir() else []:
             rel = path.relative_to(layout.memory_dir).as_posix()
@@ -163,9 +165,11 @@ def restore(layout: StoreLayout, deps: SyncDeps, memory_id: str) -> dict[str, An
         raise UsageError(f"no archived memory with id {memory_id!r} (see memory/archived/)")
 
 
-def undo(layout: StoreLayout, deps: SyncDeps, run_id: str) -> dict[str, Any]:
+def undo(
+    layout: StoreLayout, deps: SyncDeps, run_id: str, *, lock_held: bool = False
+) -> dict[str, Any]:
     """Reverse a maintenance run from its report: moves back, merged memories restored."""
-    with writer_lock(layout, skip=False):
+    with writer_lock(layout, skip=lock_held):
         report = _load_report(layout, run_id)
         undone: list[dict[str, Any]] = []
         now = deps.clock()

@@ -14,12 +14,12 @@ from typing import Any
 from sync.errors import UsageError
 from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.index.executor import Executor
-from sync.index.outcome import Outcome
+from sync.index.outcome import ItemResult, Outcome
 from sync.index.planner import PlanOptions, must_read_all, plan_sync
 from sync.index.report import build_report, prune_reports, write_report
-from sync.index.scan import scan
+from sync.index.scan import overlay_files, scan
 from sync.lock import WriterLock
-from sync.models import Plan, ScannedFile
+from sync.models import KINDS, Action, Memory, Plan, ScannedFile, kind_problem
 from sync.ports import Encoder, VectorIndex
 from sync.retry import RetryPolicy
 from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout
@@ -37,6 +37,18 @@ class SyncOptions:
     run_id: str | None = None  # default: random
     write_reports: bool = True  # False for the index pass that precedes a capture
     attachments: Mapping[str, Any] | None = None  # more report sections (the capture's)
+    # dry run: files a capture would write (path under memory/ -> bytes), planned as if written
+    overlay: Mapping[str, bytes] | None = None
+    # an index pass made earlier in the same run (capture's catch-up): reported with this one
+    earlier: EarlierPass | None = None
+
+
+@dataclass(frozen=True)
+class EarlierPass:
+    """What an index pass changed, to be reported by the pass that ends the same run."""
+
+    results: tuple[ItemResult, ...] = ()
+    recovered: bool = False
 
 
 @dataclass
@@ -57,6 +69,7 @@ class SyncDeps:
     keep_reports: int = 500
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     progress: Callable[[int, int], None] | None = None
+    kinds: Sequence[str] | None = None  # the kind vocabulary; files outside it get a warning
 
 
 @contextlib.contextmanager
@@ -80,22 +93,35 @@ def run_sync(
     """Run (or preview) one sync and return its report. ``checkpoint``: one the caller has
     just loaded under the same lock and not changed since (saves reading it again)."""
     with writer_lock(layout, skip=opts.dry_run or opts.ignore_lock or lock_held):
-        return _run_locked(layout, opts, deps, checkpoint)
+        return _run_locked(layout, opts, deps, checkpoint)[0]
 
 
-def _run_locked(
-    layout: StoreLayout, opts: SyncOptions, deps: SyncDeps, loaded: Checkpoint | None
-) -> dict[str, Any]:
-    started, t0 = deps.clock(), time.perf_counter()
-    run_id = opts.run_id or secrets.token_hex(4)
-    recovered = layout.journal_path.exists()
-    checkpoint = (
-        loaded
-        if loaded is not None and not recovered
-        else load_checkpoint(layout.checkpoint_path, layout.journal_path)
-    )
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
+def catch_up(layout: StoreLayout, deps: SyncDeps) -> EarlierPass:
+    """Index what changed in memory/ under the caller's lock, writing no report: capture
+    runs this before it reads, and the run's final pass reports these changes with its own."""
+    opts = SyncOptions(write_reports=False)
+    _, outcome, recovered = _run_locked(layout, opts, deps, None)
+    done = outcome.results if outcome is not None else []
+    changed = [r for r in done if r.item.action is not Action.UNCHANGED or r.status == "failed"]
+    return EarlierPass(tuple(changed), recovered)
+
+
+def preview(
+    layout: StoreLayout, deps: SyncDeps, checkpoint: Checkpoint
+) -> tuple[Plan, dict[str, Memory]]:
+    """The plan a sync would run now, and the memories it would index (path -> memory)."""
+    plan, scanned = _plan(layout, SyncOptions(dry_run=True), deps, checkpoint, deps.clock())
+    return plan, {sf.path: sf.memory for sf in scanned if sf.memory is not None}
+
+
+def _plan(
+    layout: StoreLayout,
+    opts: SyncOptions,
+    deps: SyncDeps,
+    checkpoint: Checkpoint,
+    now: dt.datetime,
+) -> tuple[Plan, list[ScannedFile]]:
+    """Scan memory/ (plus a dry run's overlay of files capture would write) and plan."""
     plan_opts = PlanOptions(
         deps.encoder_model,
         index_id=deps.index_id,
@@ -107,20 +133,36 @@ def _run_locked(
         dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
     )
     known = {} if must_read_all(checkpoint, plan_opts) else checkpoint.entries
+    now_ns = time.time_ns()
     scanned = scan(
-        layout.memory_dir,
-        known,
-        now_ns=time.time_ns(),
-        max_bytes=deps.max_file_bytes,
-        only=opts.scope,
+        layout.memory_dir, known, now_ns=now_ns, max_bytes=deps.max_file_bytes, only=opts.scope
     )
+    if opts.overlay:
+        scanned = overlay_files(scanned, opts.overlay, known, now_ns)
+    return plan_sync(scanned, checkpoint, plan_opts, now), scanned
+
+
+def _run_locked(
+    layout: StoreLayout, opts: SyncOptions, deps: SyncDeps, loaded: Checkpoint | None
+) -> tuple[dict[str, Any], Outcome | None, bool]:
+    started, t0 = deps.clock(), time.perf_counter()
+    run_id = opts.run_id or secrets.token_hex(4)
+    recovered = layout.journal_path.exists()
+    checkpoint = (
+        loaded
+        if loaded is not None and not recovered
+        else load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    )
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    plan, scanned = _plan(layout, opts, deps, checkpoint, started)
     timings["scan"] = round(time.perf_counter() - t, 4)
-    plan = plan_sync(scanned, checkpoint, plan_opts, started)
     outcome: Outcome | None = None
     if not opts.dry_run:
         outcome = _execute(layout, plan, scanned, checkpoint, deps, started, recovered)
         timings.update(outcome.timings)
     timings["total"] = round(time.perf_counter() - t0, 4)
+    earlier = opts.earlier or EarlierPass()
     report = build_report(
         run_id=run_id,
         started=started,
@@ -131,15 +173,32 @@ def _run_locked(
         checkpoint=checkpoint,
         timings=timings,
         list_unchanged=opts.list_unchanged,
-        recovered=recovered,
+        recovered=recovered or earlier.recovered,
+        earlier=earlier.results,
     )
+    report["warnings"] += kind_warnings(scanned, deps.kinds)
     report.update(opts.attachments or {})
     if not opts.dry_run and opts.write_reports:
         report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
         prune_reports(layout.reports_dir, keep=deps.keep_reports)
     if opts.report_path is not None:
         write_report(opts.report_path, report, exact=True)
-    return report
+    return report, outcome, recovered
+
+
+def kind_warnings(scanned: Sequence[ScannedFile], kinds: Sequence[str] | None) -> list[str]:
+    """A line for each file read this run whose kind is outside the vocabulary (it is
+    indexed all the same: nothing a person wrote is refused for its kind)."""
+    if kinds is None:
+        return []
+    builtin = set(KINDS)
+    custom = [k for k in kinds if k not in builtin]
+    out = []
+    for sf in scanned:
+        if sf.memory is not None and sf.memory.kind not in kinds:
+            problem = kind_problem(sf.memory.kind, custom)
+            out.append(f"memory/{sf.path}: kind {problem} (indexed all the same)")
+    return out
 
 
 def _execute(

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sync.hashing import point_id
+from sync.hashing import payload_bytes, point_id
 from sync.index.checkpoint import Checkpoint, IndexedEntry
-from sync.models import Action, Plan, PlanItem, ScannedFile, collection_name
+from sync.index.outcome import point_payload
+from sync.models import Action, EncoderIdentity, Plan, PlanItem, ScannedFile, collection_name
 from sync.retry import RetryEntry, RetryPolicy
 
 
@@ -200,8 +201,7 @@ def _plan_file(
         if reindex and entry is not None
         else _reason(entry, previous, renamed_from, retry, sf, opts)
     )
-    text_bytes = len(sf.memory.embedding_text().encode("utf-8")) + 256
-    est = opts.dim_hint * 4 + text_bytes - (previous.bytes if previous else 0)
+    est = _point_bytes(sf, opts) - (previous.bytes if previous else 0)
     return item(
         action,
         reason,
@@ -211,6 +211,16 @@ def _plan_file(
         stale_point_id=stale,
         est_bytes=est,
     )
+
+
+def _point_bytes(sf: ScannedFile, opts: PlanOptions) -> int:
+    """What the checkpoint will record for the point (vector plus payload), so that the
+    estimates of two runs add up to the estimate of one (a dry run's preview)."""
+    assert sf.memory is not None
+    identity = EncoderIdentity(opts.encoder_model, opts.dim_hint)
+    stub = PlanItem(sf.path, Action.ADD, "", content_hash=sf.content_hash)
+    payload = point_payload(sf.memory, stub, identity, sf.memory.embedding_text())
+    return payload_bytes(payload, opts.dim_hint)
 
 
 def _waiting(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,13 @@ def build_report(
     timings: dict[str, float],
     list_unchanged: bool = False,
     recovered: bool = False,
+    earlier: Sequence[ItemResult] = (),
 ) -> dict[str, Any]:
-    """The report of a run; for a dry run (no outcome) it describes what would happen."""
+    """The report of a run; for a dry run (no outcome) it describes what would happen.
+    ``earlier``: what an index pass made before this one in the same run (capture's
+    catch-up), reported as part of it, one result per file."""
     results = outcome.results if outcome else [ItemResult(i, "planned") for i in plan.items]
+    results = fold_results(earlier, results)
     counts = {"added": 0, "updated": 0, "deleted": 0, "unchanged": 0, "skipped": 0, "failed": 0}
     for res in results:
         counts[_count_key(res)] += 1
@@ -73,6 +79,30 @@ def build_report(
         "timings_s": timings,
         "warnings": list(outcome.warnings if outcome else checkpoint.warnings),
     }
+
+
+def fold_results(earlier: Sequence[ItemResult], later: Sequence[ItemResult]) -> list[ItemResult]:
+    """One result per file for a run made of two index passes: what the run as a whole did."""
+    first = {r.item.path: r for r in earlier}
+    out = [_combine(first.pop(r.item.path), r) if r.item.path in first else r for r in later]
+    return [*out, *first.values()]  # files only the earlier pass saw (deleted ones)
+
+
+def _combine(first: ItemResult, then: ItemResult) -> ItemResult:
+    if first.status == "failed" or then.item.action in (Action.UNCHANGED, Action.SKIP):
+        return first
+    if then.item.action is not Action.UPDATE or first.item.action not in _INDEXED:
+        return then
+    item = dataclasses.replace(
+        then.item,
+        action=first.item.action,  # added earlier in the run, then changed: added
+        reason=f"{first.item.reason}, then {then.item.reason}",
+        est_bytes=first.item.est_bytes + then.item.est_bytes,
+    )
+    return dataclasses.replace(then, item=item)
+
+
+_INDEXED = (Action.ADD, Action.UPDATE)
 
 
 def _count_key(res: ItemResult) -> str:
@@ -174,14 +204,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     if report.get("capture"):
-        cap = report["capture"]["counts"]
-        lines += [
-            f"Capture: {cap['read']} of {cap['items']} source items read, {cap['candidates']} "
-            f"candidates: {cap['added']} new, {cap['updated']} merged, {cap['noop']} duplicates, "
-            f"{cap['summaries']} session summaries; {cap['failed']} failed, "
-            f"{cap['redactions']} secrets redacted.",
-            "",
-        ]
+        lines += _capture_markdown(report["capture"])
     if report["items"]:
         lines += ["## Items", ""]
         lines += [
@@ -209,6 +232,35 @@ def render_markdown(report: dict[str, Any]) -> str:
     timing = ", ".join(f"{k} {v:.3f}s" for k, v in report["timings_s"].items())
     lines += [f"Timings: {timing}", ""]
     return "\n".join(lines)
+
+
+def _capture_markdown(capture: dict[str, Any]) -> list[str]:
+    """The capture part: counts, why items were skipped, each session with its memories."""
+    cap = capture["counts"]
+    lines = [
+        f"Capture: {cap['read']} of {cap['items']} source items read, {cap['candidates']} "
+        f"candidates: {cap['added']} new, {cap['updated']} merged, {cap['noop']} duplicates, "
+        f"{cap['summaries']} session summaries; {cap['unchanged']} unchanged, "
+        f"{cap['skipped']} skipped, {cap['failed']} failed, "
+        f"{cap['redactions']} secrets redacted.",
+        "",
+    ]
+    by_reason = capture.get("skipped_by_reason") or {}
+    if by_reason:
+        reasons = ", ".join(f"{code} {n}" for code, n in by_reason.items())
+        lines += [f"Skipped by reason: {reasons}.", ""]
+    sessions = [i for i in capture.get("items", []) if i.get("candidates")]
+    if sessions:
+        lines += ["## Captured sessions", ""]
+        for item in sessions:
+            lines.append(f"- {item['agent']} `{item['session']}` ({item['messages']} messages)")
+            lines += [
+                f"  - **{c['verdict']}** {c['kind']}: {c['title']}"
+                + (f" → `{c['file']}`" if c.get("file") else "")
+                for c in item["candidates"]
+            ]
+        lines.append("")
+    return lines
 
 
 def _maintain_markdown(report: dict[str, Any]) -> str:

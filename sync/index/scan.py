@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,20 @@ def scan(
             confined(memory_dir, rel)  # paths given by a caller, not found by the walk
     rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir)
     return [_observe(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
+
+
+def overlay_files(
+    scanned: Sequence[ScannedFile],
+    overlay: Mapping[str, bytes],
+    known: Mapping[str, IndexedEntry],
+    now_ns: int,
+) -> list[ScannedFile]:
+    """``scanned`` as it would be after writing ``overlay`` (path -> file bytes): what a dry
+    run plans for the files its capture would write."""
+    out = {sf.path: sf for sf in scanned}
+    for rel, data in overlay.items():
+        out[rel] = _from_bytes(rel, data, known.get(rel), now_ns, len(data), now_ns, False)
+    return [out[rel] for rel in sorted(out)]
 
 
 def _walk(memory_dir: Path) -> list[str]:
@@ -85,10 +99,28 @@ def _observe(
             data = fh.read()
     except OSError as exc:
         return seen(error=f"cannot read: {exc.strerror}")
+    return _from_bytes(rel, data, entry, st.st_mtime_ns, st.st_size, now_ns, same_stat)
+
+
+def _from_bytes(
+    rel: str,
+    data: bytes,
+    entry: IndexedEntry | None,
+    mtime_ns: int,
+    size: int,
+    now_ns: int,
+    same_stat: bool,
+) -> ScannedFile:
+    """What a file's bytes say: unchanged since the checkpoint, or parsed (or why not)."""
+    archived = rel.startswith(ARCHIVE_FOLDER + "/")
+
+    def seen(**fields: Any) -> ScannedFile:
+        return ScannedFile(rel, mtime_ns, size, archived, seen_ns=now_ns, **fields)
+
     digest = raw_hash(data)
     if entry is not None and entry.raw_hash == digest:
         # same bytes: record the new stat only if it differs or can be trusted next time
-        still_racy = st.st_mtime_ns >= now_ns - RACY_MARGIN_NS
+        still_racy = mtime_ns >= now_ns - RACY_MARGIN_NS
         return seen(
             raw_hash=digest,
             content_hash=entry.content_hash,

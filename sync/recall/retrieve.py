@@ -1,59 +1,104 @@
-"""Ask: find the memories that answer a question, best first.
+"""Ask: find the memories that answer a question, best first, each with the one score that
+orders the list.
 
-Hybrid by default: the dense (embedding) ranking and the lexical (BM25) ranking are fused by
-reciprocal rank, so an exact identifier or error string still finds its memory when the
-embedding alone would not. Scores shown are cosine similarities (comparable across asks).
+Hybrid (default) and dense: the score is a relevance in about [0, 1] — the cosine of question
+and memory, raised toward 1 by BM25 term matches (`sync.lexical.relevance`, so an exact
+identifier or error string still finds its memory), times the kind's weight (a session
+summary counts 0.85: it outranks a decision only when it answers clearly better). Results
+under the floor (`Scoring.min_score`, chosen on the evaluation sets: docs/benchmarks.md) are
+withheld, so an unrelated question gets "no strong match" instead of noise.
+Lexical: BM25 alone, with its own (unbounded) score; no model is loaded, and only memories
+sharing a term with the question come back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sync.errors import UsageError
-from sync.lexical import DENSE_WEIGHT, SparseVec, query_vector, rrf
+from sync.lexical import SparseVec, query_vector, relevance
 from sync.ports import Encoder, SearchFilter, SearchHit, VectorIndex
+from sync.recall.snippet import snippet
+from sync.store import try_read_memory
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_TIE_FETCH = 2_000
+DEFAULT_MIN_SCORE = 0.35
+DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {"summary": 0.85}
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How results are scored and cut: the relevance floor and the weight of each kind."""
+
+    min_score: float = DEFAULT_MIN_SCORE
+    kind_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
+
+    def weight(self, kind: Any) -> float:
+        return float(self.kind_weights.get(str(kind), 1.0))
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """One retrieved memory: its point, cosine score, BM25 score and fused rank score."""
+    """One retrieved memory: the score that orders the list, and the signals behind it."""
 
     hit: SearchHit
-    score: float
+    score: float  # relevance (hybrid, dense) or BM25 (lexical)
+    cosine: float | None
     lexical: float | None
-    rank_score: float
 
 
 def ask(
     question: str,
     *,
-    encoder: Encoder,
+    encoder: Encoder | None,
     index: VectorIndex,
     collection: str,
     k: int,
     flt: SearchFilter,
     memory_dir: Path,
     mode: str = "hybrid",
-) -> list[dict[str, Any]]:
-    """Top-k memories for a question, with path, title, kind, score and a snippet."""
+    scoring: Scoring | None = None,
+) -> dict[str, Any]:
+    """The top-k memories above the floor, each with path, title, kind, score and snippet, and
+    what was withheld under the floor. ``encoder`` may be None in lexical mode."""
     if not question.strip():
         raise UsageError("the question is empty")
     if mode not in MODES:
         raise UsageError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
-    vector = encoder.encode([question])[0]
-    ranked = search(question, vector, index=index, collection=collection, k=k, flt=flt, mode=mode)
-    return [_result(r, memory_dir) for r in ranked]
+    scoring = scoring or Scoring()
+    vector = None
+    if mode != "lexical":
+        if encoder is None:
+            raise UsageError(f"mode {mode!r} needs the embedding model")
+        vector = encoder.encode([question])[0]
+    ranked = search(
+        question, vector, index=index, collection=collection, k=k, flt=flt, mode=mode,
+        scoring=scoring,
+    )  # fmt: skip
+    floor = None if mode == "lexical" else scoring.min_score
+    kept = [r for r in ranked if not floor or r.score >= floor]  # 0: every match
+    withheld = ranked[len(kept) :]
+    closest = withheld[0] if withheld else None
+    return {
+        "results": [_result(r, memory_dir, question) for r in kept],
+        "scoring": {
+            "mode": mode,
+            "score": "bm25" if mode == "lexical" else "relevance",
+            "min_score": floor,
+        },
+        "withheld": len(withheld),
+        "closest": None if closest is None else _brief(closest),
+        "no_strong_match": not kept and bool(withheld),
+    }
 
 
 def search(
     question: str,
-    vector: Sequence[float],
+    vector: Sequence[float] | None,
     *,
     index: VectorIndex,
     collection: str,
@@ -61,25 +106,38 @@ def search(
     flt: SearchFilter,
     mode: str = "hybrid",
     depth: int | None = None,
+    scoring: Scoring | None = None,
 ) -> list[Ranked]:
-    """The dense and/or lexical rankings of ``collection``, fused by reciprocal rank."""
-    if mode == "dense":
-        return [Ranked(h, h.score, None, 0.0) for h in index.search(collection, vector, k, flt)]
+    """The ``k`` best memories of ``collection`` by their score, no floor applied."""
+    scoring = scoring or Scoring()
     pool = depth or max(4 * k, 20)
-    lexical = lexical_top(index, collection, query_vector(question), pool, flt)
-    dense = stable_order(index.search(collection, vector, pool, flt)) if mode == "hybrid" else []
-    return fuse(vector, dense, lexical, k)
+    if mode == "lexical":
+        hits = lexical_top(index, collection, query_vector(question), k, flt, with_vectors=False)
+        return [Ranked(h, h.score, None, h.score) for h in hits]
+    if vector is None:
+        raise ValueError("dense and hybrid search need the question's vector")
+    dense = stable_order(index.search(collection, vector, pool, flt))
+    lexical = []
+    if mode == "hybrid":
+        lexical = lexical_top(index, collection, query_vector(question), pool, flt)
+    return fuse(vector, dense, lexical, k, scoring)
 
 
 def lexical_top(
-    index: VectorIndex, collection: str, query: SparseVec, pool: int, flt: SearchFilter
+    index: VectorIndex,
+    collection: str,
+    query: SparseVec,
+    pool: int,
+    flt: SearchFilter,
+    *,
+    with_vectors: bool = True,
 ) -> list[SearchHit]:
     """The best ``pool`` BM25 matches, with ties at the cut resolved by point id: engines
     return an arbitrary subset of equally scored points, so fetch past the tie first."""
     limit = pool
     while True:
         hits = stable_order(
-            index.search_lexical(collection, query, limit + 1, flt, with_vectors=True)
+            index.search_lexical(collection, query, limit + 1, flt, with_vectors=with_vectors)
         )
         if len(hits) <= limit or limit >= MAX_TIE_FETCH:
             break  # every match is here
@@ -89,19 +147,27 @@ def lexical_top(
     return hits[:pool]
 
 
-def stable_order(hits: Sequence[SearchHit]) -> list[SearchHit]:
+T = TypeVar("T")
+
+
+def by_score(items: Sequence[T], score: Callable[[T], float], key: Callable[[T], str]) -> list[T]:
     """Best first; scores equal up to float noise (engines differ in the last bits) count
-    as ties and are ordered by point id, so every backend gives the same ranking."""
-    ordered = sorted(hits, key=lambda h: -h.score)
-    out: list[SearchHit] = []
-    group: list[SearchHit] = []
-    for hit in ordered:
-        if group and not _tied(group[-1].score, hit.score):
-            out.extend(sorted(group, key=lambda h: h.point_id))
+    as ties and are ordered by ``key``, so every backend gives the same ranking."""
+    ordered = sorted(items, key=lambda x: -score(x))
+    out: list[T] = []
+    group: list[T] = []
+    for item in ordered:
+        if group and not _tied(score(group[-1]), score(item)):
+            out.extend(sorted(group, key=key))
             group = []
-        group.append(hit)
-    out.extend(sorted(group, key=lambda h: h.point_id))
+        group.append(item)
+    out.extend(sorted(group, key=key))
     return out
+
+
+def stable_order(hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """Hits best first, ties by point id."""
+    return by_score(hits, lambda h: h.score, lambda h: h.point_id)
 
 
 def _tied(a: float, b: float) -> bool:
@@ -109,43 +175,59 @@ def _tied(a: float, b: float) -> bool:
 
 
 def fuse(
-    vector: Sequence[float], dense: Sequence[SearchHit], lexical: Sequence[SearchHit], k: int
+    vector: Sequence[float],
+    dense: Sequence[SearchHit],
+    lexical: Sequence[SearchHit],
+    k: int,
+    scoring: Scoring,
 ) -> list[Ranked]:
-    """Reciprocal-rank fusion of the two rankings; each result keeps its cosine score."""
+    """Score every memory of either ranking by relevance (cosine raised by its BM25 match,
+    times its kind's weight) and keep the ``k`` best."""
     by_id = {h.point_id: h for h in (*lexical, *dense)}
     cosine = {h.point_id: h.score for h in dense}
     bm25 = {h.point_id: h.score for h in lexical}
-    rankings = [[h.point_id for h in dense], [h.point_id for h in lexical]]
-    out = []
-    for point, fused in rrf(rankings, [DENSE_WEIGHT, 1.0])[:k]:
-        hit = by_id[point]
-        score = cosine.get(point)
-        if score is None:
-            score = _dot(vector, hit.vector) if hit.vector is not None else 0.0
-        out.append(Ranked(hit, score, bm25.get(point), fused))
-    return out
+    ranked = []
+    for point, hit in by_id.items():
+        cos = cosine.get(point)
+        if cos is None:
+            cos = _dot(vector, hit.vector) if hit.vector is not None else 0.0
+        lex = bm25.get(point)
+        score = relevance(cos, lex or 0.0) * scoring.weight(hit.payload.get("kind"))
+        ranked.append(Ranked(hit, score, cos, lex))
+    return by_score(ranked, lambda r: r.score, lambda r: r.hit.point_id)[:k]
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
     return min(sum(x * y for x, y in zip(a, b, strict=False)), 1.0)
 
 
-def _result(ranked: Ranked, memory_dir: Path) -> dict[str, Any]:
+def _result(ranked: Ranked, memory_dir: Path, question: str) -> dict[str, Any]:
     payload = ranked.hit.payload
+    path = str(payload.get("path", ""))
+    title = str(payload.get("title") or "")
+    memory = try_read_memory(memory_dir, path) if path else None
+    body = memory.body if memory is not None else str(payload.get("snippet", ""))
     return {
         "id": payload.get("memory_id"),
         "path": payload.get("path"),
-        "file": str(memory_dir / str(payload.get("path", ""))),
+        "file": str(memory_dir / path),
         "title": payload.get("title"),
         "kind": payload.get("kind"),
         "tags": payload.get("tags", []),
         "score": round(float(ranked.score), 4),
+        "cosine": None if ranked.cosine is None else round(ranked.cosine, 4),
         "lexical": None if ranked.lexical is None else round(ranked.lexical, 4),
-        "snippet": _snippet(str(payload.get("snippet", ""))),
+        "snippet": snippet(body, question, title),
         "updated": payload.get("updated"),
     }
 
 
-def _snippet(text: str, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+def _brief(ranked: Ranked) -> dict[str, Any]:
+    payload = ranked.hit.payload
+    return {
+        "id": payload.get("memory_id"),
+        "path": payload.get("path"),
+        "title": payload.get("title"),
+        "kind": payload.get("kind"),
+        "score": round(float(ranked.score), 4),
+    }
