@@ -37,6 +37,7 @@ class Message:
     model: str | None = None
     line: int | None = None  # first source line (1-based) or row number
     end_line: int | None = None  # last source line of this message
+    kind: str = ""  # "" a turn; "compaction" / "summary" (branch) / "hook" feedback (system)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Transcript:
     models: tuple[str, ...] = ()  # models in order of first use (model switches)
     issues: tuple[ParseIssue, ...] = ()
     meta: dict[str, str] = field(default_factory=dict)
+    # subagent (sidechain) work, kept apart so that only the digest reads it
+    sidechains: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,11 @@ class _Rollout:
             self._event(number, moment, payload)
         elif kind == "compacted":  # replacement_history repeats earlier turns
             self.meta["compactions"] = str(int(self.meta.get("compactions", "0")) + 1)
+            summary = payload.get("message")
+            if isinstance(summary, str) and summary.strip():
+                draft = MessageDraft("system", number, moment, end_line=number, kind="compaction")
+                draft.texts.append(summary.strip())
+                self.drafts.append(draft)
 
     def _session_meta(self, meta: dict) -> None:
         """Session id, cwd and provenance from the first meta record only."""

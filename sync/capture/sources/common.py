@@ -188,6 +188,7 @@ class MessageDraft:
     texts: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     calls: list[PendingCall] = field(default_factory=list)
+    kind: str = ""
 
     def freeze(self) -> Message | None:
         """The finished message, or None when nothing visible is left."""
@@ -205,4 +206,5 @@ class MessageDraft:
             model=self.model,
             line=self.line,
             end_line=max(self.end_line, self.line),
+            kind=self.kind,
         )

@@ -258,7 +258,8 @@ class _Session:
         if kind in ("compaction", "compactionSummary"):
             self.counts["compactions"] += 1
         if text:
-            self.add(MessageDraft("system", line, stamp, texts=[text]))
+            summary = "compaction" if kind in ("compaction", "compactionSummary") else "summary"
+            self.add(MessageDraft("system", line, stamp, texts=[text], kind=summary))
 
     def transcript(self) -> Transcript:
         meta = dict(self.meta)
