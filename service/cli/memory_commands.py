@@ -42,13 +42,26 @@ from sync.store.markdown import KIND_RE
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
-    root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
+    if args.global_store and args.path is not None:
+        raise UsageError("--global creates ~/.memsync; it takes no --path")
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    folder = home if args.global_store else (args.path or Path.cwd())
+    root = folder.resolve() / STORE_DIRNAME
     layout, created = init_store(root)
     if not layout.config_path.exists():
         atomic_write_bytes(layout.config_path, DEFAULT_CONFIG.encode("utf-8"))
-    data = {"store": str(root), "created": created}
+    is_global = root == (home / STORE_DIRNAME).resolve()
+    data = {"store": str(root), "created": created, "global": is_global}
     verb = "Created" if created else "Already initialised:"
-    text = f"{verb} {root}\nNext: add memories under {layout.memory_dir}, then `memsync sync`."
+    scope = (
+        "It captures every project's sessions and tags each memory with its project."
+        if is_global
+        else "It captures this project's sessions (its git worktrees included)."
+    )
+    text = (
+        f"{verb} {root}\n{scope}\n"
+        f"Next: add memories under {layout.memory_dir}, then `memsync sync`."
+    )
     return data, text, EXIT_OK
 
 

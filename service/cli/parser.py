@@ -20,6 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", parents=[common], help="create .memsync/ in this directory")
     p.add_argument("--path", type=Path, default=None, help="project folder (default: here)")
+    p.add_argument(
+        "--global",
+        dest="global_store",
+        action="store_true",
+        help="create the global store ~/.memsync (captures every project, tags each memory)",
+    )
 
     p = sub.add_parser(
         "sync", parents=[common], help="capture agent sessions, then index the memories"
@@ -48,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip sources (path) or memories (kind, type, text) matching it",
     )
     p.add_argument("--content-type", help="content type for every memory of the run")
+    p.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="capture every project's sessions this run (default: this project's only)",
+    )
     p.add_argument("--report", type=Path, help="also write the report (JSON + .md) here")
     p.add_argument("--ignore-lock", action="store_true", help="skip the writer lock (debugging)")
     p.add_argument("--all-items", action="store_true", help="list unchanged items too")

@@ -56,6 +56,7 @@ class SyncRequest(Strict):
         default_factory=list, max_length=50
     )
     content_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    all_projects: bool = Field(False, description="capture every project's sessions this run")
 
 
 class AskRequest(Strict):

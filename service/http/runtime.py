@@ -153,7 +153,7 @@ class ServiceState:
     def _capture_and_index(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
         """One sync run; the caller holds ``write_lock`` unless it is a dry run."""
         deps = self.deps()
-        copts = capture_options(self.settings, capture, deps.clock())
+        copts = capture_options(self.settings, capture, deps.clock(), layout=self.layout)
         cdeps = capture_deps(self.settings, self.layout, deps)
         return capture_and_index(self.layout, copts, opts, cdeps, lock_held=True)
 

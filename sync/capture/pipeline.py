@@ -24,7 +24,13 @@ from sync.capture.knowledge import KnowledgeSource
 from sync.capture.redact import redact_transcript
 from sync.capture.select import KNOWLEDGE, Selection, in_scope, select_items, stat_key
 from sync.capture.sources import adapter
-from sync.capture.sources.base import ParseIssue, SourceError, SourceItem, Transcript
+from sync.capture.sources.base import (
+    ParseIssue,
+    SourceAdapter,
+    SourceError,
+    SourceItem,
+    Transcript,
+)
 from sync.capture.work import CaptureDeps, CaptureOptions, ItemWork, Proposed
 from sync.capture.writer import MemoryWriter
 from sync.errors import ConfigError, MemsyncError
@@ -33,7 +39,7 @@ from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpo
 from sync.index.engine import SyncOptions, run_sync, writer_lock
 from sync.redact import redact
 from sync.retry import iso
-from sync.store import StoreLayout
+from sync.store import StoreLayout, slugify
 
 
 def run_capture(
@@ -52,7 +58,8 @@ def run_capture(
     now = deps.sync.clock()
     if checkpoint is None:
         checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
-    items, problems, knowledge = _discover(opts, deps)
+    adapters: dict[str, SourceAdapter] = {}
+    items, problems, knowledge = _discover(opts, deps, adapters)
     selections = select_items(
         items,
         checkpoint,
@@ -64,6 +71,8 @@ def run_capture(
         max_items=opts.max_sessions,
         now=now,
         extract=opts.extract,
+        project=opts.project,
+        cwd_of=lambda item: peek_cwd(adapters, item),
     )
     reads = [s for s in selections if s.action == "read"]
     if reads and not opts.dry_run and catch_up is not None:
@@ -72,7 +81,7 @@ def run_capture(
     works, failures, touched = [], [], 0
     for sel in reads:
         try:
-            work = _read(sel.item, checkpoint, opts, deps, knowledge)
+            work = _read(sel.item, checkpoint, opts, deps, knowledge, adapters)
         except ConfigError:
             raise  # e.g. the LM's key is missing: every item would fail the same way
         except (SourceError, MemsyncError, OSError, ValueError) as exc:
@@ -114,8 +123,17 @@ def run_capture(
 # -- reading -----------------------------------------------------------------------------------
 
 
+def peek_cwd(adapters: dict[str, SourceAdapter], item: SourceItem) -> str | None:
+    """Where a session ran, from its head; None when unknown or unreadable."""
+    source = adapters.setdefault(item.agent, adapter(item.agent))
+    try:
+        return source.peek(item).cwd
+    except (SourceError, OSError, ValueError):
+        return None
+
+
 def _discover(
-    opts: CaptureOptions, deps: CaptureDeps
+    opts: CaptureOptions, deps: CaptureDeps, adapters: dict[str, SourceAdapter]
 ) -> tuple[list[SourceItem], list[ParseIssue], KnowledgeSource]:
     items: list[SourceItem] = []
     problems: list[ParseIssue] = []
@@ -125,7 +143,7 @@ def _discover(
     for agent in opts.agents:
         if not in_scope(agent, opts.scope):
             continue
-        source = adapter(agent)
+        source = adapters.setdefault(agent, adapter(agent))
         for root in deps.roots.get(agent, ()):
             if root.exists():
                 items.extend(source.discover(root))
@@ -144,12 +162,13 @@ def _read(
     opts: CaptureOptions,
     deps: CaptureDeps,
     knowledge: KnowledgeSource,
+    adapters: dict[str, SourceAdapter],
 ) -> ItemWork | None:
     """Hash the item; when its bytes changed, parse, redact and extract it."""
     if item.agent in KNOWLEDGE:
         data = knowledge.item_bytes(item)
     else:
-        data = adapter(item.agent).item_bytes(item)
+        data = adapters.setdefault(item.agent, adapter(item.agent)).item_bytes(item)
     digest = raw_hash(data)
     entry = checkpoint.sources.get(item.key)
     extracted_before = entry is not None and (entry.extracted or not opts.extract)
@@ -162,7 +181,7 @@ def _read(
         kept = _not_excluded(_redacted(candidates, work), work.content_type, opts, work)
         work.candidates = [_knowledge_memory(c, work, opts) for c in kept]
         return work
-    transcript = adapter(item.agent).parse(item)
+    transcript = adapters[item.agent].parse(item)
     transcript, counts = redact_transcript(transcript)
     transcript = strip_echo(transcript)
     work.issues = list(transcript.issues)
@@ -219,8 +238,12 @@ def _provenance(item: SourceItem, work: ItemWork, c: Candidate) -> dict[str, Any
 
 
 def _session_memory(c: Candidate, t: Transcript, work: ItemWork, opts: CaptureOptions) -> Proposed:
-    tags = tuple(dict.fromkeys(x for x in (*c.tags, *opts.tags) if x))
+    project = slugify(t.project, 40) if t.project else ""
+    extra = (project,) if opts.tag_project and project else ()
+    tags = tuple(dict.fromkeys(x for x in (*c.tags, *opts.tags, *extra) if x))
     source = _provenance(work.item, work, c)
+    if t.cwd:
+        source.update(project=t.project or t.cwd, cwd=t.cwd)
     return Proposed(c, tags, source, work.content_type, t.started)
 
 
@@ -310,7 +333,9 @@ def _report(
         },
         "items": [_item_report(w) for w in works],
         "skipped": [
-            {"key": s.item.key, "reason": s.reason} for s in selections if s.action == "skip"
+            {"key": s.item.key, "reason": s.reason, **({"code": s.code} if s.code else {})}
+            for s in selections
+            if s.action == "skip"
         ],
         "failures": failures,
         "problems": [str(p) for p in problems],

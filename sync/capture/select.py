@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sync.capture.project import ProjectScope
 from sync.capture.sources.base import SourceItem
 from sync.index.checkpoint import Checkpoint
 from sync.retry import RetryPolicy
@@ -22,6 +23,7 @@ class Selection:
     item: SourceItem
     action: str  # read | unchanged | skip
     reason: str
+    code: str = ""  # a short reason code for counting ("other_project")
 
 
 def in_scope(agent: str, scope: str) -> bool:
@@ -45,8 +47,13 @@ def select_items(
     max_items: int | None,
     now: dt.datetime,
     extract: bool = True,
+    project: ProjectScope | None = None,
+    cwd_of: Callable[[SourceItem], str | None] | None = None,
 ) -> list[Selection]:
-    """Read what changed since the last capture (stat first, newest first); skip the rest."""
+    """Read what changed since the last capture (stat first, newest first); skip the rest.
+
+    With a ``project``, a session whose working directory (``cwd_of``, asked only for items
+    that pass the stat checks) is outside it is skipped as ``other_project``."""
     out: list[Selection] = []
     reads = 0
     for item in sorted(items, key=lambda i: (-i.mtime_ns, i.key)):
@@ -54,6 +61,13 @@ def select_items(
         if why is not None:
             out.append(Selection(item, "skip", why))
             continue
+        if project is not None and item.agent not in KNOWLEDGE:
+            cwd = cwd_of(item) if cwd_of is not None else None
+            if not project.contains(cwd):
+                where = f"ran in {cwd}" if cwd else "no working directory recorded"
+                why = f"other project ({where}); --all-projects captures it"
+                out.append(Selection(item, "skip", why, "other_project"))
+                continue
         entry = checkpoint.sources.get(item.key)
         same_stat = entry is not None and (entry.size, entry.mtime_ns) == (item.size, item.mtime_ns)
         if not force and entry and same_stat and (entry.extracted or not extract):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.capture.extraction.base import Candidate, Extractor
+from sync.capture.project import ProjectScope
 from sync.capture.sources.base import AGENTS, ParseIssue, SourceItem
 from sync.dedup import DedupThresholds, Neighbour
 from sync.index.engine import SyncDeps
@@ -65,6 +66,8 @@ class CaptureOptions:
     exclude: tuple[str, ...] = ()
     content_type: str | None = None
     dry_run: bool = False
+    project: ProjectScope | None = None  # only this project's sessions; None: every project
+    tag_project: bool = False  # tag each memory with its session's project (a global store)
 
 
 @dataclass

@@ -91,6 +91,14 @@ class SourceItem:
     locator: str = ""  # the conversation id inside a database; "" for a plain file
 
 
+@dataclass(frozen=True)
+class ItemHead:
+    """What an item says about itself without being parsed: where it ran, when it began."""
+
+    cwd: str | None = None
+    started: str | None = None  # ISO-8601 UTC
+
+
 class SourceError(Exception):
     """The item cannot be read at all (missing, unreadable, not the expected format)."""
 
@@ -120,4 +128,9 @@ class SourceAdapter(Protocol):
 
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript; bad records become ``ParseIssue``s, not exceptions."""
+        ...
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """The working directory and start, reading as little as possible (the file's head,
+        one row); unknown fields are None. Decides per-project capture before any parse."""
         ...

@@ -16,13 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sync.capture.sources.base import Message, ParseIssue, SourceError, SourceItem, Transcript
+from sync.capture.sources.base import (
+    ItemHead,
+    Message,
+    ParseIssue,
+    SourceError,
+    SourceItem,
+    Transcript,
+)
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
     as_text,
     file_item,
     find_files,
+    head_records,
     iso_utc,
     jsonl_records,
     project_name,
@@ -302,6 +310,19 @@ class ClaudeAdapter:
     def item_bytes(self, item: SourceItem) -> bytes:
         """The file's bytes."""
         return read_source(item.path)
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """``cwd`` and the first timestamp of the conversation lines at the file's head."""
+        cwd = started = None
+        for record in head_records(item.path):
+            if record.get("type") not in ("user", "assistant"):
+                continue
+            started = started or iso_utc(record.get("timestamp"))
+            value = record.get("cwd")
+            if isinstance(value, str) and _PATH_LIKE.match(value):
+                cwd = value
+                break
+        return ItemHead(cwd, started)
 
     def parse(self, item: SourceItem) -> Transcript:
         """The session as a transcript; bad lines become issues."""

@@ -37,13 +37,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sync.capture.sources.base import ParseIssue, SourceError, SourceItem, Transcript
+from sync.capture.sources.base import ItemHead, ParseIssue, SourceError, SourceItem, Transcript
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
     as_text,
     file_item,
     find_files,
+    head_records,
     iso_utc,
     jsonl_records,
     project_name,
@@ -302,6 +303,16 @@ class OpenClawAdapter:
     def item_bytes(self, item: SourceItem) -> bytes:
         """The session file's bytes."""
         return read_source(item.path)
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """``cwd`` and start from the ``session`` header (the first line)."""
+        for record in head_records(item.path, 64 * 1024):
+            if record.get("type") == "session":
+                cwd = record.get("cwd")
+                return ItemHead(cwd if isinstance(cwd, str) and cwd else None,
+                                iso_utc(record.get("timestamp")))  # fmt: skip
+            break
+        return ItemHead()
 
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript; bad lines become issues, a non-JSONL file a SourceError."""
