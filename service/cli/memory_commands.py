@@ -20,6 +20,7 @@ from service.cli.common import (
     remote_service,
 )
 from service.http.client import request
+from service.sessions import session_source
 from service.settings import DEFAULT_CONFIG, Settings
 from service.status import store_status
 from service.wiring import (
@@ -75,33 +76,41 @@ def cmd_add(args: argparse.Namespace) -> Result:
         raise UsageError(f"--kind {args.kind!r}: lowercase letters, digits, '-' or '_'")
     now = dt.datetime.now(dt.UTC)
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
+    new_candidate(  # validates before anything is sent or opened
+        kind=args.kind, title=args.title, body=body, tags=tags, confidence=args.confidence,
+        source={}, now=now,
+    )  # fmt: skip
+    remote = remote_service()
+    if remote is not None:
+        fields = {
+            "kind": args.kind,
+            "title": args.title,
+            "body": body,
+            "tags": list(tags),
+            "confidence": args.confidence,
+            "dry_run": args.dry_run,
+        }
+        if args.session:
+            fields["session"] = args.session
+        result = request(remote, "POST", "/api/memories", fields)
+        failed = bool(result.get("sync", {}).get("failures"))
+        return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
+    layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
+    source: dict[str, Any] = {"agent": "cli"}
+    dated = None
+    if args.session:
+        source, dated, extra = session_source(settings, layout, args.session, "memsync add")
+        tags = tuple(dict.fromkeys((*tags, *extra)))
     candidate = new_candidate(
         kind=args.kind,
         title=args.title,
         body=body,
         tags=tags,
         confidence=args.confidence,
-        source={"agent": "cli"},
+        source=source,
         now=now,
+        dated=dated,
     )
-    remote = remote_service()
-    if remote is not None:
-        result = request(
-            remote,
-            "POST",
-            "/api/memories",
-            {
-                "kind": args.kind,
-                "title": args.title,
-                "body": body,
-                "tags": list(tags),
-                "confidence": args.confidence,
-                "dry_run": args.dry_run,
-            },
-        )
-        failed = bool(result.get("sync", {}).get("failures"))
-        return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
-    layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
     result = add_memory(
         layout,
         candidate,

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", default="", help="comma-separated tags")
     p.add_argument("--confidence", type=float, default=0.7)
     p.add_argument("--dry-run", action="store_true", help="decide and show; write nothing")
+    p.add_argument(
+        "--session",
+        metavar="ID",
+        help="distilled from this session (an id from `memsync sessions`, or a transcript "
+        "path): its provenance and date go with the memory",
+    )
 
     p = sub.add_parser("ask", parents=[common], help="semantic search over memories")
     p.add_argument("question")
@@ -85,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="hybrid (default): embeddings and BM25 fused; or one of them alone",
     )
     p.add_argument("--no-answer", action="store_true", help="skip the LM's cited answer")
+
+    p = sub.add_parser(
+        "sessions", parents=[common], help="this project's sessions for the agent to distil"
+    )
+    p.add_argument("--pending", action="store_true", help="only sessions not distilled yet")
+    p.add_argument("--limit", type=int, help="at most N sessions (newest first)")
+    p.add_argument("--all-projects", action="store_true", help="every project's sessions")
+    p.add_argument(
+        "--done",
+        nargs="+",
+        metavar="ID",
+        help="mark these sessions distilled (offered again only if they grow)",
+    )
+
+    p = sub.add_parser("digest", parents=[common], help="a session's compact digest")
+    p.add_argument("session", metavar="SESSION", help="an id from `memsync sessions`, or a path")
+    p.add_argument("--budget", type=int, help="at most N tokens (default [digest] budget, 6000)")
+    p.add_argument("--no-hints", action="store_true", help="leave out the offline candidates")
 
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
     sub.add_parser("sources", parents=[common], help="detected agents, their paths and sessions")

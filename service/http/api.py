@@ -115,6 +115,12 @@ class AddRequest(Strict):
     )
     confidence: float = Field(0.7, ge=0.0, le=1.0)
     dry_run: bool = False
+    session: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="distilled from this session (an id from `memsync sessions`, or a path)",
+    )
 
 
 class RetryRequest(Strict):
@@ -168,6 +174,7 @@ def create_app(
             tags=tags,
             confidence=req.confidence,
             dry_run=req.dry_run,
+            session=req.session,
         )
 
     @app.get("/api/memories", dependencies=auth)

@@ -126,7 +126,8 @@ def _span(started: str | None, ended: str | None) -> str:
     text = f"{a:%Y-%m-%d %H:%M} UTC"
     if b is not None and b > a:
         minutes = int((b - a).total_seconds() // 60)
-        text += f" to {b:%Y-%m-%d %H:%M} ({minutes // 60} h {minutes % 60} min)"
+        took = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        text += f" to {b:%Y-%m-%d %H:%M} ({took})"
     return text
 
 

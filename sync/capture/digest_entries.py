@@ -245,8 +245,8 @@ class _Builder:
             self.close_error(f"then `{one_line(facts.summary, 100)}` passed")
         elif tries and not facts.inspects:
             self.add(line, "setup", f"worked after {tries + 1} tries: {what}", 5.5)
-        elif facts.report:
-            self.add(line, "commit", f"{what}: {facts.report}", 5.0)
+        elif facts.report:  # a commit: its hash and message say what was done
+            self.add(line, "commit", facts.report, 5.0)
         elif facts.installs:
             self.add(line, "setup", what, 4.5)
         elif facts.verifies:

@@ -91,7 +91,16 @@ def run_capture(
             touched += 1
             if journal is not None:
                 entry = checkpoint.sources[sel.item.key]
-                _done(journal, sel.item, entry.content_hash, list(entry.memories), 0, now, True)
+                _done(
+                    journal,
+                    sel.item,
+                    entry.content_hash,
+                    list(entry.memories),
+                    0,
+                    now,
+                    True,
+                    entry.extractor,
+                )
             continue
         works.append(work)
     timings = {"read_extract": round(time.perf_counter() - t0, 3)}
@@ -106,8 +115,16 @@ def run_capture(
         for work in works:
             paths, ids = writer.apply(work.decided)
             written.extend(paths)
+            extractor = deps.extractor().name if opts.extract and work.extracted else ""
             _done(
-                journal, work.item, work.content_hash, ids, len(work.candidates), now, opts.extract
+                journal,
+                work.item,
+                work.content_hash,
+                ids,
+                len(work.candidates),
+                now,
+                opts.extract,
+                extractor,
             )
         journal.close()
         if journal.wrote:  # fold it in now: the index run that follows starts clean
@@ -190,6 +207,7 @@ def _read(
     work.content_type = opts.content_type
     if opts.extract:
         found = deps.extractor().extract(transcript)
+        work.extracted = True
         kept = _not_excluded(found, work.content_type, opts, work)
         work.candidates = [_session_memory(c, transcript, work, opts) for c in kept]
     return work
@@ -263,6 +281,7 @@ def _done(
     candidates: int,
     now: Any,
     extracted: bool,
+    extractor: str = "",
 ) -> None:
     entry = SourceEntry(
         item.key,
@@ -274,6 +293,7 @@ def _done(
         candidates,
         iso(now),
         extracted,
+        extractor,
     )
     journal.record({"op": "source_done", "entry": vars(entry) | {"memories": list(ids)}})
     journal.commit()

@@ -94,3 +94,4 @@ class ItemWork:
     redactions: dict[str, int] = field(default_factory=dict)
     decided: list[Decided] = field(default_factory=list)
     excluded: int = 0  # candidates an --exclude pattern dropped
+    extracted: bool = False  # a session the extractor ran over (knowledge files are not)
