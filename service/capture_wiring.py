@@ -142,7 +142,7 @@ def make_extractor(settings: Settings) -> Extractor:
     from sync.capture.extraction.dspy_extract import DspyExtractor
     from sync.llm import make_lm
 
-    return DspyExtractor(make_lm(lm_config(settings)))
+    return DspyExtractor(make_lm(lm_config(settings)), budget=settings.digest_budget)
 
 
 def make_merger(settings: Settings) -> Merger:
@@ -155,13 +155,20 @@ def make_merger(settings: Settings) -> Merger:
     return DspyMerger(make_lm(lm_config(settings)))
 
 
+CLI_TIMEOUT_S = 300.0  # a coding agent's CLI starts itself before it answers
+
+
 def lm_config(settings: Settings) -> LMConfig:
     """The configured language model (``[llm]``)."""
+    timeout = settings.llm_timeout_s
+    if settings.llm_model.startswith("cli:") and timeout == Settings().llm_timeout_s:
+        timeout = CLI_TIMEOUT_S
     return LMConfig(
         model=settings.llm_model,
         api_base=settings.llm_api_base or None,
         api_key_env=settings.llm_api_key_env or None,
-        timeout_s=settings.llm_timeout_s,
+        timeout_s=timeout,
+        command=settings.llm_command or None,
     )
 
 

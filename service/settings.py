@@ -48,7 +48,8 @@ class Settings:
     llm_model: str = ""  # e.g. "openai/gpt-4o-mini"
     llm_api_base: str = ""  # an OpenAI-compatible endpoint
     llm_api_key_env: str = ""  # the variable holding the key (default per provider)
-    llm_timeout_s: float = 60.0
+    llm_timeout_s: float = 60.0  # cli:* models get 300 unless it is set
+    llm_command: str = ""  # the executable for cli:claude / cli:codex (default: on PATH)
     # maintenance: merge near-duplicates, archive what decayed (never deletes)
     maintain_duplicate_threshold: float = 0.92
     maintain_decay_period_days: float = 180.0
@@ -280,4 +281,6 @@ DEFAULT_CONFIG = """\
 #                                # "cli:claude" / "cli:codex": the coding agent's own CLI
 # api_base = "http://127.0.0.1:8080/v1"  # any OpenAI-compatible server (Ollama, llama.cpp, ...)
 # api_key_env = "OPENAI_API_KEY"
+# timeout_s = 60                 # per call; the cli:* models get 300 unless this is set
+# command = "/usr/local/bin/claude"  # the CLI for cli:claude / cli:codex (default: on PATH)
 """
