@@ -31,7 +31,7 @@ CANDIDATES = [
     {
         "kind": "learning",
         "title": "Build with the lockfile's compiler",
-        "body": "The build failed because the lockfile pins an old compiler; upgrading it fixed it.",
+        "body": "The build failed: the lockfile pins an old compiler; upgrading it fixed it.",
         "confidence": 0.8,
         "tags": ["build"],
         "evidence": "root cause: the lockfile pins an old compiler",
