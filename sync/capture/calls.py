@@ -52,7 +52,8 @@ _EXIT = re.compile(
     r"(?:exit(?:ed)?(?: with)? code|exit status|returned non-zero exit status)\D{0,3}([0-9]+)", re.I
 )
 _ERROR_LINE = re.compile(
-    r"\b(?:error|errors|exception|traceback|failed|failure|fatal|panic|cannot|can't|could not"
+    r"\w*(?:Error|Exception)\b"
+    r"|\b(?:error|errors|exception|traceback|failed|failure|fatal|panic|cannot|can't|could not"
     r"|couldn't|not found|no such file|denied|refused|undefined|is not a function|is not defined"
     r"|unexpected|invalid|missing|timed out|timeout|aborted|FAIL|ERR!|TS\d{4}|NG\d{4}|E\d{3,4}"
     r"|not allowed|has not been read)\b",
