@@ -1,14 +1,14 @@
 """Fitting digest entries into a token budget, a sentence at a time (pure).
 
 Each entry is cut into units (its lines; long lines into sentences). A unit is worth its
-entry's score, plus a little per distinct identifier it names (code spans, camelCase and
-snake_case names, paths and file names, flags, error codes, versions): the names of things
-are what a developer asks about later. The first unit of an entry is its context and is
-worth a point more, a unit that states a preference, a decision, a cause or a fix ("never",
-"prefers", "root cause", "fixed") a little more; filler ("Perfect!", "Let me check…") less.
-Units are taken by worth (less a little per token, and less for each unit already taken from
-the same entry: breadth over depth) until the budget is spent; an entry's first unit comes
-before its others.
+entry's score, plus half a point per identifier it adds to the digest (code spans, camelCase
+and snake_case names, paths and file names, flags, error codes, versions: the names of things
+are what a developer asks about later; a name the digest already holds adds nothing). The
+first unit of an entry is its context and is worth a point more, a unit that states a
+preference, a decision, a cause or a fix ("never", "prefers", "root cause", "fixed") a little
+more; filler ("Perfect!", "Let me check…") less. Units are taken greedily by worth (less a
+little per token, and less for each unit already taken from the same entry: breadth over
+depth) until the budget is spent; a unit the digest already holds word for word is skipped.
 Kept units are rendered in session order, ``…`` marking what was left out.
 """
 
@@ -26,6 +26,7 @@ UNIT_CHARS = 320  # a unit longer than this is cut
 ENTRY_OVERHEAD = 5  # tokens of "L123 AGENT: " and the line break
 DEPTH_PENALTY = 0.4  # each unit already kept from an entry makes its next one worth less
 COST_WEIGHT = 0.02  # per token: of two equally telling units, the shorter goes first
+NAME_BONUS = 0.5  # per identifier a unit adds to the digest (at most five count)
 _LABELS = {
     "request": "USER",
     "correction": "USER",
@@ -105,9 +106,10 @@ class Unit:
     pos: int
     text: str
     newline: bool  # starts a new line of the entry (else it continues the previous one)
-    value: float
+    value: float  # without the bonus for the names it mentions
     cost: int
     curated: bool = False  # a summary the agent wrote to be dense: depth costs it less
+    names: frozenset[str] = frozenset()  # the identifiers it mentions, lowercased
 
 
 def _pieces(text: str) -> list[tuple[str, bool]]:
@@ -129,34 +131,46 @@ def split_units(index: int, entry: Entry) -> list[Unit]:
     """The units of one entry, each valued (see the module docstring)."""
     units = []
     for pos, (text, newline) in enumerate(_pieces(entry.text)):
-        names = len(set(_IDENTIFIER.findall(text)))
-        bonus = min(names, 5) * 0.5 + (1.0 if pos == 0 else 0.0)
-        bonus += 0.75 if _CUE.search(text) else 0.0
-        if _FILLER.match(text) and names == 0:
+        names = frozenset(n.strip("`").lower() for n in _IDENTIFIER.findall(text))
+        bonus = (1.0 if pos == 0 else 0.0) + (0.75 if _CUE.search(text) else 0.0)
+        if _FILLER.match(text) and not names:
             bonus -= 3.0
         cost = estimate_tokens(text) + 1
         curated = entry.kind == "summary"
-        units.append(Unit(index, pos, text, newline, entry.score + bonus, cost, curated))
+        units.append(Unit(index, pos, text, newline, entry.score + bonus, cost, curated, names))
     return units
 
 
+def _worth(unit: Unit, covered: set[str], depth: float) -> float:
+    """A unit's worth now: its value, a half point per name not yet in the digest (five at
+    most), less its cost and its entry's depth."""
+    fresh = min(len(unit.names - covered), 5) * NAME_BONUS
+    return unit.value + fresh - COST_WEIGHT * unit.cost - depth
+
+
 def choose_units(units: Sequence[Unit], room: int) -> set[int]:
-    """Indexes of the units kept: by worth, each entry's first unit before its others, and
-    each further unit of an entry worth a little less (breadth over depth)."""
+    """Indexes of the units kept, greedily by worth (``_worth``: names already in the digest
+    add nothing, each further unit of an entry is worth a little less); an entry's first unit
+    comes with its others, and a unit the digest already holds word for word is not repeated.
+    Worth only falls as units are taken, so a lazy queue finds the best next one."""
     chosen: set[int] = set()
     first = {u.entry: i for i, u in reversed(list(enumerate(units)))}
     taken: dict[int, int] = {}  # entry -> units kept
     penalty = {u.entry: DEPTH_PENALTY * (0.25 if u.curated else 1.0) for u in units}
-    heap = [(-(u.value - COST_WEIGHT * u.cost), i) for i, u in enumerate(units)]
+    covered: set[str] = set()
+    seen: set[str] = set()
+    heap = [(-_worth(u, covered, 0.0), i) for i, u in enumerate(units)]
     heapq.heapify(heap)
     used = 0
     while heap:
         neg, i = heapq.heappop(heap)
         unit = units[i]
-        depth = penalty[unit.entry] * taken.get(unit.entry, 0)
-        worth = unit.value - COST_WEIGHT * unit.cost - depth
-        if worth < -neg - 1e-9:  # its entry gained units since: queue it at its new worth
+        worth = _worth(unit, covered, penalty[unit.entry] * taken.get(unit.entry, 0))
+        if worth < -neg - 1e-9:  # the digest gained its names or its entry's units since
             heapq.heappush(heap, (-worth, i))
+            continue
+        key = " ".join(unit.text.lower().split())
+        if key in seen and unit.pos != 0:
             continue
         lead = first[unit.entry]
         need = [] if i == lead or lead in chosen else [lead]
@@ -164,7 +178,10 @@ def choose_units(units: Sequence[Unit], room: int) -> set[int]:
         if lead not in chosen:
             cost += ENTRY_OVERHEAD
         if used + cost <= room:
-            chosen.update([i, *need])
+            for j in (i, *need):
+                chosen.add(j)
+                covered.update(units[j].names)
+                seen.add(" ".join(units[j].text.lower().split()))
             taken[unit.entry] = taken.get(unit.entry, 0) + 1 + len(need)
             used += cost
     return chosen
