@@ -54,6 +54,9 @@ def capture_lines(cap: dict[str, Any]) -> list[str]:
                 f"    {cand['verdict']:<7} {cand['kind']:<8} {cand['title']}{where}"
                 f"  [{cand['score']:.2f}] {cand['reason']}"
             )
+    others = sum(s.get("code") == "other_project" for s in cap.get("skipped", []))
+    if others:
+        lines.append(f"  {others} sessions of other projects skipped (--all-projects takes them)")
     for failure in cap["failures"]:
         lines.append(f"  failed {failure['key']}: {failure['error']} (retry {failure['retry_at']})")
     for problem in cap["problems"]:
