@@ -74,8 +74,9 @@ def locate(data: Path, label: dict[str, Any]) -> SourceItem:
 def tokenizers() -> dict[str, Any]:
     """cl100k, o200k and Claude's tokenizer where installed (LiteLLM bundles their files)."""
     found: dict[str, Any] = {}
-    bundled = glob.glob(str(Path(sys.prefix) / "lib/python3*/site-packages/litellm"
-                            "/litellm_core_utils/tokenizers"))  # fmt: skip
+    bundled = glob.glob(
+        str(Path(sys.prefix) / "lib/python3*/site-packages/litellm/litellm_core_utils/tokenizers")
+    )
     if bundled:
         os.environ.setdefault("TIKTOKEN_CACHE_DIR", bundled[0])
     try:
@@ -144,8 +145,9 @@ def capture_scores(label: dict[str, Any], item: SourceItem, encoder: Any) -> dic
             dt.datetime.now(dt.UTC),
             layout=layout,
         )
-        capture_and_index(layout, opts, SyncOptions(write_reports=False), capture_deps(
-            settings, layout, deps))  # fmt: skip
+        capture_and_index(
+            layout, opts, SyncOptions(write_reports=False), capture_deps(settings, layout, deps)
+        )
         memories = {}
         for path in layout.memory_dir.rglob("*.md"):
             rel = path.relative_to(layout.memory_dir).as_posix()
@@ -178,7 +180,11 @@ def item_for_path_all(path: Path) -> list[SourceItem]:
 
 
 def ask_hits(
-    settings: Settings, layout: Any, encoder: Any, facts: list[dict[str, Any]], memories: dict[str, str]
+    settings: Settings,
+    layout: Any,
+    encoder: Any,
+    facts: list[dict[str, Any]],
+    memories: dict[str, str],
 ) -> int:
     if not memories:
         return 0
@@ -201,7 +207,9 @@ def ask_hits(
         index.close()
 
 
-def evaluate(split: str, args: argparse.Namespace, encoder: Any, counters: dict[str, Any]) -> dict[str, Any]:
+def evaluate(
+    split: str, args: argparse.Namespace, encoder: Any, counters: dict[str, Any]
+) -> dict[str, Any]:
     rows = []
     for line in LABELS[split].read_text(encoding="utf-8").splitlines():
         label = json.loads(line)

@@ -88,7 +88,11 @@ def resolve_session(
     """The session ``ref`` names: a transcript path (``PATH#ID`` for one conversation of a
     database), or an id among this project's sessions (every project's when none matches)."""
     path, _, locator = ref.partition("#")
-    if path and Path(path).expanduser().is_file():
+    try:
+        is_file = bool(path) and Path(path).expanduser().is_file()
+    except (OSError, ValueError):  # not a path at all (a NUL byte, a name too long)
+        is_file = False
+    if is_file:
         item = item_for_path(Path(path), locator)
         adapters: dict[str, SourceAdapter] = {}
         return item, _peek(item, adapters), adapters

@@ -240,6 +240,10 @@ def test_a_project_store_captures_only_its_own_sessions(world: World) -> None:
         assert marker not in texts, marker
     _, asked, _ = world.cli("ask", "zetacodex queue backend", "--k", "20", "--no-answer")
     assert all("zeta" not in r["snippet"] for r in asked["results"])
+    assert world.cli("backfill", "--all")[0] == 0  # the daily logs take this project's too
+    daily = {p: t for p, t in world.memory_texts(world.proj).items() if p.startswith("daily/")}
+    assert daily and all("zeta" not in t for t in daily.values())
+    assert any("alphaclaude" in t for t in daily.values())
 
     _, sources, _ = world.cli("sources")
     by_agent = {a["agent"]: a for a in sources["agents"]}

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from service.capture_wiring import source_roots, user_home
+from service.capture_wiring import source_roots, store_scope, user_home
 from service.cli.common import EXIT_ERROR, EXIT_OK, EXIT_RETRY, Result
 from service.settings import Settings, load_settings, locate_store
 from service.wiring import prepare_index, sync_deps
@@ -74,12 +74,14 @@ def local_zone(env: Mapping[str, str]) -> str:
 
 
 def load_sessions(
-    settings: Settings, since_ns: int | None = None
+    settings: Settings, layout: StoreLayout, since_ns: int | None = None
 ) -> tuple[dict[str, Transcript], list[str]]:
-    """Every session of the configured agents (optionally only those written since
-    ``since_ns``), keyed like capture keys them; unreadable ones become problems."""
+    """Every session of the configured agents that this store captures (this project's, or
+    every project's for the global store), optionally only those written since ``since_ns``,
+    keyed like capture keys them; unreadable ones become problems."""
     sessions: dict[str, Transcript] = {}
     problems: list[str] = []
+    scope = store_scope(settings, layout, user_home())
     for agent, roots in source_roots(settings, user_home()).items():
         source = adapter(agent)
         for root in roots:
@@ -87,9 +89,12 @@ def load_sessions(
                 if since_ns is not None and item.mtime_ns < since_ns:
                     continue
                 try:
-                    sessions[item.key] = source.parse(item)
+                    transcript = source.parse(item)
                 except SourceError as exc:
                     problems.append(str(exc))
+                    continue
+                if scope is None or scope.contains(transcript.cwd):
+                    sessions[item.key] = transcript
             problems += [str(p) for p in source.problems]
     return sessions, problems
 
@@ -113,7 +118,7 @@ def _open() -> tuple[StoreLayout, Settings]:
 def cmd_compare(args: argparse.Namespace) -> Result:
     layout, settings = _open()
     tz = resolve_tz(args.tz or settings.daily_timezone or None, os.environ)
-    sessions, problems = load_sessions(settings)
+    sessions, problems = load_sessions(settings, layout)
     days = [{**asdict(d), "sessions": list(d.sessions)} for d in compare(layout, sessions, tz)]
     counts = {s: sum(d["status"] == s for d in days) for s in ("missing", "stale", "ok")}
     data = {"timezone": tz, "counts": counts, "days": days, "problems": problems}
@@ -140,7 +145,7 @@ def cmd_backfill(args: argparse.Namespace) -> Result:
     if day is not None:
         start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), zone(tz))
         since = int(start.timestamp()) * 10**9 - SKEW_NS
-    sessions, problems = load_sessions(settings, since)
+    sessions, problems = load_sessions(settings, layout, since)
     if not args.dry_run:
         prepare_index(settings, layout, quiet=args.json)
     with writer_lock(layout, skip=args.dry_run):

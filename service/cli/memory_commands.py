@@ -43,10 +43,11 @@ from sync.store.markdown import KIND_RE
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
-    if args.global_store and args.path is not None:
+    global_store = getattr(args, "global_store", False)
+    if global_store and args.path is not None:
         raise UsageError("--global creates ~/.memsync; it takes no --path")
     home = Path(os.environ.get("HOME", "~")).expanduser()
-    folder = home if args.global_store else (args.path or Path.cwd())
+    folder = home if global_store else (args.path or Path.cwd())
     root = folder.resolve() / STORE_DIRNAME
     layout, created = init_store(root)
     if not layout.config_path.exists():

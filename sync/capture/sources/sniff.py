@@ -8,8 +8,7 @@ from pathlib import Path
 
 from sync.capture.sources import adapter
 from sync.capture.sources.base import SourceError, SourceItem
-from sync.capture.sources.codex import session_id_from_name
-from sync.capture.sources.common import connect_readonly, file_item, head_records
+from sync.capture.sources.common import connect_readonly, head_records
 from sync.errors import UsageError
 
 _CODEX_TYPES = frozenset({"session_meta", "response_item", "event_msg", "turn_context"})
@@ -26,8 +25,12 @@ def sniff_agent(path: Path) -> str:
         return _database_agent(path)
     if path.suffix == ".json":
         return "opencode"  # a storage/session/<project>/<id>.json file
+    if path.name.startswith("rollout-"):
+        return "codex"
     for record in head_records(path, 64 * 1024):
         kind = record.get("type")
+        if "record_type" in record or {"instructions", "git"} <= record.keys():
+            return "codex"  # a rollout from before Codex 0.44
         if kind == "session":
             return "openclaw"
         if kind in _CODEX_TYPES or ("payload" in record and "timestamp" in record):
@@ -60,18 +63,17 @@ def _database_agent(path: Path) -> str:
 
 
 def sniff_items(path: Path) -> list[SourceItem]:
-    """The sessions in the transcript or database at ``path``."""
+    """The sessions in the transcript or database at ``path``, named as discovery names them
+    (a database or a file its adapter reads directly, else the file among its folder's)."""
     path = path.expanduser().absolute()
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    agent = sniff_agent(path)
-    if agent in ("cursor", "opencode") and path.suffix in (".vscdb", ".db"):
-        return list(adapter(agent).discover(path))
-    if agent == "opencode":  # <storage>/session/<project>/<id>.json
-        return [i for i in adapter(agent).discover(path.parents[2]) if i.path == path]
-    stem = session_id_from_name(path) if agent == "codex" else path.stem  # as discover names it
-    item = file_item(agent, path, stem)
-    return [item] if item is not None else []
+    source = adapter(sniff_agent(path))
+    found = [i for i in source.discover(path) if i.path == path]
+    if not found:
+        root = path.parents[2] if path.suffix == ".json" else path.parent  # opencode storage
+        found = [i for i in source.discover(root) if i.path == path]
+    return found
 
 
 def session_id_in(path: Path) -> str | None:
