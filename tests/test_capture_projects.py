@@ -366,3 +366,31 @@ def test_session_start_dates_are_read_without_parsing(world: World) -> None:
     assert started["claude"] == started["codex"] == started["openclaw"] == "2026-03-02T10:00:00Z"
     moment = dt.datetime.fromisoformat(started["claude"].replace("Z", "+00:00"))
     assert moment.tzinfo is not None
+
+
+def test_a_language_model_extracts_from_the_digest_and_marks_sessions_extracted(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[llm] model = "cli:claude"` through a stub `claude -p --output-format json`: sync
+    extracts with DSPy over each session's digest; those sessions are then `extracted`."""
+    from tests.sync.test_llm_cli import CLAUDE_BODY, stub
+
+    claude = stub(tmp_path, "claude", CLAUDE_BODY)
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("STUB_LOG", str(log))
+    world.cli("init")
+    world.configure(world.proj, agents=["claude"])
+    config = world.proj / ".memsync" / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    llm = f'[llm]\nmodel = "cli:claude"\ncommand = {json.dumps(str(claude))}\n'
+    config.write_text(text.replace("[llm]\n", llm, 1), encoding="utf-8")
+    code, report, _ = world.cli("sync")
+    assert code == 0, report
+    titles = [c["title"] for i in report["capture"]["items"] for c in i["candidates"]]
+    assert "Build with the lockfile's compiler" in titles  # the stub's answer, via DSPy
+    prompts = [json.loads(line)["prompt"] for line in log.read_text().splitlines()]
+    assert any("# Session digest: claude alphaclaude" in p for p in prompts)
+    _, listed, _ = world.cli("sessions")
+    assert {s["id"]: s["status"] for s in listed["sessions"]} == dict.fromkeys(
+        ("alphaclaude", "alphasub", "alphatree"), "extracted"
+    )

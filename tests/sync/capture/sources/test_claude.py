@@ -221,7 +221,13 @@ def test_every_real_file_parses_without_source_error(sidechains: bool) -> None:
         transcript = parse(path, include_sidechains=sidechains)
         assert transcript.messages, path
         for message in transcript.messages:
-            assert message.role in ("user", "assistant")
+            # compaction summaries and hook feedback are kept, as system messages of their kind
+            assert (message.role, message.kind) in (
+                ("user", ""),
+                ("assistant", ""),
+                ("system", "compaction"),
+                ("system", "hook"),
+            )
             assert message.text or message.thinking or message.tool_calls
             assert "<system-reminder>" not in message.text
             assert message.line is not None and message.end_line is not None
@@ -297,7 +303,10 @@ def test_real_headless_sessions_are_one_prompt_each() -> None:
         transcript = parse(path)
         assert [m.role for m in transcript.messages].count("user") == 1, path
         assert transcript.models == ("claude-opus-4-5-20251101",)
-        assert not any(m.text.startswith("Stop hook feedback") for m in transcript.messages)
+        users = [m for m in transcript.messages if m.role == "user"]
+        assert not any(m.text.startswith("Stop hook feedback") for m in users)
+        hooks = [m for m in transcript.messages if m.kind == "hook"]
+        assert all(m.role == "system" and m.text.startswith("Stop hook feedback") for m in hooks)
 
 
 def test_real_schema_fixture_titles() -> None:
