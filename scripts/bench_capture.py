@@ -166,7 +166,7 @@ def capture_runner(work: Path, encoder: Any) -> Callable[[], dict[str, Any]]:
         deps = sync_deps(settings, layout)
         deps.encoder_factory = lambda: encoder
         cdeps = capture_deps(settings, layout, deps)
-        opts = capture_options(settings, {}, deps.clock())
+        opts = capture_options(settings, {"all_projects": True}, deps.clock(), layout=layout)
         return capture_and_index(layout, opts, SyncOptions(), cdeps)
 
     return run

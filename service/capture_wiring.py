@@ -12,7 +12,8 @@ from typing import Any
 
 from service.settings import Settings
 from sync.capture.extraction.base import Extractor
-from sync.capture.pipeline import CaptureDeps, CaptureOptions
+from sync.capture.pipeline import CaptureDeps, CaptureOptions, peek_cwd
+from sync.capture.project import ProjectScope, project_scope
 from sync.capture.select import SCOPES, parse_window
 from sync.capture.sources import adapter
 from sync.capture.sources.base import AGENTS
@@ -22,15 +23,35 @@ from sync.errors import UsageError
 from sync.index.engine import SyncDeps
 from sync.llm import LMConfig
 from sync.retry import parse_moment
-from sync.store import StoreLayout
+from sync.store import STORE_DIRNAME, StoreLayout
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+def is_global_store(layout: StoreLayout, home: Path) -> bool:
+    """Whether ``layout`` is the global store (``~/.memsync``)."""
+    return layout.root.resolve() == (home / STORE_DIRNAME).resolve()
+
+
+def store_scope(settings: Settings, layout: StoreLayout, home: Path) -> ProjectScope | None:
+    """The project whose sessions this store captures; None: every project (the global store,
+    or ``[sources] projects = "all"``)."""
+    mode = settings.sources_projects
+    if mode == "all" or (mode == "auto" and is_global_store(layout, home)):
+        return None
+    return project_scope(layout.root.parent)
+
+
 def capture_options(
-    settings: Settings, request: Mapping[str, Any], now: dt.datetime
+    settings: Settings,
+    request: Mapping[str, Any],
+    now: dt.datetime,
+    *,
+    layout: StoreLayout,
+    home: Path | None = None,
 ) -> CaptureOptions:
-    """Validate the capture part of a sync request (CLI flags or the API body)."""
+    """Validate the capture part of a sync request (CLI flags or the API body); the store
+    decides which project's sessions it takes (``all_projects`` takes every one)."""
     scope = request.get("scope") or "all"
     if scope not in SCOPES:
         raise UsageError(f"scope {scope!r}: expected one of {', '.join(SCOPES)}")
@@ -52,7 +73,12 @@ def capture_options(
     content_type = request.get("content_type")
     if content_type is not None and not re.match(r"^[a-z][a-z0-9-]{0,40}$", str(content_type)):
         raise UsageError(f"content type {content_type!r}: lowercase letters, digits and '-'")
+    project = None
+    if not request.get("all_projects"):
+        project = store_scope(settings, layout, home or user_home())
     return CaptureOptions(
+        project=project,
+        tag_project=project is None,
         scope=scope,
         agents=tuple(a for a in AGENTS if a in agents),
         since=since,
@@ -116,7 +142,7 @@ def make_extractor(settings: Settings) -> Extractor:
     from sync.capture.extraction.dspy_extract import DspyExtractor
     from sync.llm import make_lm
 
-    return DspyExtractor(make_lm(lm_config(settings)))
+    return DspyExtractor(make_lm(lm_config(settings)), budget=settings.digest_budget)
 
 
 def make_merger(settings: Settings) -> Merger:
@@ -129,13 +155,20 @@ def make_merger(settings: Settings) -> Merger:
     return DspyMerger(make_lm(lm_config(settings)))
 
 
+CLI_TIMEOUT_S = 300.0  # a coding agent's CLI starts itself before it answers
+
+
 def lm_config(settings: Settings) -> LMConfig:
     """The configured language model (``[llm]``)."""
+    timeout = settings.llm_timeout_s
+    if settings.llm_model.startswith("cli:") and timeout == Settings().llm_timeout_s:
+        timeout = CLI_TIMEOUT_S
     return LMConfig(
         model=settings.llm_model,
         api_base=settings.llm_api_base or None,
         api_key_env=settings.llm_api_key_env or None,
-        timeout_s=settings.llm_timeout_s,
+        timeout_s=timeout,
+        command=settings.llm_command or None,
     )
 
 
@@ -154,27 +187,33 @@ def _instant(text: str, name: str) -> dt.datetime:
 
 
 def list_sources(settings: Settings, layout: StoreLayout, home: Path) -> dict[str, Any]:
-    """Every agent with its folders and session counts, and the knowledge files."""
+    """Every agent with its folders and session counts (this project's, and how many belong
+    to other projects: those are skipped), and the knowledge files."""
     from sync.capture.knowledge import KnowledgeSource
     from sync.index.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    scope = store_scope(settings, layout, home)
     captured: dict[str, int] = {}
     for entry in checkpoint.sources.values():
         captured[entry.agent] = captured.get(entry.agent, 0) + 1
     agents = []
     for agent, roots in source_roots(settings, home).items():
-        source = adapter(agent)
-        sessions, problems = 0, []
+        adapters = {agent: adapter(agent)}
+        sessions = others = 0
+        problems: list[str] = []
         for root in roots:
             if root.exists():
-                sessions += sum(1 for _ in source.discover(root))
-                problems += [str(p) for p in source.problems]
+                for item in adapters[agent].discover(root):
+                    mine = scope is None or scope.contains(peek_cwd(adapters, item))
+                    sessions, others = sessions + mine, others + (not mine)
+                problems += [str(p) for p in adapters[agent].problems]
         agents.append(
             {
                 "agent": agent,
                 "paths": [{"path": str(r), "exists": r.exists()} for r in roots],
                 "sessions": sessions,
+                "other_projects": others,
                 "captured": captured.get(agent, 0),
                 "problems": problems,
             }
@@ -183,6 +222,10 @@ def list_sources(settings: Settings, layout: StoreLayout, home: Path) -> dict[st
     knowledge = KnowledgeSource()
     items = list(knowledge.discover(insights, campaigns))
     return {
+        "project": {
+            "captures": "every project" if scope is None else "this project",
+            "folders": [] if scope is None else list(scope.roots),
+        },
         "agents": agents,
         "knowledge": {
             "insights": {

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from service.capture_wiring import source_roots, user_home
+from service.capture_wiring import source_roots, store_scope, user_home
 from service.settings import Settings
 from sync.capture.daily import NEEDS_LM, Summarizer, backfill, check_day, compare, zone
 from sync.capture.sources import adapter
@@ -49,12 +49,14 @@ def local_zone(env: Mapping[str, str]) -> str:
 
 
 def load_sessions(
-    settings: Settings, since_ns: int | None = None
+    settings: Settings, layout: StoreLayout, since_ns: int | None = None
 ) -> tuple[dict[str, Transcript], list[str]]:
-    """Every session of the configured agents (optionally only those written since
-    ``since_ns``), keyed like capture keys them; unreadable ones become problems."""
+    """Every session of the configured agents that this store captures (this project's, or
+    every project's for the global store), optionally only those written since ``since_ns``,
+    keyed like capture keys them; unreadable ones become problems."""
     sessions: dict[str, Transcript] = {}
     problems: list[str] = []
+    scope = store_scope(settings, layout, user_home())
     for agent, roots in source_roots(settings, user_home()).items():
         source = adapter(agent)
         for root in roots:
@@ -62,9 +64,12 @@ def load_sessions(
                 if since_ns is not None and item.mtime_ns < since_ns:
                     continue
                 try:
-                    sessions[item.key] = source.parse(item)
+                    transcript = source.parse(item)
                 except SourceError as exc:
                     problems.append(str(exc))
+                    continue
+                if scope is None or scope.contains(transcript.cwd):
+                    sessions[item.key] = transcript
             problems += [str(p) for p in source.problems]
     return sessions, problems
 
@@ -87,7 +92,7 @@ def timezone(settings: Settings, flag: str | None) -> str:
 def compare_days(layout: StoreLayout, settings: Settings, tz: str | None) -> dict[str, Any]:
     """Each day with sessions: its daily log missing, stale or ok. Reads only."""
     zone_name = timezone(settings, tz)
-    sessions, problems = load_sessions(settings)
+    sessions, problems = load_sessions(settings, layout)
     days = [
         {**asdict(d), "sessions": list(d.sessions)} for d in compare(layout, sessions, zone_name)
     ]
@@ -121,7 +126,7 @@ def backfill_days(
     if day is not None:
         start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), zone(zone_name))
         since = int(start.timestamp()) * 10**9 - SKEW_NS
-    sessions, problems = load_sessions(settings, since)
+    sessions, problems = load_sessions(settings, layout, since)
     with writer_lock(layout, skip=dry_run or lock_held):
         result = backfill(
             layout, sessions, zone_name, day=day, now=dt.datetime.now(dt.UTC), dry_run=dry_run,

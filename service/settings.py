@@ -46,11 +46,14 @@ class Settings:
     sources_insights: str = ""  # default: <project>/insights.json
     sources_campaigns: str = ""  # default: <project>/campaigns/
     sources_window: str = "30d"  # sessions changed within this window (7d, 24h, all)
+    sources_projects: str = "auto"  # auto: a project store takes its own sessions, ~/.memsync all
+    digest_budget: int = 6000  # tokens of a session digest (`memsync digest`, LM extraction)
     # a language model for extraction and answers (DSPy); empty = offline extraction only
     llm_model: str = ""  # e.g. "openai/gpt-4o-mini"
     llm_api_base: str = ""  # an OpenAI-compatible endpoint
     llm_api_key_env: str = ""  # the variable holding the key (default per provider)
-    llm_timeout_s: float = 60.0
+    llm_timeout_s: float = 60.0  # cli:* models get 300 unless it is set
+    llm_command: str = ""  # the executable for cli:claude / cli:codex (default: on PATH)
     # maintenance: merge near-duplicates, archive what decayed (never deletes)
     maintain_duplicate_threshold: float = 0.92
     maintain_decay_period_days: float = 180.0
@@ -80,8 +83,8 @@ class Settings:
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
 _SECTIONS = (
-    "qdrant", "retry", "dedup", "service", "sources", "llm", "maintain", "daily", "audit", "ask",
-    "kinds",
+    "qdrant", "retry", "dedup", "service", "sources", "digest", "llm", "maintain", "daily", "audit",
+    "ask", "kinds",
 )  # fmt: skip
 _ENV = {
     "MEMSYNC_MODEL": "model",
@@ -217,10 +220,14 @@ def _validate(s: Settings) -> None:
             f"sources agents: unknown {', '.join(unknown)}; "
             f"known: {', '.join(Settings().sources_agents)}"
         )
-    if s.llm_model and "/" not in s.llm_model:
+    if s.sources_projects not in ("auto", "this", "all"):
         raise ConfigError(
-            f"llm model {s.llm_model!r}: name the provider too, e.g. 'openai/gpt-4o-mini'"
+            f"sources projects {s.sources_projects!r}: use 'auto' (a project store captures its "
+            "own sessions, ~/.memsync every project), 'this' or 'all'"
         )
+    if s.digest_budget < 300:
+        raise ConfigError(f"digest budget={s.digest_budget}: at least 300 tokens (6000 default)")
+    _validate_llm(s)
     if not 0 < s.maintain_duplicate_threshold <= 1:
         raise ConfigError("maintain duplicate_threshold: choose a cosine in (0, 1], e.g. 0.92")
     if s.maintain_decay_period_days <= 0 or s.maintain_grace_period_days < 0:
@@ -245,6 +252,26 @@ def _validate_ask(s: Settings) -> None:
             )
         if kind in KINDS:
             raise ConfigError(f"[kinds] custom: {kind!r} is built in already; remove it")
+
+
+def _validate_llm(s: Settings) -> None:
+    """A model names its provider (``openai/gpt-4o-mini``), is a coding agent's CLI
+    (``cli:claude``, ``cli:codex``), or is served at ``api_base`` (any OpenAI-compatible URL)."""
+    if not s.llm_model:
+        return
+    if s.llm_model.startswith("cli:"):
+        if s.llm_model not in ("cli:claude", "cli:codex"):
+            raise ConfigError(
+                f"llm model {s.llm_model!r}: the coding-agent CLIs are 'cli:claude' and 'cli:codex'"
+            )
+        return
+    if "/" not in s.llm_model and not s.llm_api_base:
+        raise ConfigError(
+            f"llm model {s.llm_model!r}: name the provider too, e.g. 'openai/gpt-4o-mini', set "
+            "api_base to an OpenAI-compatible server, or use 'cli:claude' / 'cli:codex'"
+        )
+    if s.llm_api_base and not s.llm_api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"llm api_base {s.llm_api_base!r}: must start with http:// or https://")
 
 
 DEFAULT_CONFIG = """\
@@ -277,6 +304,11 @@ DEFAULT_CONFIG = """\
 # insights = "insights.json"     # relative to the project (the folder holding .memsync)
 # campaigns = "campaigns"
 # window = "30d"                 # `memsync sync` captures sessions changed within it
+# projects = "auto"              # auto: this project's sessions (git worktrees included);
+#                                # ~/.memsync (the global store) every project; or "this"/"all"
+
+[digest]
+# budget = 6000                  # tokens of a session digest (memsync digest, LM extraction)
 
 [maintain]
 # duplicate_threshold = 0.92     # same-kind memories this similar merge (highest confidence kept)
@@ -312,6 +344,9 @@ DEFAULT_CONFIG = """\
 
 [llm]
 # model = "openai/gpt-4o-mini"   # DSPy extraction and answers; unset = offline extraction
-# api_base = "http://127.0.0.1:8080/v1"
+#                                # "cli:claude" / "cli:codex": the coding agent's own CLI
+# api_base = "http://127.0.0.1:8080/v1"  # any OpenAI-compatible server (Ollama, llama.cpp, ...)
 # api_key_env = "OPENAI_API_KEY"
+# timeout_s = 60                 # per call; the cli:* models get 300 unless this is set
+# command = "/usr/local/bin/claude"  # the CLI for cli:claude / cli:codex (default: on PATH)
 """

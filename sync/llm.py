@@ -4,13 +4,26 @@ The composition root builds an ``LMConfig`` from settings and calls ``make_lm``;
 reads a settings file. DSPy is imported only inside functions. ``lm_failure`` turns DSPy's
 exceptions into memsync's tree so that callers see RetryableError / PermanentError /
 ConfigError with one clear line, never a provider traceback.
+
+Models: a LiteLLM name (``openai/gpt-4o-mini``), any OpenAI-compatible server (a bare model
+name with ``api_base``: Ollama, llama.cpp, LM Studio, vLLM), or a coding agent's own CLI in
+headless mode, which needs no key handling by memsync: ``cli:claude`` runs
+``claude -p --output-format json`` and ``cli:codex`` runs ``codex exec --json`` (read-only
+sandbox), the prompt on stdin, in an empty folder. Their output is parsed tolerantly
+(``parse_claude_output``, ``parse_codex_output``); a missing executable, a login problem, a
+rate limit or a timeout become the same errors as a provider's.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sync.errors import ConfigError, MemsyncError, PermanentError, RetryableError
@@ -39,22 +52,39 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 LOCAL_PLACEHOLDER_KEY = "not-needed"
 
 
+CLI_MODELS = {
+    "cli:claude": ("claude", ("-p", "--output-format", "json", "--max-turns", "1")),
+    "cli:codex": (
+        "codex",
+        ("exec", "--json", "--sandbox", "read-only", "--skip-git-repo-check", "-"),
+    ),
+}
+CLI_ENV_MARK = "MEMSYNC_LM_SUBPROCESS"  # set for the CLI: hooks can tell memsync's own calls
+
+
 @dataclass(frozen=True)
 class LMConfig:
     """Which model to call and how; ``api_key_env`` names the variable holding the key."""
 
-    model: str  # LiteLLM form "<provider>/<model>", e.g. "openai/gpt-4o-mini"
+    model: str  # "<provider>/<model>", a bare name served at api_base, or "cli:claude|codex"
     api_base: str | None = None  # an OpenAI-compatible endpoint, e.g. "http://127.0.0.1:8080/v1"
     api_key_env: str | None = None  # default: the provider's usual variable (OPENAI_API_KEY…)
     temperature: float = 0.0
-    max_tokens: int = 1024
+    max_tokens: int = 2048
     timeout_s: float = 60.0
     num_retries: int = 2  # DSPy's own backoff for transient failures, per call
+    command: str | None = None  # the CLI's executable for cli:* models (default: on PATH)
 
     @property
     def provider(self) -> str:
-        """The LiteLLM provider prefix; a bare model name means OpenAI."""
+        """The LiteLLM provider prefix; a bare model name means OpenAI(-compatible)."""
         return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+
+    @property
+    def litellm_model(self) -> str:
+        """The name LiteLLM gets: a bare name at an ``api_base`` is an OpenAI-compatible one."""
+        model = self.model.strip()
+        return f"openai/{model}" if "/" not in model and self.api_base else model
 
     @property
     def key_env(self) -> str | None:
@@ -92,8 +122,14 @@ def resolve_api_key(config: LMConfig) -> str | None:
 def validate(config: LMConfig) -> None:
     """Fail fast on settings no call could succeed with."""
     model = config.model.strip()
-    if not model or model.endswith("/"):
-        raise ConfigError(f"LM model {config.model!r} is not '<provider>/<model>'")
+    if model.startswith("cli:"):
+        if model not in CLI_MODELS:
+            raise ConfigError(f"LM model {model!r}: the CLIs are {', '.join(CLI_MODELS)}")
+    elif not model or model.endswith("/") or ("/" not in model and not config.api_base):
+        raise ConfigError(
+            f"LM model {config.model!r} is not '<provider>/<model>' (or a model name served "
+            "at api_base, or cli:claude / cli:codex)"
+        )
     if config.temperature < 0:
         raise ConfigError(f"LM temperature must be >= 0, got {config.temperature}")
     if config.max_tokens <= 0:
@@ -112,6 +148,8 @@ def make_lm(config: LMConfig) -> dspy.LM:
     ``LITELLM_LOCAL_MODEL_COST_MAP`` we use the bundled copy, so a local model stays offline.
     """
     validate(config)
+    if config.model.strip() in CLI_MODELS:
+        return make_cli_lm(config)
     key = resolve_api_key(config)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import dspy
@@ -124,7 +162,7 @@ def make_lm(config: LMConfig) -> dspy.LM:
         kwargs["api_key"] = key
     try:
         return dspy.LM(
-            config.model.strip(),
+            config.litellm_model,
             temperature=config.temperature,
             max_tokens=config.max_tokens,
             cache=False,
@@ -168,3 +206,181 @@ def _first_line(exc: BaseException, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# -- the coding agents' CLIs as language models ------------------------------------------------
+
+
+class CliFailure(Exception):
+    """A CLI call that failed; ``kind`` is auth | rate | timeout | missing | output | server."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+_AUTH = re.compile(
+    r"log ?in|authenticat|api key|unauthori[sz]ed|\b40[13]\b|credit balance|subscription", re.I
+)
+_RATE = re.compile(r"rate.?limit|\b429\b|usage limit|overloaded|quota|too many requests", re.I)
+
+
+def _failure(message: str) -> CliFailure:
+    """The kind of a failure the CLI reported in words."""
+    text = " ".join(message.split())[:500] or "failed without a message"
+    kind = "auth" if _AUTH.search(text) else "rate" if _RATE.search(text) else "server"
+    return CliFailure(kind, text)
+
+
+def _json_lines(stdout: str) -> list[dict[str, Any]]:
+    """The JSON objects of ``stdout``: one per line, or one document (an object or a list)."""
+    found: list[dict[str, Any]] = []
+    for text in [stdout, *stdout.splitlines()]:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        items = value if isinstance(value, list) else [value]
+        found += [v for v in items if isinstance(v, dict)]
+        if text is stdout and found:
+            return found
+    return found
+
+
+def parse_claude_output(stdout: str) -> str:
+    """The answer of ``claude -p --output-format json`` (one result object; a stream-json
+    transcript or a JSON array of messages also work): ``result`` unless ``is_error``."""
+    records = _json_lines(stdout)
+    results = [r for r in records if r.get("type") == "result" or "result" in r]
+    if not results:
+        first = stdout.strip().splitlines()[0][:200] if stdout.strip() else "nothing"
+        raise CliFailure("output", f"claude printed no JSON result (it printed: {first})")
+    final = results[-1]
+    subtype = str(final.get("subtype") or "")
+    if final.get("is_error") is True or subtype.startswith("error"):
+        raise _failure(str(final.get("result") or final.get("error") or subtype))
+    return str(final.get("result") or "")
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def parse_codex_output(stdout: str) -> str:
+    """The last agent message of ``codex exec --json`` (``item.completed`` events; the older
+    ``{"msg": {...}}`` events too); ``turn.failed`` / ``error`` events raise."""
+    answer = ""
+    for event in _json_lines(stdout):
+        kind = event.get("type")
+        legacy, item, error = (_object(event.get(k)) for k in ("msg", "item", "error"))
+        if kind in ("turn.failed", "error") or legacy.get("type") in ("error", "stream_error"):
+            raise _failure(
+                str(error.get("message") or event.get("message") or legacy.get("message") or "")
+            )
+        if kind == "item.completed" and item.get("type", item.get("item_type")) in (
+            "agent_message",
+            "assistant_message",
+        ):
+            answer = str(item.get("text") or "")
+        elif legacy.get("type") == "agent_message":
+            answer = str(legacy.get("message") or "")
+        elif legacy.get("type") == "task_complete" and legacy.get("last_agent_message"):
+            answer = str(legacy["last_agent_message"])
+    if not answer:
+        raise CliFailure("output", "codex printed no agent message (is this `codex exec --json`?)")
+    return answer
+
+
+def render_prompt(system: str, messages: list[tuple[str, str]]) -> str:
+    """A chat request as one prompt: the instructions, then each turn under its role."""
+    parts = [system.strip()] if system.strip() else []
+    parts += [f"## {role}\n\n{text.strip()}" for role, text in messages if text.strip()]
+    return "\n\n".join(parts) + "\n"
+
+
+def run_cli(config: LMConfig, prompt: str) -> str:
+    """Run the configured CLI on ``prompt`` (stdin) in an empty folder; its answer, or
+    CliFailure."""
+    name, args = CLI_MODELS[config.model.strip()]
+    executable = config.command or shutil.which(name) or name
+    env = {**os.environ, CLI_ENV_MARK: "1"}
+    with tempfile.TemporaryDirectory(prefix="memsync-lm-") as folder:
+        try:
+            done = subprocess.run(
+                [executable, *args],
+                input=prompt,
+                capture_output=True,
+                text=True,
+                timeout=config.timeout_s,
+                cwd=folder,
+                env=env,
+            )
+        except FileNotFoundError:
+            raise CliFailure(
+                "missing",
+                f"{executable!r} was not found: install it, or set [llm] command to its path",
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise CliFailure(
+                "timeout", f"{name} did not answer within {config.timeout_s:g} s"
+            ) from None
+        except OSError as exc:
+            raise CliFailure("missing", f"{executable!r} cannot run: {exc}") from None
+    parse = parse_claude_output if name == "claude" else parse_codex_output
+    try:
+        return parse(done.stdout)
+    except CliFailure as exc:
+        if done.returncode == 0 or exc.kind != "output":
+            raise
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise _failure(f"{name} exited {done.returncode}: {' '.join(tail)}") from None
+
+
+def make_cli_lm(config: LMConfig) -> dspy.LM:
+    """A ``dspy.LM`` whose engine runs the coding agent's CLI (no cache, no key)."""
+    import dspy
+    from dspy import lm15
+
+    errors = {
+        "auth": lm15.AuthError,
+        "rate": lm15.RateLimitError,
+        "timeout": lm15.TimeoutError,
+        "missing": lm15.ConfigurationError,
+        "output": lm15.InvalidRequestError,
+        "server": lm15.ServerError,
+    }
+
+    class CliEngine:
+        """One request → one CLI run (DSPy owns retries)."""
+
+        def complete(self, request: Any) -> Any:
+            system = (
+                request.system
+                if isinstance(request.system, str)
+                else "".join(str(getattr(p, "text", "")) for p in request.system or ())
+            )
+            turns = [(str(m.role), str(m.text or "")) for m in request.messages]
+            try:
+                text = run_cli(config, render_prompt(system or "", turns))
+            except CliFailure as exc:
+                raise errors[exc.kind](str(exc), provider=config.model) from None
+            return lm15.Response(
+                id=None,
+                model=config.model,
+                message=lm15.Message.assistant([lm15.TextPart(text)]),
+                finish_reason="stop",
+                usage=lm15.Usage(input_tokens=0, output_tokens=0, total_tokens=0),
+            )
+
+        def stream(self, request: Any) -> Any:
+            return lm15.response_to_events(self.complete(request))
+
+        def close(self) -> None:
+            pass
+
+    return dspy.LM(
+        config.model.replace(":", "/"),
+        engine=CliEngine(),
+        cache=False,
+        num_retries=config.num_retries,
+    )

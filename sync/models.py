@@ -14,6 +14,7 @@ KIND_FOLDERS: Mapping[str, str] = {
     "decision": "decisions",
     "learning": "learnings",
     "convention": "conventions",
+    "issue": "issues",  # what was left broken, open or unverified
     "insight": "insights",
     "summary": "summaries",
     "daily": "daily",

@@ -108,7 +108,9 @@ def make_store(
         store = Store(proj, StoreLayout(proj / ".memsync"), tmp_path / "agents", capsys)
         res = store.cli("init")
         assert res.code == 0 and res.data["created"] is True
-        store.configure("sources", **{"window": "all", **sources})
+        # fixture sessions ran in other folders: these tests take every project (per-project
+        # capture has tests of its own in test_capture_projects.py)
+        store.configure("sources", **{"window": "all", "projects": "all", **sources})
         return store
 
     yield build
@@ -191,7 +193,13 @@ def test_first_sync_captures_with_provenance_then_second_sync_changes_nothing(
         "file": str(queue_file),
         "hash": raw_hash(queue_file.read_bytes()),
         "lines": [2, 2],  # line 1 is a queue-operation record
+        "project": "queue-service",
+        "cwd": "/home/dev/queue-service",
     }
+    # dated by the session (file name, id, created); `captured` is when memsync wrote it
+    assert pg_rel.startswith("decisions/20261005-") and pg.id.startswith("mem-20261005-")
+    assert pg.created.startswith("2026-10-05T")
+    assert parse_iso(pg.extra["captured"]) > parse_iso(pg.created)
     assert "SQLite locks the whole database under concurrent writers" in pg.body
     assert "claude" in pg.tags and "queue-service" in pg.tags and pg.confidence == 0.8
     # the same decision stated in the billing session merged into it, provenance kept

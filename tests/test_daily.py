@@ -162,7 +162,10 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sto
     write_sessions(sessions)
     text = layout.config_path.read_text(encoding="utf-8")
     assert text.count("[sources]\n") == 1
-    config = f'[sources]\nagents = ["claude"]\nclaude = [{json.dumps(str(sessions))}]\n'
+    config = (  # the hand-written sessions ran elsewhere: this store takes every project
+        f'[sources]\nagents = ["claude"]\nclaude = [{json.dumps(str(sessions))}]\n'
+        'projects = "all"\n'
+    )
     layout.config_path.write_text(text.replace("[sources]\n", config, 1), encoding="utf-8")
     yield layout, sessions
 

@@ -33,10 +33,16 @@ DECISION = (
 UNRELATED = "kubernetes helm chart rollback"
 
 
-def agent_sessions(home: Path) -> Path:
-    """Claude Code's default session folder under ``home``: one recent session, one old."""
+def agent_sessions(home: Path, project: Path) -> Path:
+    """Claude Code's default session folder under ``home``: one recent session, one old, both
+    run in ``project`` (a project store captures only its own sessions)."""
     root = home / ".claude" / "projects"
     shutil.copytree(FIXTURES, root, copy_function=shutil.copy)
+    for session in root.rglob("*.jsonl"):
+        text = session.read_text(encoding="utf-8")
+        for fixture_cwd in ("/home/dev/queue-service", "/home/dev/billing"):
+            text = text.replace(f'"cwd": "{fixture_cwd}"', json.dumps({"cwd": str(project)})[1:-1])
+        session.write_text(text, encoding="utf-8")
     old = next(root.rglob(f"{OLD}.jsonl"))
     stamp = time.time() - 60 * 86400  # outside the default 30-day window
     os.utime(old, (stamp, stamp))
@@ -69,10 +75,10 @@ def newcomer(
     for name in [k for k in os.environ if k.startswith("MEMSYNC_")]:
         monkeypatch.delenv(name)
     home = tmp_path / "home"
-    agent_sessions(home)
-    monkeypatch.setenv("HOME", str(home))
     proj = tmp_path / "proj"
     proj.mkdir()
+    agent_sessions(home, proj)
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(proj)
 
     def memsync(*args: str, expect: int = 0, as_json: bool = True) -> Any:
@@ -170,9 +176,9 @@ def test_first_hour_with_the_service_running(tmp_path: Path) -> None:
     service (it holds the store's lock and index), with the CLI's output and exit codes."""
     env = cli_env(tmp_path)
     env["PYTHONPATH"] = str(REPO)
-    agent_sessions(Path(env["HOME"]))
     proj = tmp_path / "proj"
     proj.mkdir()
+    agent_sessions(Path(env["HOME"]), proj)
 
     def memsync(*args: str, expect: int = 0) -> dict[str, Any]:
         res = run([*args, "--json"], proj, env)

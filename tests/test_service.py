@@ -526,7 +526,10 @@ def test_dashboard_run_report_lists_captured_sessions_in_headless_chromium(
     sessions = tmp_path / "claude"
     shutil.copytree(Path(__file__).parent / "fixtures" / "capture" / "claude", sessions)
     settings = Settings(
-        sources_agents=("claude",), sources_claude=(str(sessions),), sources_window="all"
+        sources_agents=("claude",),
+        sources_claude=(str(sessions),),
+        sources_window="all",
+        sources_projects="all",  # the fixture sessions ran in other folders
     )
     st = ServiceState(layout, settings, encoder=encoder)
     st.open()
@@ -595,3 +598,31 @@ def test_ask_answers_with_citations_when_an_lm_is_configured(layout: StoreLayout
         assert plain["answer"] is None and plain["results"][0]["id"] == "m-db"
     finally:
         st.close()
+
+
+def test_add_through_the_api_records_the_session_it_was_distilled_from(
+    client: TestClient, layout: StoreLayout
+) -> None:
+    """`memsync add --session` through a running service: provenance and the session's date."""
+    fixtures = Path(__file__).parent / "fixtures" / "sources" / "claude" / "projects"
+    session = fixtures / "-home-dev-demo" / "5f1c2d3e-0000-4000-8000-000000000001.jsonl"
+    res = client.post(
+        "/api/memories",
+        json={
+            "kind": "learning",
+            "title": "The fetch client retries on 503",
+            "body": "Three tries with backoff; a 503 from the API is transient.",
+            "session": str(session),
+        },
+    )
+    assert res.status_code == 200, res.text
+    added = res.json()
+    assert added["action"] == "add" and added["path"].startswith("learnings/20251102-")
+    memory = (layout.memory_dir / added["path"]).read_text(encoding="utf-8")
+    assert "session: 5f1c2d3e-0000-4000-8000-000000000001" in memory and "via: api" in memory
+    assert "created: '2025-11-02T10:00:00Z'" in memory and "captured: '" in memory
+    unknown = client.post(
+        "/api/memories",
+        json={"kind": "learning", "title": "t", "body": "b", "session": "no-such-session"},
+    )
+    assert unknown.status_code == 400 and "no session" in unknown.json()["error"]["message"]

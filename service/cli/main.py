@@ -32,6 +32,8 @@ _MODULES = {
     "maintain": "sync_commands",
     "restore": "sync_commands",
     "sources": "sync_commands",
+    "sessions": "session_commands",
+    "digest": "session_commands",
     "serve": "sync_commands",
     "audit": "audit",
     "compare": "daily",

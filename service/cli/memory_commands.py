@@ -20,6 +20,7 @@ from service.cli.common import (
     remote_service,
 )
 from service.http.client import request
+from service.sessions import session_source
 from service.settings import DEFAULT_CONFIG, Settings
 from service.status import store_status
 from service.wiring import (
@@ -44,13 +45,27 @@ from sync.store.access import record_access
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
-    root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
+    global_store = getattr(args, "global_store", False)
+    if global_store and args.path is not None:
+        raise UsageError("--global creates ~/.memsync; it takes no --path")
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    folder = home if global_store else (args.path or Path.cwd())
+    root = folder.resolve() / STORE_DIRNAME
     layout, created = init_store(root)
     if not layout.config_path.exists():
         atomic_write_bytes(layout.config_path, DEFAULT_CONFIG.encode("utf-8"))
-    data = {"store": str(root), "created": created}
+    is_global = root == (home / STORE_DIRNAME).resolve()
+    data = {"store": str(root), "created": created, "global": is_global}
     verb = "Created" if created else "Already initialised:"
-    text = f"{verb} {root}\nNext: add memories under {layout.memory_dir}, then `memsync sync`."
+    scope = (
+        "It captures every project's sessions and tags each memory with its project."
+        if is_global
+        else "It captures this project's sessions (its git worktrees included)."
+    )
+    text = (
+        f"{verb} {root}\n{scope}\n"
+        f"Next: add memories under {layout.memory_dir}, then `memsync sync`."
+    )
     return data, text, EXIT_OK
 
 
@@ -64,33 +79,41 @@ def cmd_add(args: argparse.Namespace) -> Result:
     check_kind(settings, args.kind)
     now = dt.datetime.now(dt.UTC)
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
+    new_candidate(  # validates before anything is sent or opened
+        kind=args.kind, title=args.title, body=body, tags=tags, confidence=args.confidence,
+        source={}, now=now,
+    )  # fmt: skip
+    remote = remote_service()
+    if remote is not None:
+        fields = {
+            "kind": args.kind,
+            "title": args.title,
+            "body": body,
+            "tags": list(tags),
+            "confidence": args.confidence,
+            "dry_run": args.dry_run,
+        }
+        if args.session:
+            fields["session"] = args.session
+        result = request(remote, "POST", "/api/memories", fields)
+        failed = bool(result.get("sync", {}).get("failures"))
+        return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
+    layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
+    source: dict[str, Any] = {"agent": "cli"}
+    dated = None
+    if args.session:
+        source, dated, extra = session_source(settings, layout, args.session, "memsync add")
+        tags = tuple(dict.fromkeys((*tags, *extra)))
     candidate = new_candidate(
         kind=args.kind,
         title=args.title,
         body=body,
         tags=tags,
         confidence=args.confidence,
-        source={"agent": "cli"},
+        source=source,
         now=now,
+        dated=dated,
     )
-    remote = remote_service()
-    if remote is not None:
-        result = request(
-            remote,
-            "POST",
-            "/api/memories",
-            {
-                "kind": args.kind,
-                "title": args.title,
-                "body": body,
-                "tags": list(tags),
-                "confidence": args.confidence,
-                "dry_run": args.dry_run,
-            },
-        )
-        failed = bool(result.get("sync", {}).get("failures"))
-        return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
-    layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
     result = add_memory(
         layout,
         candidate,

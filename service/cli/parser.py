@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", parents=[common], help="create .memsync/ in this directory")
     p.add_argument("--path", type=Path, default=None, help="project folder (default: here)")
+    p.add_argument(
+        "--global",
+        dest="global_store",
+        action="store_true",
+        help="create the global store ~/.memsync (captures every project, tags each memory)",
+    )
 
     p = sub.add_parser(
         "sync",
@@ -112,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip sources (path) or memories (kind, type, text) matching it",
     )
     p.add_argument("--content-type", help="content type for every memory of the run")
+    p.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="capture every project's sessions this run (default: this project's only)",
+    )
     p.add_argument("--report", type=Path, help="also write the report (JSON + .md) here")
     p.add_argument("--ignore-lock", action="store_true", help="skip the writer lock (debugging)")
     p.add_argument("--all-items", action="store_true", help="list unchanged items too")
@@ -124,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", default="", help="comma-separated tags")
     p.add_argument("--confidence", type=float, default=0.7)
     p.add_argument("--dry-run", action="store_true", help="decide and show; write nothing")
+    p.add_argument(
+        "--session",
+        metavar="ID",
+        help="distilled from this session (an id from `memsync sessions`, or a transcript "
+        "path): its provenance and date go with the memory",
+    )
 
     p = sub.add_parser("ask", parents=[common], help="semantic search over memories")
     p.add_argument("question")
@@ -146,6 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="withhold results scoring below F (default: [ask] min_score, 0.35; 0 shows all)",
     )
     p.add_argument("--no-answer", action="store_true", help="skip the LM's cited answer")
+
+    p = sub.add_parser(
+        "sessions", parents=[common], help="this project's sessions for the agent to distil"
+    )
+    p.add_argument("--pending", action="store_true", help="only sessions not distilled yet")
+    p.add_argument("--limit", type=int, help="at most N sessions (newest first)")
+    p.add_argument("--all-projects", action="store_true", help="every project's sessions")
+    p.add_argument(
+        "--done",
+        nargs="+",
+        metavar="ID",
+        help="mark these sessions distilled (offered again only if they grow)",
+    )
+
+    p = sub.add_parser("digest", parents=[common], help="a session's compact digest")
+    p.add_argument("session", metavar="SESSION", help="an id from `memsync sessions`, or a path")
+    p.add_argument("--budget", type=int, help="at most N tokens (default [digest] budget, 6000)")
+    p.add_argument("--no-hints", action="store_true", help="leave out the offline candidates")
 
     sub.add_parser("status", parents=[common], help="store, index, retry queue, dead letters")
     sub.add_parser("sources", parents=[common], help="detected agents, their paths and sessions")

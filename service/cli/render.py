@@ -73,6 +73,9 @@ def capture_lines(cap: dict[str, Any]) -> list[str]:
                 f"    {cand['verdict']:<7} {cand['kind']:<8} {cand['title']}{where}"
                 f"  [{cand['score']:.2f}] {cand['reason']}"
             )
+    others = sum(s.get("code") == "other_project" for s in cap.get("skipped", []))
+    if others:
+        lines.append(f"  {others} sessions of other projects skipped (--all-projects takes them)")
     for failure in cap["failures"]:
         lines.append(f"  failed {failure['key']}: {failure['error']} (retry {failure['retry_at']})")
     for problem in cap["problems"]:
@@ -100,11 +103,18 @@ def maintain_text(report: dict[str, Any]) -> str:
 
 
 def sources_text(data: dict[str, Any]) -> str:
-    lines = []
+    project = data.get("project") or {}
+    folders = ", ".join(project.get("folders") or [])
+    lines = [
+        f"captures {project.get('captures', 'this project')}" + (f": {folders}" if folders else "")
+    ]
     for a in data["agents"]:
         paths = ", ".join(p["path"] + ("" if p["exists"] else " (missing)") for p in a["paths"])
+        others = a.get("other_projects", 0)
+        other = f" (+{others} of other projects, skipped)" if others else ""
         lines.append(
-            f"{a['agent']:<9} {a['sessions']:>5} sessions  {a['captured']:>5} captured  {paths}"
+            f"{a['agent']:<9} {a['sessions']:>5} sessions{other}  {a['captured']:>5} captured  "
+            f"{paths}"
         )
         lines.extend(f"          problem: {p}" for p in a["problems"])
     k = data["knowledge"]

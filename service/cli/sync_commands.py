@@ -49,6 +49,7 @@ def cmd_sync(args: argparse.Namespace) -> Result:
         "tags": args.tags,
         "exclude": args.exclude,
         "content_type": args.content_type,
+        "all_projects": args.all_projects,
     }
     remote = remote_service()
     if remote is not None:
@@ -61,7 +62,10 @@ def cmd_sync(args: argparse.Namespace) -> Result:
     layout, settings, deps, migrated = open_for_data(dry_run=args.dry_run)
     deps.progress = progress_printer("indexing")
     capture_opts = capture_options(
-        settings, {**capture, "force": args.force, "dry_run": args.dry_run}, deps.clock()
+        settings,
+        {**capture, "force": args.force, "dry_run": args.dry_run},
+        deps.clock(),
+        layout=layout,
     )
     opts = SyncOptions(
         dry_run=args.dry_run,
@@ -93,7 +97,7 @@ def cmd_retry(args: argparse.Namespace) -> Result:
         return present_retry(args, dict(NOTHING_QUEUED))
     layout, settings, deps, _ = open_for_data()
     deps.progress = progress_printer("retrying")
-    capture = capture_options(settings, {"retry_now": True}, deps.clock())
+    capture = capture_options(settings, {"retry_now": True}, deps.clock(), layout=layout)
     report = capture_and_index(
         layout, capture, SyncOptions(retry_now=True), capture_deps(settings, layout, deps)
     )

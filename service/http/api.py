@@ -60,6 +60,7 @@ class SyncRequest(Strict):
         default_factory=list, max_length=50
     )
     content_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,40}$")
+    all_projects: bool = Field(False, description="capture every project's sessions this run")
 
 
 class AskRequest(Strict):
@@ -140,6 +141,12 @@ class AddRequest(Strict):
     )
     confidence: float = Field(0.7, ge=0.0, le=1.0)
     dry_run: bool = False
+    session: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="distilled from this session (an id from `memsync sessions`, or a path)",
+    )
 
 
 class RetryRequest(Strict):
@@ -197,6 +204,7 @@ def create_app(
             tags=tags,
             confidence=req.confidence,
             dry_run=req.dry_run,
+            session=req.session,
         )
 
     @app.get("/api/memories", dependencies=auth)

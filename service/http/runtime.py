@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config, make_merger
+from service.sessions import session_source
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import (
@@ -158,7 +159,7 @@ class ServiceState:
     def _capture_and_index(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
         """One sync run; the caller holds ``write_lock`` unless it is a dry run."""
         deps = self.deps()
-        copts = capture_options(self.settings, capture, deps.clock())
+        copts = capture_options(self.settings, capture, deps.clock(), layout=self.layout)
         cdeps = capture_deps(self.settings, self.layout, deps)
         return capture_and_index(self.layout, copts, opts, cdeps, lock_held=True)
 
@@ -210,16 +211,23 @@ class ServiceState:
         tags: tuple[str, ...],
         confidence: float,
         dry_run: bool,
+        session: str | None = None,
     ) -> dict[str, Any]:
         check_kind(self.settings, kind, "kind")
+        source: dict[str, Any] = {"agent": "api"}
+        dated = None
+        if session:  # the host agent's distillation: the session's provenance and date
+            source, dated, extra = session_source(self.settings, self.layout, session, "api")
+            tags = tuple(dict.fromkeys((*tags, *extra)))
         candidate = new_candidate(
             kind=kind,
             title=title,
             body=body,
             tags=tags,
             confidence=confidence,
-            source={"agent": "api"},
+            source=source,
             now=dt.datetime.now(dt.UTC),
+            dated=dated,
         )
         with self.write_lock:
             return add_memory(

@@ -69,21 +69,25 @@ def new_candidate(
     confidence: float,
     source: dict[str, Any],
     now: dt.datetime,
+    dated: dt.datetime | None = None,
 ) -> Memory:
-    """A fresh memory as `memsync add` writes it."""
+    """A fresh memory as `memsync add` writes it; ``dated`` (the session it was distilled
+    from) gives its date, file name and ``created``; ``captured`` is when memsync wrote it."""
     if not title.strip() or not body.strip():
         raise UsageError("a memory needs a title and a body that are not blank")
     stamp = iso(now)
+    day = dated or now
     return Memory(
-        id=new_memory_id(now.strftime("%Y%m%d")),
+        id=new_memory_id(day.strftime("%Y%m%d")),
         kind=kind,
         title=title.strip(),
         body=body.strip(),
         tags=tags,
         confidence=confidence,
         source=source,
-        created=stamp,
+        created=iso(day),
         updated=stamp,
+        extra={"captured": stamp},
     )
 
 
@@ -122,7 +126,7 @@ def _apply(
     layout: StoreLayout, candidate: Memory, decision: DedupDecision, now: dt.datetime
 ) -> list[tuple[str, str]]:
     """Write the files of the decision; returns (path, id) pairs, the main memory first."""
-    day = now.strftime("%Y%m%d")
+    day = candidate.created[:10].replace("-", "") or now.strftime("%Y%m%d")
     memory_dir = layout.memory_dir
 
     def taken(rel: str) -> bool:

@@ -21,7 +21,7 @@ from sync.index.checkpoint import Checkpoint
 from sync.index.engine import preview
 from sync.models import ARCHIVE_FOLDER, Action, Memory, collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
-from sync.retry import iso, parse_iso
+from sync.retry import iso, parse_iso, parse_moment
 from sync.store import StoreLayout, memory_rel_path, slugify, try_read_memory
 
 Accepted = list[tuple[Memory, Sequence[float], str]]  # memory, vector, planned path
@@ -53,12 +53,17 @@ def pending_index(layout: StoreLayout, deps: CaptureDeps, checkpoint: Checkpoint
 
 
 def to_memory(p: Proposed, now: dt.datetime) -> Memory:
-    """The memory a candidate would become, with provenance in its frontmatter."""
+    """The memory a candidate would become, with provenance in its frontmatter; it is dated
+    by its session (file name, id and ``created``), ``captured`` says when memsync wrote it."""
     c, stamp = p.candidate, iso(now)
-    extra: dict[str, Any] = {"content_type": p.content_type} if p.content_type else {}
+    when = parse_moment(p.started) if p.started else None
+    created = iso(when) if when is not None else stamp
+    extra: dict[str, Any] = {"captured": stamp}
+    if p.content_type:
+        extra["content_type"] = p.content_type
     if c.evidence:
         extra["evidence"] = c.evidence[:300]
-    ident = new_memory_id(now.strftime("%Y%m%d"))
+    ident = new_memory_id((when or now).strftime("%Y%m%d"))
     if c.kind == "summary":
         ident = f"sum-{p.source['agent']}-{raw_hash(str(p.source['file']).encode())[:6]}-" + (
             slugify(str(p.source["session"]), 40)
@@ -71,7 +76,7 @@ def to_memory(p: Proposed, now: dt.datetime) -> Memory:
         tags=p.tags,
         confidence=max(0.0, min(1.0, c.confidence)),
         source=p.source,
-        created=stamp,
+        created=created,
         updated=stamp,
         extra=extra,
     )

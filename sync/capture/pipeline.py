@@ -25,7 +25,13 @@ from sync.capture.knowledge import KnowledgeSource
 from sync.capture.redact import redact_transcript
 from sync.capture.select import KNOWLEDGE, Selection, in_scope, select_items, stat_key
 from sync.capture.sources import adapter
-from sync.capture.sources.base import ParseIssue, SourceError, SourceItem, Transcript
+from sync.capture.sources.base import (
+    ParseIssue,
+    SourceAdapter,
+    SourceError,
+    SourceItem,
+    Transcript,
+)
 from sync.capture.work import CaptureDeps, CaptureOptions, ItemWork, Proposed
 from sync.capture.writer import FileWrite, MemoryWriter
 from sync.errors import ConfigError, MemsyncError
@@ -33,7 +39,7 @@ from sync.hashing import raw_hash
 from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.redact import redact
 from sync.retry import iso
-from sync.store import StoreLayout
+from sync.store import StoreLayout, slugify
 
 
 def run_capture(
@@ -54,7 +60,8 @@ def run_capture(
     now = deps.sync.clock()
     if checkpoint is None:
         checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
-    items, problems, knowledge = _discover(opts, deps)
+    adapters: dict[str, SourceAdapter] = {}
+    items, problems, knowledge = _discover(opts, deps, adapters)
     selections = select_items(
         items,
         checkpoint,
@@ -66,6 +73,8 @@ def run_capture(
         max_items=opts.max_sessions,
         now=now,
         extract=opts.extract,
+        project=opts.project,
+        cwd_of=lambda item: peek_cwd(adapters, item),
     )
     reads = [s for s in selections if s.action == "read"]
     if reads and not opts.dry_run and catch_up is not None:
@@ -74,7 +83,7 @@ def run_capture(
     works, failures, touched = [], [], 0
     for sel in reads:
         try:
-            work = _read(sel.item, checkpoint, opts, deps, knowledge)
+            work = _read(sel.item, checkpoint, opts, deps, knowledge, adapters)
         except ConfigError:
             raise  # e.g. the LM's key is missing: every item would fail the same way
         except (SourceError, MemsyncError, OSError, ValueError) as exc:
@@ -84,7 +93,16 @@ def run_capture(
             touched += 1
             if journal is not None:
                 entry = checkpoint.sources[sel.item.key]
-                _done(journal, sel.item, entry.content_hash, list(entry.memories), 0, now, True)
+                _done(
+                    journal,
+                    sel.item,
+                    entry.content_hash,
+                    list(entry.memories),
+                    0,
+                    now,
+                    True,
+                    entry.extractor,
+                )
             continue
         works.append(work)
     timings = {"read_extract": round(time.perf_counter() - t0, 3)}
@@ -101,8 +119,16 @@ def run_capture(
         for work in works:
             paths, ids = writer.apply(work.decided)
             written.extend(paths)
+            extractor = deps.extractor().name if opts.extract and work.extracted else ""
             _done(
-                journal, work.item, work.content_hash, ids, len(work.candidates), now, opts.extract
+                journal,
+                work.item,
+                work.content_hash,
+                ids,
+                len(work.candidates),
+                now,
+                opts.extract,
+                extractor,
             )
         journal.close()
         if journal.wrote:  # fold it in now: the index run that follows starts clean
@@ -119,8 +145,17 @@ def run_capture(
 # -- reading -----------------------------------------------------------------------------------
 
 
+def peek_cwd(adapters: dict[str, SourceAdapter], item: SourceItem) -> str | None:
+    """Where a session ran, from its head; None when unknown or unreadable."""
+    source = adapters.setdefault(item.agent, adapter(item.agent))
+    try:
+        return source.peek(item).cwd
+    except (SourceError, OSError, ValueError):
+        return None
+
+
 def _discover(
-    opts: CaptureOptions, deps: CaptureDeps
+    opts: CaptureOptions, deps: CaptureDeps, adapters: dict[str, SourceAdapter]
 ) -> tuple[list[SourceItem], list[ParseIssue], KnowledgeSource]:
     items: list[SourceItem] = []
     problems: list[ParseIssue] = []
@@ -130,7 +165,7 @@ def _discover(
     for agent in opts.agents:
         if not in_scope(agent, opts.scope):
             continue
-        source = adapter(agent)
+        source = adapters.setdefault(agent, adapter(agent))
         for root in deps.roots.get(agent, ()):
             if root.exists():
                 items.extend(source.discover(root))
@@ -149,12 +184,13 @@ def _read(
     opts: CaptureOptions,
     deps: CaptureDeps,
     knowledge: KnowledgeSource,
+    adapters: dict[str, SourceAdapter],
 ) -> ItemWork | None:
     """Hash the item; when its bytes changed, parse, redact and extract it."""
     if item.agent in KNOWLEDGE:
         data = knowledge.item_bytes(item)
     else:
-        data = adapter(item.agent).item_bytes(item)
+        data = adapters.setdefault(item.agent, adapter(item.agent)).item_bytes(item)
     digest = raw_hash(data)
     entry = checkpoint.sources.get(item.key)
     extracted_before = entry is not None and (entry.extracted or not opts.extract)
@@ -167,7 +203,7 @@ def _read(
         kept = _not_excluded(_redacted(candidates, work), work.content_type, opts, work)
         work.candidates = [_knowledge_memory(c, work, opts) for c in kept]
         return work
-    transcript = adapter(item.agent).parse(item)
+    transcript = adapters[item.agent].parse(item)
     transcript, counts = redact_transcript(transcript)
     transcript = strip_echo(transcript)
     work.issues = list(transcript.issues)
@@ -176,6 +212,7 @@ def _read(
     work.content_type = opts.content_type
     if opts.extract:
         found = deps.extractor().extract(transcript)
+        work.extracted = True
         kept = _not_excluded(found, work.content_type, opts, work)
         work.candidates = [_session_memory(c, transcript, work, opts) for c in kept]
     return work
@@ -224,8 +261,12 @@ def _provenance(item: SourceItem, work: ItemWork, c: Candidate) -> dict[str, Any
 
 
 def _session_memory(c: Candidate, t: Transcript, work: ItemWork, opts: CaptureOptions) -> Proposed:
-    tags = tuple(dict.fromkeys(x for x in (*c.tags, *opts.tags) if x))
+    project = slugify(t.project, 40) if t.project else ""
+    extra = (project,) if opts.tag_project and project else ()
+    tags = tuple(dict.fromkeys(x for x in (*c.tags, *opts.tags, *extra) if x))
     source = _provenance(work.item, work, c)
+    if t.cwd:
+        source.update(project=t.project or t.cwd, cwd=t.cwd)
     return Proposed(c, tags, source, work.content_type, t.started)
 
 
@@ -245,6 +286,7 @@ def _done(
     candidates: int,
     now: Any,
     extracted: bool,
+    extractor: str = "",
 ) -> None:
     entry = SourceEntry(
         item.key,
@@ -256,6 +298,7 @@ def _done(
         candidates,
         iso(now),
         extracted,
+        extractor,
     )
     journal.record({"op": "source_done", "entry": vars(entry) | {"memories": list(ids)}})
     journal.commit()

@@ -1,5 +1,5 @@
-"""Redacting a whole transcript (messages, thinking, tool input and output, title) before
-anything is extracted from it."""
+"""Redacting a whole transcript (messages and subagent work: text, thinking, tool input and
+output; the title) before anything is extracted from it."""
 
 from __future__ import annotations
 
@@ -36,11 +36,13 @@ def _redact_message(msg: Message, total: dict[str, int]) -> Message:
 
 
 def redact_transcript(t: Transcript) -> tuple[Transcript, dict[str, int]]:
-    """``t`` with every message text, thinking, tool input/output and the title redacted."""
+    """``t`` with every message (sidechains too): text, thinking, tool input/output and the
+    title redacted."""
     total: dict[str, int] = {}
     messages = tuple(_redact_message(m, total) for m in t.messages)
+    sidechains = tuple(_redact_message(m, total) for m in t.sidechains)
     title, c = redact(t.title) if t.title else (t.title, {})
     _merge(total, c)
     if not total:
         return t, total
-    return replace(t, messages=messages, title=title), total
+    return replace(t, messages=messages, sidechains=sidechains, title=title), total

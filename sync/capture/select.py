@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sync.capture.project import ProjectScope
 from sync.capture.sources.base import SourceItem
 from sync.index.checkpoint import Checkpoint
 from sync.retry import RetryPolicy
@@ -23,7 +24,7 @@ class Selection:
     action: str  # read | unchanged | skip
     reason: str
     # a skip's reason in one word, counted in the report: window | until | excluded |
-    # retry_wait | dead_letter | max_sessions
+    # retry_wait | dead_letter | max_sessions | other_project
     code: str = ""
 
 
@@ -48,8 +49,13 @@ def select_items(
     max_items: int | None,
     now: dt.datetime,
     extract: bool = True,
+    project: ProjectScope | None = None,
+    cwd_of: Callable[[SourceItem], str | None] | None = None,
 ) -> list[Selection]:
-    """Read what changed since the last capture (stat first, newest first); skip the rest."""
+    """Read what changed since the last capture (stat first, newest first); skip the rest.
+
+    With a ``project``, a session whose working directory (``cwd_of``, asked only for items
+    that pass the stat checks) is outside it is skipped as ``other_project``."""
     out: list[Selection] = []
     reads = 0
     for item in sorted(items, key=lambda i: (-i.mtime_ns, i.key)):
@@ -57,6 +63,13 @@ def select_items(
         if skip is not None:
             out.append(Selection(item, "skip", skip[1], skip[0]))
             continue
+        if project is not None and item.agent not in KNOWLEDGE:
+            cwd = cwd_of(item) if cwd_of is not None else None
+            if not project.contains(cwd):
+                where = f"ran in {cwd}" if cwd else "no working directory recorded"
+                why = f"other project ({where}); --all-projects captures it"
+                out.append(Selection(item, "skip", why, "other_project"))
+                continue
         entry = checkpoint.sources.get(item.key)
         same_stat = entry is not None and (entry.size, entry.mtime_ns) == (item.size, item.mtime_ns)
         if not force and entry and same_stat and (entry.extracted or not extract):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.capture.extraction.base import Candidate, Extractor
+from sync.capture.project import ProjectScope
 from sync.capture.sources.base import AGENTS, ParseIssue, SourceItem
 from sync.dedup import DedupThresholds, Neighbour
 from sync.index.engine import SyncDeps
@@ -67,6 +68,8 @@ class CaptureOptions:
     exclude: tuple[str, ...] = ()
     content_type: str | None = None
     dry_run: bool = False
+    project: ProjectScope | None = None  # only this project's sessions; None: every project
+    tag_project: bool = False  # tag each memory with its session's project (a global store)
 
 
 @dataclass
@@ -93,3 +96,4 @@ class ItemWork:
     redactions: dict[str, int] = field(default_factory=dict)
     decided: list[Decided] = field(default_factory=list)
     excluded: int = 0  # candidates an --exclude pattern dropped
+    extracted: bool = False  # a session the extractor ran over (knowledge files are not)

@@ -109,7 +109,9 @@ def _rank(c: Candidate) -> tuple[float, str, str]:
 
 
 def _decayed(c: Candidate, policy: MaintainPolicy, now: dt.datetime) -> Archive | None:
-    created = parse_moment(c.memory.created) or now
+    # new to the store since memsync wrote it (a captured memory is dated by its session)
+    known = [parse_moment(c.memory.created), parse_moment(str(c.memory.extra.get("captured", "")))]
+    created = max((m for m in known if m is not None), default=now)
     touched = max(filter(None, (c.last_access, parse_moment(c.memory.updated), created)))
     grace = dt.timedelta(days=policy.grace_period_days)
     if now - created < grace or (c.last_access is not None and now - c.last_access < grace):

@@ -55,6 +55,7 @@ class SourceEntry:
     candidates: int
     processed: str  # ISO time of the capture
     extracted: bool = True  # False: tracked with --no-extract; a normal capture extracts it
+    extractor: str = ""  # which extractor ran ("offline", "dspy"); "" when not recorded
 
 
 @dataclass

@@ -1,6 +1,8 @@
-"""DSPy extraction: a ChainOfThought over overlapping windows of a transcript, merged.
+"""DSPy extraction: a ChainOfThought over a session's digest, not its raw transcript.
 
-- The transcript is cut into line-numbered, overlapping windows (``windows``).
+- The transcript's digest (``sync.capture.digest``, within the configured budget: the user's
+  requests and corrections, findings, errors and their fixes, summaries) is what the model
+  reads; it is cut into windows only when it is larger than one (``windows``).
 - Each window runs ``MemoryExtract``; its items are cleaned and merged across windows (also in
   ``windows``). One ``summary`` candidate comes from ``SessionSummary`` over the windows'
   notes (one more call), or from the notes themselves when that output is unparsable.
@@ -16,12 +18,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from sync.capture.digest import DEFAULT_BUDGET, build_digest
 from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.windows import (
     TITLE_CHARS,
     Window,
     clip,
-    make_windows,
+    digest_windows,
     merge_candidates,
     slug_tags,
     to_candidate,
@@ -99,12 +102,13 @@ def signatures() -> tuple[Any, Any, Any]:
         its code, tools and environment (errors and their fixes, commands that work,
         conventions), and general insights. Skip small talk, routine steps, transient state,
         and anything that is a secret. Each memory must stand alone without the transcript.
-        Cite the [L<n>] line numbers it comes from. Return [] when nothing is worth keeping;
-        at most 6 memories.
+        Cite the L<n> line numbers it comes from. Return [] when nothing is worth keeping;
+        at most 8 memories.
         """
 
         transcript_window: str = dspy.InputField(
-            desc="part of a session; each message starts with [L<n>], its line number"
+            desc="a digest of the session (or part of one); each entry starts with L<n>, the "
+            "transcript line it comes from"
         )
         agent: str = dspy.InputField(desc="the coding agent that ran the session")
         project: str = dspy.InputField(desc="the project the session worked on")
@@ -136,13 +140,15 @@ class DspyExtractor:
         self,
         lm: Any,
         *,
-        window_tokens: int = 1500,
-        overlap_tokens: int = 200,
+        budget: int = DEFAULT_BUDGET,
+        window_tokens: int = 8000,
+        overlap_tokens: int = 400,
         max_candidates: int = 24,
         adapter: Any = None,
     ) -> None:
         if window_tokens <= 0 or not 0 <= overlap_tokens < window_tokens or max_candidates < 1:
             raise ValueError("need window_tokens > overlap_tokens >= 0 and max_candidates >= 1")
+        self.budget = budget
         import dspy
 
         _, memory_extract, session_summary = signatures()
@@ -156,7 +162,10 @@ class DspyExtractor:
 
     def extract(self, transcript: Transcript) -> list[Candidate]:
         """Merged candidates of every window, then the session summary."""
-        windows = make_windows(transcript, self.window_tokens, self.overlap_tokens)
+        if not any(m.text.strip() or m.tool_calls for m in transcript.messages):
+            return []
+        digest = build_digest(transcript, self.budget)
+        windows = digest_windows(digest.text, self.window_tokens, self.overlap_tokens)
         if not windows:
             return []
         results = [r for r in (self._run_window(transcript, w) for w in windows) if r]

@@ -59,15 +59,27 @@ def _is_empty(msg: Message) -> bool:
     return not msg.text.strip() and not msg.thinking.strip() and not msg.tool_calls
 
 
-def strip_echo(t: Transcript) -> Transcript:
-    """``t`` without memsync CLI calls, recall blocks, and the messages they leave empty."""
+def _strip_all(messages: tuple[Message, ...]) -> tuple[Message, ...] | None:
+    """The messages without memsync's echo; None when nothing changed."""
     kept: list[Message] = []
     changed = False
-    for msg in t.messages:
+    for msg in messages:
         new = _strip_message(msg)
         if new is not msg:
             changed = True
             if _is_empty(new):
                 continue
         kept.append(new)
-    return replace(t, messages=tuple(kept)) if changed else t
+    return tuple(kept) if changed else None
+
+
+def strip_echo(t: Transcript) -> Transcript:
+    """``t`` without memsync CLI calls, recall blocks, and the messages they leave empty."""
+    messages, sidechains = _strip_all(t.messages), _strip_all(t.sidechains)
+    if messages is None and sidechains is None:
+        return t
+    return replace(
+        t,
+        messages=t.messages if messages is None else messages,
+        sidechains=t.sidechains if sidechains is None else sidechains,
+    )

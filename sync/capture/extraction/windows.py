@@ -1,11 +1,12 @@
 """Pure windowing and merging for LM extraction (no DSPy here: cheap to import and to test).
 
-- Messages are rendered ``[L<n>] role: text`` (tool calls as ``  tool <name>: …`` under
-  them); ``n`` is the first source line when every message has one, else the position.
-- Tokens are approximated as ``ceil(chars / 4)`` (no tokenizer; the budget only needs to be
-  roughly right). Windows are filled greedily to ``window_tokens``; the next one repeats the
-  trailing messages worth at most ``overlap_tokens`` (at least the last message), so a point
-  made across a boundary is seen whole. A message longer than a window is cut.
+- The model reads a session's digest (``digest_windows``: cut at entry boundaries when it is
+  larger than a window, each window led by the digest's header); ``L<n>`` marks the transcript
+  line an entry comes from.
+- Tokens are estimated as the digest estimates them (``digest_units.estimate_tokens``, no
+  tokenizer). Windows are filled greedily to ``window_tokens``; the next one repeats the
+  trailing entries worth at most ``overlap_tokens`` (at least the last one), so a point made
+  across a boundary is seen whole.
 - Model items are cleaned (kind checked, confidence clamped, tags slugged, lines clamped to the
   window) and merged: same kind and same normalized title or body is one memory (best
   confidence keeps its text, tags united, span widened), capped by confidence.
@@ -17,20 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sync.capture.digest_units import estimate_tokens
 from sync.capture.extraction.base import Candidate
-from sync.capture.sources.base import Message, Transcript
 
-CHARS_PER_TOKEN = 4
 EXTRACTED_KINDS = ("decision", "learning", "insight")
 MAX_TAGS = 8
 TITLE_CHARS = 120
 EVIDENCE_CHARS = 300
-TOOL_CHARS = 200
 
 
 def approx_tokens(text: str) -> int:
-    """Approximate token count: one token per four characters, at least one."""
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+    """Estimated tokens of ``text`` (at least one)."""
+    return max(1, estimate_tokens(text))
 
 
 @dataclass(frozen=True)
@@ -46,25 +45,6 @@ class Window:
 def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, marked when cut."""
     return text if len(text) <= limit else text[: max(limit - 14, 0)].rstrip() + " …[truncated]"
-
-
-def render_message(message: Message, number: int, limit: int) -> str:
-    """One message as the model sees it: ``[L<n>] role: text`` and its tool calls."""
-    text = re.sub(r"\n{3,}", "\n\n", message.text.strip())
-    parts = [f"[L{number}] {message.role}: {text}"]
-    for call in message.tool_calls:
-        line = f"  tool {call.name}: {clip(' '.join(call.input.split()), TOOL_CHARS)}"
-        if call.is_error and call.output:
-            line += f" -> error: {clip(' '.join(call.output.split()), TOOL_CHARS)}"
-        parts.append(line)
-    return clip("\n".join(parts), limit)
-
-
-def message_numbers(messages: Sequence[Message]) -> list[tuple[int, int]]:
-    """(first, last) line of each message: source lines if all have them, else positions."""
-    if messages and all(m.line is not None for m in messages):
-        return [(m.line or 0, max(m.end_line or m.line or 0, m.line or 0)) for m in messages]
-    return [(i, i) for i in range(1, len(messages) + 1)]
 
 
 def plan_windows(costs: Sequence[int], window_tokens: int, overlap_tokens: int) -> list[range]:
@@ -93,22 +73,31 @@ def plan_windows(costs: Sequence[int], window_tokens: int, overlap_tokens: int) 
     return windows
 
 
-def make_windows(transcript: Transcript, window_tokens: int, overlap_tokens: int) -> list[Window]:
-    """The transcript cut into overlapping windows of rendered, line-numbered messages."""
-    messages = [m for m in transcript.messages if m.text.strip() or m.tool_calls]
-    spans = message_numbers(messages)
-    limit = max(window_tokens - overlap_tokens, 1) * CHARS_PER_TOKEN
-    rendered = [render_message(m, s[0], limit) for m, s in zip(messages, spans, strict=True)]
-    plan = plan_windows([approx_tokens(r) for r in rendered], window_tokens, overlap_tokens)
-    return [
-        Window(
-            index=i,
-            first_line=spans[r.start][0],
-            last_line=max(spans[j][1] for j in r),
-            text="\n".join(rendered[j] for j in r),
-        )
-        for i, r in enumerate(plan)
-    ]
+_ENTRY_START = re.compile(r"^(?:L\d+ [A-Z]|## |…)")
+_LINE_MARK = re.compile(r"^L(\d+) ", re.M)
+
+
+def digest_windows(text: str, window_tokens: int, overlap_tokens: int) -> list[Window]:
+    """A digest cut into windows at entry boundaries, each led by the digest's header (one
+    window when it fits). A window's line span is that of the ``L<n>`` entries it holds."""
+    lines = text.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
+    header, blocks = "\n".join(lines[:start]), list[str]()
+    for line in lines[start:]:
+        if not blocks or _ENTRY_START.match(line):
+            blocks.append(line)
+        else:
+            blocks[-1] += "\n" + line
+    if not blocks:
+        return [Window(0, 1, 1, header)] if header else []
+    room = max(window_tokens - approx_tokens(header), 1)
+    plan = plan_windows([approx_tokens(b) for b in blocks], room, min(overlap_tokens, room - 1))
+    out = []
+    for i, part in enumerate(plan):
+        body = "\n".join(blocks[j] for j in part)
+        marks = [int(m) for m in _LINE_MARK.findall(body)] or [1]
+        out.append(Window(i, min(marks), max(marks), f"{header}\n{body}".strip()))
+    return out
 
 
 def _norm(text: str) -> str:

@@ -37,6 +37,7 @@ class Message:
     model: str | None = None
     line: int | None = None  # first source line (1-based) or row number
     end_line: int | None = None  # last source line of this message
+    kind: str = ""  # "" a turn; "compaction" / "summary" (branch) / "hook" feedback (system)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Transcript:
     models: tuple[str, ...] = ()  # models in order of first use (model switches)
     issues: tuple[ParseIssue, ...] = ()
     meta: dict[str, str] = field(default_factory=dict)
+    # subagent (sidechain) work, kept apart so that only the digest reads it
+    sidechains: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,14 @@ class SourceItem:
     size: int
     mtime_ns: int
     locator: str = ""  # the conversation id inside a database; "" for a plain file
+
+
+@dataclass(frozen=True)
+class ItemHead:
+    """What an item says about itself without being parsed: where it ran, when it began."""
+
+    cwd: str | None = None
+    started: str | None = None  # ISO-8601 UTC
 
 
 class SourceError(Exception):
@@ -117,4 +128,9 @@ class SourceAdapter(Protocol):
 
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript; bad records become ``ParseIssue``s, not exceptions."""
+        ...
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """The working directory and start, reading as little as possible (the file's head,
+        one row); unknown fields are None. Decides per-project capture before any parse."""
         ...

@@ -2,8 +2,11 @@
 
 One API message is written over several lines (one content block each) sharing ``message.id``;
 they are grouped back into one ``Message``. Tool results arrive in later user lines and are
-attached to the call they answer. Subagent transcripts (inline ``isSidechain`` lines, or the
-``subagents/`` folder and ``agent-*.jsonl`` files) are left out unless asked for.
+attached to the call they answer. Subagent work (inline ``isSidechain`` lines, or the
+``<session>/subagents/agent-*.jsonl`` files next to a session) goes to ``Transcript.sidechains``,
+apart from the conversation, unless ``include_sidechains`` asks for it inline. A compaction
+summary becomes a ``system`` message of kind ``compaction``, hook feedback (``Stop hook
+feedback: …``) one of kind ``hook``; other injected text (slash-command expansions) is dropped.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sync.capture.sources.base import ParseIssue, SourceItem, Transcript
+from sync.capture.sources.base import (
+    ItemHead,
+    Message,
+    ParseIssue,
+    SourceError,
+    SourceItem,
+    Transcript,
+)
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
     as_text,
     file_item,
     find_files,
+    head_records,
     iso_utc,
     jsonl_records,
     project_name,
@@ -41,6 +52,7 @@ _NOISE_PREFIXES = (
 _NO_MODEL = "<synthetic>"
 _TITLE_FIELDS = {"custom-title": "customTitle", "ai-title": "aiTitle", "summary": "summary"}
 _PATH_LIKE = re.compile(r"^(?:/|~|[A-Za-z]:[\\/])")
+_HOOK_FEEDBACK = re.compile(r"\A\s*\w[\w -]{0,40} hook feedback:", re.I)
 
 
 def clean_user_text(text: str) -> str:
@@ -97,6 +109,7 @@ class _Session:
         self.titles: dict[str, str] = {}
         self.cwd: str | None = None
         self.meta: dict[str, str] = {}
+        self.side: _Session | None = None  # sidechain lines, when kept apart
 
     def feed(self, number: int, record: dict) -> None:
         """Take one record into account; valid non-conversation records are ignored."""
@@ -105,6 +118,9 @@ class _Session:
             self.issues.append(ParseIssue(self.path, number, "record has no type"))
             return
         if record.get("isSidechain") is True and not self.keep_sidechains:
+            if self.side is None:
+                self.side = _Session(self.path, keep_sidechains=True)
+            self.side.feed(number, record)
             return
         title_field = _TITLE_FIELDS.get(kind)
         if title_field and isinstance(record.get(title_field), str):
@@ -194,14 +210,28 @@ class _Session:
                 texts.append(str(block.get("text") or ""))
             elif block.get("type") == "tool_result":
                 self._result(record, block)
-        if record.get("isMeta") is True or record.get("isCompactSummary") is True:
-            return  # injected: slash-command expansions, hook feedback, compaction summaries
-        text = clean_user_text("\n\n".join(texts))
+        raw = "\n\n".join(texts)
+        if record.get("isCompactSummary") is True or record.get("isMeta") is True:
+            self._injected(number, record, raw)
+            return
+        text = clean_user_text(raw)
         if text:
             draft = MessageDraft("user", number, iso_utc(record.get("timestamp")), end_line=number)
             draft.texts.append(text)
             self.drafts.append(draft)
             self.open = {}
+
+    def _injected(self, number: int, record: dict, raw: str) -> None:
+        """A compaction summary or hook feedback as a system message; other injections go."""
+        kind = "compaction" if record.get("isCompactSummary") is True else "hook"
+        if kind == "hook" and not _HOOK_FEEDBACK.match(raw):
+            return  # a slash-command expansion or other injected context
+        text = _REMINDER.sub("", raw).strip()
+        if text:
+            moment = iso_utc(record.get("timestamp"))
+            draft = MessageDraft("system", number, moment, end_line=number, kind=kind)
+            draft.texts.append(text)
+            self.drafts.append(draft)
 
     def _result(self, record: dict, block: dict) -> None:
         """Attach a tool_result to the call it answers (by id, else the oldest unanswered)."""
@@ -216,9 +246,13 @@ class _Session:
         call.is_error = block.get("is_error") is True
         call.answered = True
 
-    def transcript(self, item: SourceItem) -> Transcript:
-        """The normalized transcript of everything fed so far."""
-        messages = tuple(m for m in (d.freeze() for d in self.drafts) if m is not None)
+    def messages(self) -> tuple[Message, ...]:
+        return tuple(m for m in (d.freeze() for d in self.drafts) if m is not None)
+
+    def transcript(self, item: SourceItem, side: tuple[Message, ...] = ()) -> Transcript:
+        """The normalized transcript of everything fed so far (``side``: subagent files)."""
+        messages = self.messages()
+        sidechains = (self.side.messages() if self.side else ()) + side
         title = next((self.titles[k] for k in _TITLE_FIELDS if k in self.titles), None)
         return Transcript(
             agent="claude",
@@ -233,6 +267,7 @@ class _Session:
             models=tuple(self.models),
             issues=tuple(self.issues),
             meta=dict(self.meta),
+            sidechains=sidechains,
         )
 
 
@@ -276,6 +311,19 @@ class ClaudeAdapter:
         """The file's bytes."""
         return read_source(item.path)
 
+    def peek(self, item: SourceItem) -> ItemHead:
+        """``cwd`` and the first timestamp of the conversation lines at the file's head."""
+        cwd = started = None
+        for record in head_records(item.path):
+            if record.get("type") not in ("user", "assistant"):
+                continue
+            started = started or iso_utc(record.get("timestamp"))
+            value = record.get("cwd")
+            if isinstance(value, str) and _PATH_LIKE.match(value):
+                cwd = value
+                break
+        return ItemHead(cwd, started)
+
     def parse(self, item: SourceItem) -> Transcript:
         """The session as a transcript; bad lines become issues."""
         raw = read_source(item.path)
@@ -283,4 +331,24 @@ class ClaudeAdapter:
         session = _Session(str(item.path), keep_sidechains=keep)
         for number, record in jsonl_records(raw, str(item.path), session.issues):
             session.feed(number, record)
-        return session.transcript(item)
+        side = () if keep else self._subagent_files(item.path, session.issues)
+        return session.transcript(item, side)
+
+    @staticmethod
+    def _subagent_files(path: Path, issues: list[ParseIssue]) -> tuple[Message, ...]:
+        """Messages of the ``<session>/subagents/agent-*.jsonl`` files next to a session."""
+        folder = path.with_suffix("") / "subagents"
+        if not folder.is_dir():
+            return ()
+        out: list[Message] = []
+        for sub in sorted(folder.glob("agent-*.jsonl")):
+            session = _Session(str(sub), keep_sidechains=True)
+            try:
+                raw = read_source(sub)
+            except SourceError as exc:
+                issues.append(ParseIssue(str(sub), None, exc.reason))
+                continue
+            for number, record in jsonl_records(raw, str(sub), issues):
+                session.feed(number, record)
+            out.extend(session.messages())
+        return tuple(out)

@@ -14,14 +14,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sync.capture.sources.base import ParseIssue, SourceItem, Transcript
+from sync.capture.sources.base import ItemHead, ParseIssue, SourceItem, Transcript
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
     as_text,
     file_item,
     find_files,
+    head_records,
     iso_utc,
     jsonl_records,
     project_name,
@@ -47,6 +49,15 @@ def session_id_from_name(path: Path) -> str:
     """The uuid a rollout's file name ends with, else the whole stem."""
     match = _UUID_TAIL.search(path.stem)
     return match.group(1) if match else path.stem
+
+
+_NAME_TIME = re.compile(r"rollout-(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})")
+
+
+def _timestamp_of_name(path: Path) -> str | None:
+    """``rollout-2025-11-02T10-00-00-…`` → ``2025-11-02T10:00:00`` (local time; a fallback)."""
+    match = _NAME_TIME.search(path.name)
+    return f"{match.group(1)}T{match.group(2)}:{match.group(3)}:{match.group(4)}" if match else None
 
 
 def _content_text(content: object) -> str:
@@ -145,6 +156,11 @@ class _Rollout:
             self._event(number, moment, payload)
         elif kind == "compacted":  # replacement_history repeats earlier turns
             self.meta["compactions"] = str(int(self.meta.get("compactions", "0")) + 1)
+            summary = payload.get("message")
+            if isinstance(summary, str) and summary.strip():
+                draft = MessageDraft("system", number, moment, end_line=number, kind="compaction")
+                draft.texts.append(summary.strip())
+                self.drafts.append(draft)
 
     def _session_meta(self, meta: dict) -> None:
         """Session id, cwd and provenance from the first meta record only."""
@@ -317,6 +333,21 @@ class CodexAdapter:
     def item_bytes(self, item: SourceItem) -> bytes:
         """The file's bytes."""
         return read_source(item.path)
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """``cwd`` and start of the first meta record (or turn context) at the file's head."""
+        cwd = started = None
+        for record in head_records(item.path):
+            wrapped = record.get("payload")
+            payload: dict[str, Any] = wrapped if isinstance(wrapped, dict) else record
+            if record.get("type") in ("session_meta", None) and "id" in payload:
+                started = started or iso_utc(payload.get("timestamp"))
+            if record.get("type") in ("session_meta", "turn_context", None):
+                value = payload.get("cwd")
+                if isinstance(value, str) and value:
+                    cwd = value
+                    break
+        return ItemHead(cwd, started or iso_utc(_timestamp_of_name(item.path)))
 
     def parse(self, item: SourceItem) -> Transcript:
         """The rollout as a transcript; bad lines become issues."""

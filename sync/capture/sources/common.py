@@ -91,6 +91,29 @@ def jsonl_records(
         yield number, record
 
 
+HEAD_BYTES = 256 * 1024
+
+
+def head_records(path: Path, limit: int = HEAD_BYTES) -> Iterator[dict[str, Any]]:
+    """The JSON object lines among the first ``limit`` bytes of a JSONL file (a cut last line
+    and bad lines are skipped); nothing when the file cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(limit)
+    except OSError:
+        return
+    lines = raw.split(b"\n")
+    if len(raw) >= limit:
+        lines = lines[:-1]  # cut by the limit
+    for chunk in lines:
+        try:
+            record = json.loads(chunk.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            continue
+        if isinstance(record, dict):
+            yield record
+
+
 def json_or_none(raw: str | None) -> Any:
     """Decoded JSON, or None when it is absent or not valid JSON (a corrupt row or file)."""
     try:
@@ -188,6 +211,7 @@ class MessageDraft:
     texts: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
     calls: list[PendingCall] = field(default_factory=list)
+    kind: str = ""
 
     def freeze(self) -> Message | None:
         """The finished message, or None when nothing visible is left."""
@@ -205,4 +229,5 @@ class MessageDraft:
             model=self.model,
             line=self.line,
             end_line=max(self.end_line, self.line),
+            kind=self.kind,
         )

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from sync.capture.sources import cursor_cli
-from sync.capture.sources.base import ParseIssue, SourceError, SourceItem, Transcript
+from sync.capture.sources.base import ItemHead, ParseIssue, SourceError, SourceItem, Transcript
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
@@ -124,6 +124,12 @@ class CursorAdapter:
         conv = self._load(item.path, item.locator)
         doc = {"kind": conv.kind, "record": conv.record, "rows": [list(r) for r in conv.rows]}
         return json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """The workspace folder Cursor recorded for a conversation; none for CLI transcripts."""
+        if not item.locator:
+            return ItemHead()
+        return ItemHead(self._folder(item.path, item.locator), None)
 
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript of one database conversation or one transcript file."""

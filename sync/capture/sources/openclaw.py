@@ -37,13 +37,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sync.capture.sources.base import ParseIssue, SourceError, SourceItem, Transcript
+from sync.capture.sources.base import ItemHead, ParseIssue, SourceError, SourceItem, Transcript
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
     as_text,
     file_item,
     find_files,
+    head_records,
     iso_utc,
     jsonl_records,
     project_name,
@@ -258,7 +259,8 @@ class _Session:
         if kind in ("compaction", "compactionSummary"):
             self.counts["compactions"] += 1
         if text:
-            self.add(MessageDraft("system", line, stamp, texts=[text]))
+            summary = "compaction" if kind in ("compaction", "compactionSummary") else "summary"
+            self.add(MessageDraft("system", line, stamp, texts=[text], kind=summary))
 
     def transcript(self) -> Transcript:
         meta = dict(self.meta)
@@ -301,6 +303,16 @@ class OpenClawAdapter:
     def item_bytes(self, item: SourceItem) -> bytes:
         """The session file's bytes."""
         return read_source(item.path)
+
+    def peek(self, item: SourceItem) -> ItemHead:
+        """``cwd`` and start from the ``session`` header (the first line)."""
+        for record in head_records(item.path, 64 * 1024):
+            if record.get("type") == "session":
+                cwd = record.get("cwd")
+                return ItemHead(cwd if isinstance(cwd, str) and cwd else None,
+                                iso_utc(record.get("timestamp")))  # fmt: skip
+            break
+        return ItemHead()
 
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript; bad lines become issues, a non-JSONL file a SourceError."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.capture.sources.base import (
+    ItemHead,
     Message,
     ParseIssue,
     SourceError,
@@ -130,6 +131,20 @@ class OpenCodeAdapter:
         }
         return json.dumps(doc, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
+    def peek(self, item: SourceItem) -> ItemHead:
+        """The session's ``directory`` and creation time, from its row or JSON file alone."""
+        try:
+            record = _session_row(item.path, item.locator) if item.locator else None
+        except SourceError:
+            return ItemHead()
+        if not item.locator:
+            data = _read_json(item.path)
+            record = data if isinstance(data, dict) else {}
+        rec = _session_view(record or {})
+        cwd = rec.get("directory")
+        started = iso_utc((rec.get("time") or {}).get("created"))
+        return ItemHead(cwd if isinstance(cwd, str) and cwd else None, started)
+
     def parse(self, item: SourceItem) -> Transcript:
         """The normalized transcript of one session."""
         loaded = self._load(item)
@@ -193,6 +208,20 @@ def _session_rows(db: Path) -> list[dict[str, Any]]:
         raise SourceError(str(db), f"cannot list sessions: {exc}") from exc
     finally:
         conn.close()
+
+
+def _session_row(db: Path, sid: str) -> dict[str, Any]:
+    """One ``session`` row (no messages); SourceError when it cannot be read."""
+    conn = connect_readonly(db)
+    try:
+        cursor = conn.execute("SELECT * FROM session WHERE id = ?", (sid,))
+        names = [d[0] for d in cursor.description]
+        row = cursor.fetchone()
+    except sqlite3.Error as exc:
+        raise SourceError(str(db), f"cannot read session {sid}: {exc}") from exc
+    finally:
+        conn.close()
+    return dict(zip(names, row, strict=True)) if row else {}
 
 
 def _load_db(db: Path, sid: str) -> _Session:

@@ -1,4 +1,5 @@
-"""DSPy extraction against scripted DummyLM answers: windows, merge, cleanup, failures, make_lm."""
+"""DSPy extraction against scripted DummyLM answers: the digest and its windows, merge,
+cleanup, failures, make_lm."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 
 import pytest
 
+from sync.capture.digest import build_digest
 from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.dspy_extract import DspyExtractor, salvage_items
 from sync.capture.extraction.windows import (
     Window,
     approx_tokens,
-    make_windows,
+    digest_windows,
     merge_candidates,
     plan_windows,
     to_candidate,
@@ -82,41 +84,50 @@ def test_plan_windows_overlaps_by_budget_and_at_least_one_message() -> None:
     assert plan_windows([], 100, 20) == []
 
 
-def test_long_transcript_gives_overlapping_windows_with_source_lines() -> None:
-    t = transcript(n=12, words=40)
-    windows = make_windows(t, window_tokens=300, overlap_tokens=100)
-    assert len(windows) >= 4
+def test_long_digest_gives_overlapping_windows_with_source_lines() -> None:
+    text = build_digest(transcript(n=12, words=40)).text
+    windows = digest_windows(text, window_tokens=700, overlap_tokens=250)
+    assert len(windows) >= 3
     for a, b in itertools.pairwise(windows):
         assert b.first_line <= a.last_line  # overlap
         assert b.first_line > a.first_line  # progress
-    assert windows[0].first_line == 1
-    assert windows[-1].last_line == 114
+    assert (windows[0].first_line, windows[-1].last_line) == (1, 111)
     for w in windows:
-        assert approx_tokens(w.text) <= 300 + 1  # joined by newlines
-        assert w.text.startswith(f"[L{w.first_line}] ")
-    text = "\n".join(w.text for w in windows)
+        assert approx_tokens(w.text) <= 700
+        assert w.text.startswith("# Session digest: claude s-1")  # the header leads each
+    joined = "\n".join(w.text for w in windows)
     for i in range(12):  # every message is present under its own source line
-        assert f"[L{10 * i + 1}] {'user' if i % 2 == 0 else 'assistant'}: m{i} " in text
-    assert "  tool Bash: pytest -q" in windows[0].text
+        assert f"L{10 * i + 1} {'USER' if i % 2 == 0 else 'AGENT'}: m{i} " in joined
+    assert "CHECK: verified: `pytest -q` passed" in windows[0].text
 
 
-def test_positions_used_when_lines_are_missing() -> None:
-    windows = make_windows(transcript(n=3, words=5, lines=False), 1500, 200)
-    assert len(windows) == 1
-    assert (windows[0].first_line, windows[0].last_line) == (1, 3)
-    assert "[L2] assistant: m1 " in windows[0].text
+def test_digest_without_line_numbers_is_one_window_spanning_line_one() -> None:
+    text = build_digest(transcript(n=3, words=5, lines=False)).text
+    (window,) = digest_windows(text, 1500, 200)
+    assert (window.first_line, window.last_line) == (1, 1)
+    assert "AGENT: m1 " in window.text
 
 
-def test_message_longer_than_a_window_is_cut() -> None:
-    big = Transcript(
-        agent="codex",
-        session_id="x",
-        path="/x",
-        messages=(Message(role="user", text="word " * 5000, line=1),),
+def test_extractor_reads_the_digest_not_the_raw_tool_output() -> None:
+    t = Transcript(
+        agent="claude",
+        session_id="s-2",
+        path="/t/s-2.jsonl",
+        messages=(
+            Message(role="user", text="Why does the build fail?", line=1),
+            Message(
+                role="assistant",
+                text="The root cause: the lockfile pins an old compiler.",
+                line=2,
+                tool_calls=(ToolCall("Bash", '{"command": "cat big.log"}', "x" * 50_000),),
+            ),
+        ),
     )
-    (window,) = make_windows(big, window_tokens=300, overlap_tokens=100)
-    assert window.text.endswith("…[truncated]")
-    assert approx_tokens(window.text) <= 300
+    lm = DummyLM([window_answer([], "looked"), SUMMARY])
+    DspyExtractor(lm).extract(t)
+    prompt = lm.history[0]["messages"][-1]["content"]
+    assert "L2 AGENT: The root cause: the lockfile pins an old compiler." in prompt
+    assert "x" * 100 not in prompt  # tool output bodies are not sent
 
 
 # -- normalizing and merging -----------------------------------------------------------------
@@ -177,7 +188,7 @@ def test_merge_is_deterministic_and_caps_by_confidence() -> None:
 
 def test_duplicates_from_two_windows_merge() -> None:
     t = transcript(n=6, words=40)
-    windows = make_windows(t, window_tokens=250, overlap_tokens=80)
+    windows = digest_windows(build_digest(t).text, window_tokens=700, overlap_tokens=150)
     assert len(windows) == 2
     second = windows[1]
     lm = DummyLM(
@@ -199,7 +210,7 @@ def test_duplicates_from_two_windows_merge() -> None:
             SUMMARY,
         ]
     )
-    out = DspyExtractor(lm, window_tokens=250, overlap_tokens=80).extract(t)
+    out = DspyExtractor(lm, window_tokens=700, overlap_tokens=150).extract(t)
     assert [c.kind for c in out] == ["decision", "learning", "summary"]
     edge = out[0]
     assert edge.title == "use the edge shard."
@@ -208,9 +219,9 @@ def test_duplicates_from_two_windows_merge() -> None:
     assert (edge.line_start, edge.line_end) == (1, second.last_line)
     summary = out[-1]
     assert (summary.title, summary.body) == ("Set up the index", "Chose the edge shard.")
-    assert (summary.line_start, summary.line_end) == (1, 54)
+    assert (summary.line_start, summary.line_end) == (1, 51)
     # the window text went to the model with its line numbers; the notes went to the summary
-    assert f"[L{second.first_line}] " in lm.history[1]["messages"][-1]["content"]
+    assert f"L{second.last_line} " in lm.history[1]["messages"][-1]["content"]
     assert "1. chose edge\n2. pinned deps" in lm.history[2]["messages"][-1]["content"]
 
 
@@ -258,9 +269,9 @@ def test_malformed_window_is_skipped(capsys: pytest.CaptureFixture[str]) -> None
             SUMMARY,
         ]
     )
-    out = DspyExtractor(lm, window_tokens=250, overlap_tokens=80, adapter=no_fallback).extract(t)
+    out = DspyExtractor(lm, window_tokens=700, overlap_tokens=150, adapter=no_fallback).extract(t)
     assert [c.title for c in out] == ["Use the edge shard", "Set up the index"]
-    assert "lines 1-24: unparsable model output" in capsys.readouterr().err
+    assert "lines 1-31: unparsable model output" in capsys.readouterr().err
 
 
 def test_every_window_malformed_is_permanent() -> None:
@@ -288,7 +299,7 @@ def test_nothing_found_gives_a_plain_summary_without_a_second_call() -> None:
         "summary",
         "claude session s-1",
         1,
-        14,
+        11,
     )
     assert len(lm.history) == 1
 
@@ -333,7 +344,7 @@ def test_lm_errors_become_memsync_errors(exc: str, expected: type[Exception]) ->
     from dspy.utils import exceptions
 
     error = getattr(exceptions, exc)("it failed", model="dummy")
-    with pytest.raises(expected, match=r"/t/s-1.jsonl lines 1-14: \[dummy\] it failed"):
+    with pytest.raises(expected, match=r"/t/s-1.jsonl lines 1-11: \[dummy\] it failed"):
         DspyExtractor(FailingLM(error)).extract(transcript(n=2, words=5))
 
 

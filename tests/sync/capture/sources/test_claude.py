@@ -114,9 +114,10 @@ def test_session_facts() -> None:
     assert transcript.meta == {"version": "2.0.31", "git_branch": "main"}
 
 
-def test_sidechain_lines_are_skipped_unless_asked_for() -> None:
+def test_sidechain_lines_are_kept_apart_unless_asked_for_inline() -> None:
     default = parse(MAIN)
     assert "Found 2 callers." not in [m.text for m in default.messages]
+    assert "Found 2 callers." in [m.text for m in default.sidechains]  # for the digest
     full = parse(MAIN, include_sidechains=True)
     assert [m.text for m in full.messages][3:5] == [
         "Search for callers of fetch",
@@ -142,7 +143,13 @@ def test_subagent_file_parsed_directly_keeps_its_lines() -> None:
 def test_custom_title_wins_and_synthetic_model_is_not_a_model() -> None:
     transcript = parse(OTHER)
     assert transcript.title == "Flag rename"
-    assert [m.role for m in transcript.messages] == ["user", "assistant"]  # compact summary dropped
+    # the compaction summary is kept, apart: a system message of kind "compaction"
+    assert [(m.role, m.kind) for m in transcript.messages] == [
+        ("user", ""),
+        ("assistant", ""),
+        ("system", "compaction"),
+    ]
+    assert "flag renamed" in transcript.messages[2].text
     assert transcript.ended == "2025-11-03T08:05:00Z"
     assert transcript.models == ()
     thinking_only = transcript.messages[1]
@@ -214,7 +221,13 @@ def test_every_real_file_parses_without_source_error(sidechains: bool) -> None:
         transcript = parse(path, include_sidechains=sidechains)
         assert transcript.messages, path
         for message in transcript.messages:
-            assert message.role in ("user", "assistant")
+            # compaction summaries and hook feedback are kept, as system messages of their kind
+            assert (message.role, message.kind) in (
+                ("user", ""),
+                ("assistant", ""),
+                ("system", "compaction"),
+                ("system", "hook"),
+            )
             assert message.text or message.thinking or message.tool_calls
             assert "<system-reminder>" not in message.text
             assert message.line is not None and message.end_line is not None
@@ -290,7 +303,10 @@ def test_real_headless_sessions_are_one_prompt_each() -> None:
         transcript = parse(path)
         assert [m.role for m in transcript.messages].count("user") == 1, path
         assert transcript.models == ("claude-opus-4-5-20251101",)
-        assert not any(m.text.startswith("Stop hook feedback") for m in transcript.messages)
+        users = [m for m in transcript.messages if m.role == "user"]
+        assert not any(m.text.startswith("Stop hook feedback") for m in users)
+        hooks = [m for m in transcript.messages if m.kind == "hook"]
+        assert all(m.role == "system" and m.text.startswith("Stop hook feedback") for m in hooks)
 
 
 def test_real_schema_fixture_titles() -> None:
