@@ -35,29 +35,6 @@ from sync.store import StoreLayout
 from sync.store.access import last_access
 
 
-def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The `audit` command (``--json`` comes with ``common``)."""
-    p = sub.add_parser(
-        "audit",
-        parents=[common],
-        help="health report: duplicates, low-information, secrets, stale memories, index "
-        "drift, dead letters (exit 5 when a threshold is crossed, for CI)",
-    )
-    p.add_argument(
-        "--fix",
-        action="store_true",
-        help="repair index drift (stray or missing points, unsynced edits); memory files "
-        "are never touched",
-    )
-    p.add_argument(
-        "--near-threshold",
-        type=float,
-        metavar="F",
-        help=f"cosine from which two memories of one kind are near duplicates "
-        f"(default {AuditPolicy().near_threshold})",
-    )
-
-
 def cmd_audit(args: argparse.Namespace) -> Result:
     layout = locate_store(Path.cwd(), os.environ)
     settings = load_settings(layout, os.environ)

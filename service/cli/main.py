@@ -11,10 +11,13 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE, Result
 from service.cli.parser import build_parser
 from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from service.cli.common import Result
 
 # command -> the module that implements cmd_<command>; imported only when that command runs
 _MODULES = {
@@ -24,6 +27,7 @@ _MODULES = {
     "status": "memory_commands",
     "index": "memory_commands",
     "skill": "memory_commands",
+    "model": "model_commands",
     "sync": "sync_commands",
     "retry": "sync_commands",
     "maintain": "sync_commands",
@@ -37,7 +41,9 @@ _MODULES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # `--help` and usage errors end here, light
+    from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE
+
     handler = _handler(args.command)
     try:
         data, text, code = handler(args)
@@ -67,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    """The message on stderr (and as JSON with --json); returns the exit code."""
     print(f"memsync: {message}", file=sys.stderr)
     if getattr(args, "json", False):
         print(json.dumps({"error": {"type": kind, "message": message}, "exit_code": code}))

@@ -20,28 +20,19 @@ from service.cli.common import (
     remote_service,
 )
 from service.http.client import request
-from service.settings import DEFAULT_CONFIG, Settings
-from service.status import store_status
-from service.wiring import (
-    dedup_thresholds,
-    index_exists,
-    index_id,
-    make_encoder,
-    make_index,
-    prepare_index,
-)
-from sync.capture.add import add_memory, new_candidate
+from service.settings import Settings
 from sync.errors import MemsyncError, UsageError
-from sync.fsutil import atomic_write_bytes
-from sync.models import collection_name
-from sync.ports import SearchFilter
-from sync.recall.retrieve import ask
-from sync.store import STORE_DIRNAME, init_store
-from sync.store.access import record_access
 from sync.store.markdown import KIND_RE
+
+# Each command checks for a running service first and, when one answers, only talks to it:
+# the modules that embed, search or write the store are imported on the local route alone.
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
+    from service.settings import DEFAULT_CONFIG
+    from sync.fsutil import atomic_write_bytes
+    from sync.store import STORE_DIRNAME, init_store
+
     root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
     layout, created = init_store(root)
     if not layout.config_path.exists():
@@ -60,17 +51,7 @@ def cmd_add(args: argparse.Namespace) -> Result:
         raise UsageError("--confidence must be between 0 and 1")
     if not KIND_RE.match(args.kind):  # the same rule as for files
         raise UsageError(f"--kind {args.kind!r}: lowercase letters, digits, '-' or '_'")
-    now = dt.datetime.now(dt.UTC)
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
-    candidate = new_candidate(
-        kind=args.kind,
-        title=args.title,
-        body=body,
-        tags=tags,
-        confidence=args.confidence,
-        source={"agent": "cli"},
-        now=now,
-    )
     remote = remote_service()
     if remote is not None:
         result = request(
@@ -88,6 +69,22 @@ def cmd_add(args: argparse.Namespace) -> Result:
         )
         failed = bool(result.get("sync", {}).get("failures"))
         return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
+    return _add_locally(args, body, tags)
+
+
+def _add_locally(args: argparse.Namespace, body: str, tags: tuple[str, ...]) -> Result:
+    from service.wiring import dedup_thresholds
+    from sync.capture.add import add_memory, new_candidate
+
+    candidate = new_candidate(
+        kind=args.kind,
+        title=args.title,
+        body=body,
+        tags=tags,
+        confidence=args.confidence,
+        source={"agent": "cli"},
+        now=dt.datetime.now(dt.UTC),
+    )
     layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
     result = add_memory(
         layout,
@@ -138,6 +135,16 @@ def cmd_ask(args: argparse.Namespace) -> Result:
         )
         data["took_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return data, render.ask_text(data), EXIT_OK
+    return _ask_locally(args)
+
+
+def _ask_locally(args: argparse.Namespace) -> Result:
+    from service.wiring import index_exists, make_encoder, make_index
+    from sync.models import collection_name
+    from sync.ports import SearchFilter
+    from sync.recall.retrieve import ask
+    from sync.store.access import record_access
+
     layout, settings, _, _ = open_for_data()
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -187,12 +194,16 @@ def cmd_status(args: argparse.Namespace) -> Result:
     if remote is not None:
         data = request(remote, "GET", "/api/status")
         return data, render.status_text(data), EXIT_OK
+    from service.status import store_status
+
     layout, settings = open_store()
     data = store_status(layout, settings)
     return data, render.status_text(data), EXIT_OK
 
 
 def cmd_index(args: argparse.Namespace) -> Result:
+    from service.wiring import index_id, prepare_index
+
     layout, settings = open_store()
     result = prepare_index(settings, layout, quiet=args.json)
     if result is None:
