@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -79,20 +80,26 @@ def environment(home: Path) -> dict[str, str]:
 
 
 def wall(cmd: list[str], cwd: Path, env: dict[str, str], runs: int) -> dict[str, float]:
-    """Median and spread of ``runs`` cold processes (after one discarded warm-up)."""
-    samples = []
+    """Median and spread of ``runs`` cold processes (after one discarded warm-up), and their
+    CPU time: on a shared machine the wall time includes waiting for a core."""
+    samples, cpu = [], []
     for i in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
         if i:
             samples.append(elapsed)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return {
         "median_s": round(statistics.median(samples), 3),
         "min_s": round(min(samples), 3),
         "max_s": round(max(samples), 3),
+        "cpu_s": round(statistics.median(cpu), 3),  # user + system, all threads
+        "load": round(os.getloadavg()[0], 2),
     }
 
 
@@ -114,7 +121,11 @@ def measure(project: Path, env: dict[str, str], runs: int, *, served: bool) -> d
     for name, cmd in commands(torch_too=not served).items():
         use = {**env, "MEMSYNC_MODEL_BACKEND": "torch"} if "torch" in name else env
         out[name] = wall(cmd, project, use, runs)
-        print(f"  {name:30} {out[name]['median_s']:.3f} s", file=sys.stderr)
+        row = out[name]
+        print(
+            f"  {name:30} {row['median_s']:.3f} s (cpu {row['cpu_s']:.3f} s, load {row['load']})",
+            file=sys.stderr,
+        )
     return out
 
 
@@ -178,7 +189,10 @@ def print_table(figures: dict[str, Any]) -> None:
         for name, row in by["no_service"].items():
             served = by["service"].get(name, {}).get("median_s")
             via = f"{served:7.3f}" if served is not None else "      -"
-            print(f"  {name:30} no service {row['median_s']:7.3f}   via service {via}")
+            print(
+                f"  {name:30} no service {row['median_s']:7.3f} (cpu {row['cpu_s']:.3f})"
+                f"   via service {via}"
+            )
     for name, result in figures.get("top5", {}).items():
         print(f"{name}: {json.dumps(result)}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ KIND_FOLDERS: Mapping[str, str] = {
     "daily": "daily",
 }
 ARCHIVE_FOLDER = "archived"
+KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # a memory kind, in files and on the CLI
 
 
 def kind_folder(kind: str) -> str:

@@ -20,19 +20,17 @@ from service.cli.common import (
     remote_service,
 )
 from service.http.client import request
-from service.settings import Settings
+from service.settings import DEFAULT_CONFIG, Settings
 from sync.errors import MemsyncError, UsageError
-from sync.store.markdown import KIND_RE
+from sync.fsutil import atomic_write_bytes
+from sync.models import KIND_RE
+from sync.store import STORE_DIRNAME, init_store
 
 # Each command checks for a running service first and, when one answers, only talks to it:
 # the modules that embed, search or write the store are imported on the local route alone.
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
-    from service.settings import DEFAULT_CONFIG
-    from sync.fsutil import atomic_write_bytes
-    from sync.store import STORE_DIRNAME, init_store
-
     root = (args.path or Path.cwd()).resolve() / STORE_DIRNAME
     layout, created = init_store(root)
     if not layout.config_path.exists():
