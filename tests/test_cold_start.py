@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from embeddings.backend import open_encoder
+from embeddings.onnx_graph import default_roots
 from sync.index.engine import SyncOptions, run_sync
 from sync.store import StoreLayout
 from tests.conftest import (
@@ -43,6 +45,9 @@ def indexed(
         index_factory=lambda: index_for(layout, "edge"), index_exists=layout.qdrant_edge_dir.exists
     )
     assert run_sync(layout, SyncOptions(), deps)["counts"]["added"] == 2
+    # the graph the CLI will find (install exports it; export it here if it has not)
+    roots = default_roots(Path(env["HOME"]))
+    open_encoder("all-MiniLM-L6-v2", backend="onnx", batch_size=8, roots=roots, note=print)
     return proj, {**env, "MEMSYNC_MODEL_BACKEND": "onnx"}
 
 
