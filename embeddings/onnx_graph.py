@@ -22,6 +22,7 @@ from typing import Any
 
 import xxhash
 
+from sync.errors import MemsyncError
 from sync.fsutil import atomic_write_bytes
 
 RECIPE = 1  # bump when the export or the encoding recipe changes: old graphs are not reused
@@ -30,7 +31,7 @@ _POOLINGS = ("mean", "cls", "max")
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 
-class GraphUnavailable(Exception):
+class GraphUnavailable(MemsyncError):
     """No usable ONNX graph for this model; ``str(exc)`` says why (for the stderr note)."""
 
 
@@ -54,7 +55,7 @@ def read_spec(path: Path) -> ModelSpec:
     """The encoding recipe of a sentence-transformers folder: Transformer, Pooling and an
     optional Normalize. Anything else (a Dense layer, a custom module) is left to torch."""
     modules = _json(path / "modules.json", "modules.json")
-    if not isinstance(modules, list):
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
         raise GraphUnavailable(f"{path / 'modules.json'}: not a list of modules")
     kinds = {str(m.get("type", "")).rsplit(".", 1)[-1]: m for m in modules}
     extra = sorted(set(kinds) - {"Transformer", "Pooling", "Normalize"})
