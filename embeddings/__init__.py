@@ -1,5 +1,6 @@
-"""Adapters implementing ``sync.ports``: the sentence-transformers encoder and Qdrant indexes.
+"""Adapters implementing ``sync.ports``: the encoders (ONNX Runtime, with the export and cache
+of its graph, and sentence-transformers) and the Qdrant indexes.
 
-Heavy imports (torch, sentence-transformers, qdrant-client) happen inside the adapters, when
-one is built, so that commands with nothing to embed start fast.
+Heavy imports (onnxruntime, torch, sentence-transformers, qdrant-client) happen inside the
+adapters, when one is built, so that commands with nothing to embed start fast.
 """

@@ -208,16 +208,17 @@ class EdgeIndex:
         return self._scroll(collection, with_vectors=True)
 
     def close(self) -> None:
-        """Flush and close; shards written to are loaded once more and closed, because the
-        first load after writes compacts files: later read-only opens (dry runs) then leave
-        every byte as it is."""
+        """Flush what was written and close; shards written to are loaded once more and
+        closed, because the first load after writes compacts files: later read-only opens
+        (dry runs) then leave every byte as it is."""
         from qdrant_edge import EdgeShard
 
         with self._lock:
             shards, self._shards = dict(self._shards), {}
             written, self._written = set(self._written), set()
         for name, shard in shards.items():
-            shard.flush()
+            if name in written:  # a read-only shard has nothing to flush (saves its fsyncs)
+                shard.flush()
             shard.close()
             if name in written:
                 # best effort: another process may have opened it in between

@@ -1,4 +1,5 @@
-"""sentence-transformers encoder, loaded strictly offline from a local folder or package."""
+"""The model setting (packaged all-MiniLM-L6-v2 or a local folder) and the torch encoder:
+sentence-transformers, loaded strictly offline."""
 
 from __future__ import annotations
 
@@ -42,19 +43,24 @@ def resolve_model_path(setting: str) -> Path:
     return path
 
 
+def load_sentence_transformer(path: Path) -> Any:
+    """A sentence-transformers model from a local folder, on the CPU, never downloading."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a 0.1 s bar per load is noise on stderr
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
 class SentenceTransformerEncoder:
     """Unit-length embeddings from a sentence-transformers model on the CPU."""
 
-    def __init__(self, setting: str, *, batch_size: int = 64, device: str = "cpu") -> None:
-        path = resolve_model_path(setting)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+    backend = "torch"
 
-        hf_logging.disable_progress_bar()  # a 0.1 s bar per load is noise on stderr
-
-        self._model: Any = SentenceTransformer(str(path), device=device, local_files_only=True)
+    def __init__(self, setting: str, *, batch_size: int = 64) -> None:
+        self._model: Any = load_sentence_transformer(resolve_model_path(setting))
         getter = (
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension

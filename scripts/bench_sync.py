@@ -5,7 +5,8 @@ Prints, from one run: raw encoder throughput on the same texts, cold sync throug
 ratio to the raw encoder, no-op re-sync time (in-process, and as a `memsync sync` command),
 and one-change re-sync time.
 
-    .venv/bin/python scripts/bench_sync.py [--n 10000] [--batch-size 64] [--json]
+    .venv/bin/python scripts/bench_sync.py [--n 10000] [--batch-size 64] [--encoder onnx|torch]
+                                           [--json]
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from embeddings.backend import open_encoder
 from embeddings.edge_index import EdgeIndex
-from embeddings.encoder import SentenceTransformerEncoder
+from embeddings.onnx_graph import default_roots
 from embeddings.qdrant_index import QdrantIndex
 from sync.hashing import new_memory_id
 from sync.index.engine import SyncDeps, SyncOptions, run_sync
@@ -101,6 +103,12 @@ def main() -> int:
         default="edge",
         help="embedded index (default: edge, memsync's default)",
     )
+    ap.add_argument(
+        "--encoder",
+        choices=("onnx", "torch"),
+        default="onnx",
+        help="encoder backend (default: onnx, what [model] backend = auto uses)",
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="memsync-bench-"))
@@ -109,7 +117,13 @@ def main() -> int:
     print(f"generated {args.n} memories in {gen_s:.1f}s under {work}", file=sys.stderr)
 
     encoder, load_s = timed(
-        lambda: SentenceTransformerEncoder("all-MiniLM-L6-v2", batch_size=args.batch_size)
+        lambda: open_encoder(
+            "all-MiniLM-L6-v2",
+            backend=args.encoder,
+            batch_size=args.batch_size,
+            roots=default_roots(Path.home()),
+            note=lambda m: print(m, file=sys.stderr),
+        )
     )
     texts = [m.embedding_text() for m in memories]
     _, raw_s = timed(
@@ -153,6 +167,7 @@ def main() -> int:
             "HOME": str(work),
             "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
             "MEMSYNC_QDRANT_MODE": args.backend,
+            "MEMSYNC_MODEL_BACKEND": args.encoder,
         },
     )
     cli_s = time.perf_counter() - cli_t0
@@ -166,6 +181,7 @@ def main() -> int:
     figures = {
         "n": args.n,
         "backend": args.backend,
+        "encoder": args.encoder,
         "batch_size": args.batch_size,
         "model_load_s": round(load_s, 2),
         "raw_encoder_per_s": round(raw_rate, 1),
@@ -182,7 +198,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"memories                      {args.n} ({args.backend} index)")
+        print(f"memories                      {args.n} ({args.backend} index, {args.encoder})")
         print(f"model load                    {load_s:.1f} s")
         print(f"raw encoder throughput        {raw_rate:.1f} memories/s")
         print(

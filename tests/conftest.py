@@ -182,3 +182,39 @@ def seed(proj: Path, n: int) -> StoreLayout:
             ),
         )
     return layout
+
+
+# never needed by a cold CLI command that works on the store itself
+NEVER = {
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "dspy",
+    "litellm",
+    "qdrant_client",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+}
+# what encoding and searching need: only commands that embed may load them
+ENCODE = {"numpy", "onnxruntime", "tokenizers", "qdrant_edge"}
+
+
+def imported(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[set[str], str]:
+    """The top-level packages a cold ``memsync ARGS`` process imported, and its stdout."""
+    done = subprocess.run(
+        [MEMSYNC[0], "-X", "importtime", *MEMSYNC[1:], *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return names, done.stdout

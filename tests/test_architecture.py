@@ -62,15 +62,20 @@ def test_every_package_says_what_it_owns() -> None:
         "sync.capture.pipeline",
         "sync.care.maintain_run",
         "embeddings.encoder",
+        "embeddings.backend",
+        "embeddings.onnx_encoder",
+        "embeddings.onnx_export",
         "embeddings.edge_index",
         "embeddings.qdrant_index",
     ],
 )
 def test_heavy_libraries_load_lazily(module: str) -> None:
-    """Importing a module never imports dspy, torch or sentence-transformers by itself."""
+    """Importing a module never imports dspy, torch, sentence-transformers or an encoder
+    runtime by itself."""
     code = (
         f"import sys, {module}\n"
-        "heavy = [m for m in ('dspy', 'litellm', 'torch', 'sentence_transformers') "
+        "heavy = [m for m in ('dspy', 'litellm', 'torch', 'sentence_transformers', "
+        "'onnxruntime', 'onnx') "
         "if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from service import wiring
-from service.cli.audit import add_parsers, audit_text, cmd_audit
+from service.cli.audit import audit_text, cmd_audit
+from service.cli.parser import add_audit_parsers as add_parsers
 from sync.care.audit import AuditPolicy, AuditThresholds, audit_store
 from sync.care.audit_checks import effective_confidence
 from sync.hashing import point_id

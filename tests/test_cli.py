@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from service.settings import load_settings
+from sync.errors import ConfigError
 from sync.index.checkpoint import load_checkpoint
 from sync.lock import WriterLock
 from sync.store import StoreLayout
@@ -74,6 +76,26 @@ def test_bad_config_fails_fast_naming_the_setting(project: tuple[Path, dict[str,
     )
     assert "unknown section `[askk]`; did you mean `[ask]`?" in res.stderr
     assert "dedup_noop" not in res.stderr
+    (proj / ".memsync" / "config.toml").write_text("[model]\nbackend = 'tensorrt'\n")
+    res = run(["status"], proj, env)
+    assert res.returncode == 2 and "'auto'" in res.stderr and "'torch'" in res.stderr
+
+
+def test_model_settings_read_from_the_model_section(tmp_path: Path) -> None:
+    layout = StoreLayout(tmp_path / "proj" / ".memsync")
+    layout.root.mkdir(parents=True)
+    layout.config_path.write_text(
+        "[model]\nname = 'all-MiniLM-L6-v2'\nbackend = 'torch'\ncache_dir = '/tmp/graphs'\n"
+    )
+    settings = load_settings(layout, {"HOME": str(tmp_path)})
+    assert (settings.model, settings.model_backend) == ("all-MiniLM-L6-v2", "torch")
+    assert settings.model_cache_dir == "/tmp/graphs"
+    env = {"HOME": str(tmp_path), "MEMSYNC_MODEL_BACKEND": "onnx"}
+    assert load_settings(layout, env).model_backend == "onnx"
+    layout.config_path.write_text("model = 'all-MiniLM-L6-v2'\n[model]\nbackend = 'onnx'\n")
+    with pytest.raises(ConfigError, match="name = "):
+        load_settings(layout, {"HOME": str(tmp_path)})
+    assert load_settings(None, {"HOME": str(tmp_path)}).model_backend == "auto"
 
 
 def test_malformed_file_exits_3_and_status_shows_the_queue(

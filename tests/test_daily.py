@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from service.cli.daily import add_parsers, cmd_backfill, cmd_compare, resolve_tz
+from service.cli.daily import cmd_backfill, cmd_compare, resolve_tz
+from service.cli.parser import add_daily_parsers as add_parsers
 from sync.capture.daily import MARKER, backfill, bucket, compare, split_tail
 from sync.capture.sources import adapter
 from sync.capture.sources.base import Transcript

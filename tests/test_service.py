@@ -21,7 +21,17 @@ from service.http.api import create_app
 from service.http.runtime import ServiceState
 from service.settings import Settings
 from sync.store import StoreLayout
-from tests.conftest import MEMSYNC, memory_text, one_json, run, seed, write_memory_file
+from tests.conftest import (
+    ENCODE,
+    MEMSYNC,
+    NEVER,
+    imported,
+    memory_text,
+    one_json,
+    run,
+    seed,
+    write_memory_file,
+)
 from tests.test_sync_integration import tree_digest
 
 TOKEN = "s3cret-token"
@@ -202,8 +212,9 @@ def test_cli_goes_through_a_running_service(project: tuple[Path, dict[str, str]]
         assert one_json(synced.stdout)["counts"]["added"] == 5
         status = one_json(run(["status", "--json"], proj, env).stdout)
         assert "service" in status and status["indexed"] == 5  # answered by the service
-        answer = one_json(run(["ask", "build step failed", "--json"], proj, env).stdout)
-        assert len(answer["results"]) == 5
+        names, out = imported(["ask", "build step failed", "--json"], proj, env)
+        assert len(one_json(out)["results"]) == 5
+        assert not names & (NEVER | ENCODE), sorted(names & (NEVER | ENCODE))  # client only
         second = subprocess.run(
             [*MEMSYNC, "serve", "--port", "0"],
             cwd=proj,

@@ -17,32 +17,8 @@ from service.care import audit, audit_fix, audit_policy
 from service.cli.common import EXIT_AUDIT_FAILED, EXIT_OK, Result
 from service.settings import Settings, load_settings, locate_store
 from service.wiring import index_id, index_present, open_index, prepare_index, sync_deps
-from sync.care.audit import AuditPolicy
 from sync.index.migrate import pending_migration
 from sync.store import StoreLayout
-
-
-def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The `audit` command (``--json`` comes with ``common``)."""
-    p = sub.add_parser(
-        "audit",
-        parents=[common],
-        help="health report: duplicates, low-information, secrets, stale memories, index "
-        "drift, dead letters (exit 5 when a threshold is crossed, for CI)",
-    )
-    p.add_argument(
-        "--fix",
-        action="store_true",
-        help="repair index drift (stray or missing points, unsynced edits); memory files "
-        "are never touched",
-    )
-    p.add_argument(
-        "--near-threshold",
-        type=float,
-        metavar="F",
-        help=f"cosine from which two memories of one kind are near duplicates "
-        f"(default {AuditPolicy().near_threshold})",
-    )
 
 
 def cmd_audit(args: argparse.Namespace) -> Result:

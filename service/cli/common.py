@@ -1,23 +1,21 @@
-"""What every command shares: exit codes, opening the store, finding a running service."""
+"""What every command shares: exit codes, opening the store, finding a running service.
+
+Light on purpose: a command that goes through a running service imports only this, the
+client and its renderer; what works on the store itself is imported when it is needed."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.http.client import Remote, find_service
 from service.settings import Settings, load_settings, locate_store
-from service.wiring import (
-    index_present,
-    prepare_index,
-    sync_deps,
-)
-from sync.index.checkpoint import load_checkpoint
-from sync.index.engine import SyncDeps
-from sync.index.migrate import pending_migration, pending_upgrade
 from sync.store import StoreLayout
+
+if TYPE_CHECKING:  # the local route's modules load only when a command runs locally
+    from sync.index.engine import SyncDeps
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_RETRY, EXIT_LOCKED, EXIT_AUDIT_FAILED = 0, 1, 2, 3, 4, 5
 
@@ -34,6 +32,10 @@ def open_for_data(
 ) -> tuple[StoreLayout, Settings, SyncDeps, dict[str, Any] | None]:
     """Open the store for a data command; first move its index to the configured backend
     if it lives in another one (a dry run only says it would)."""
+    from service.wiring import index_present, prepare_index, sync_deps
+    from sync.index.checkpoint import load_checkpoint
+    from sync.index.migrate import pending_migration, pending_upgrade
+
     layout, settings = open_store()
     deps = sync_deps(settings, layout)
     if dry_run:

@@ -15,30 +15,7 @@ from service.wiring import prepare_index, sync_deps
 from sync.errors import UsageError
 from sync.store import StoreLayout
 
-__all__ = ["add_parsers", "cmd_backfill", "cmd_compare", "resolve_tz"]
-
-
-def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
-    """The `compare` and `backfill` subcommands."""
-    tz_help = "IANA time zone of the days (default: MEMSYNC_TIMEZONE, else the system's)"
-    p = sub.add_parser(
-        "compare", parents=[common], help="days whose daily log is missing, stale or ok"
-    )
-    p.add_argument("--tz", help=tz_help)
-    p = sub.add_parser(
-        "backfill", parents=[common], help="write daily logs (memory/daily/YYYY-MM-DD.md)"
-    )
-    p.add_argument("date", nargs="?", metavar="DATE", help="the day, YYYY-MM-DD")
-    p.add_argument("--all", action="store_true", help="every day that has sessions")
-    p.add_argument(
-        "--dry-run", action="store_true", help="show what would be written; write nothing"
-    )
-    p.add_argument("--force", action="store_true", help="regenerate days that already have a file")
-    p.add_argument(
-        "--preserve", action="store_true", help="with --force: keep your notes below the marker"
-    )
-    p.add_argument("--summarize", action="store_true", help="add a summary by the [llm] model")
-    p.add_argument("--tz", help=tz_help)
+__all__ = ["cmd_backfill", "cmd_compare", "resolve_tz"]
 
 
 def cmd_compare(args: argparse.Namespace) -> Result:

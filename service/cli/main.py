@@ -11,13 +11,14 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE, Result, remote_service
 from service.cli.parser import build_parser
 from service.cli.remote import ROUTES
-from service.http.client import request
 from sync.errors import ConfigError, LockBusyError, MemsyncError, StoreNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from service.cli.common import Result
 
 # command -> the module that implements cmd_<command>; imported only when that command runs
 _MODULES = {
@@ -27,6 +28,7 @@ _MODULES = {
     "status": "memory_commands",
     "index": "memory_commands",
     "skill": "memory_commands",
+    "model": "model_commands",
     "sync": "sync_commands",
     "retry": "sync_commands",
     "maintain": "sync_commands",
@@ -42,7 +44,9 @@ _MODULES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # `--help` and usage errors end here, light
+    from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE
+
     try:
         data, text, code = _run(args)
     except KeyboardInterrupt:
@@ -71,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    """The message on stderr (and as JSON with --json); returns the exit code."""
     print(f"memsync: {message}", file=sys.stderr)
     if getattr(args, "json", False):
         print(json.dumps({"error": {"type": kind, "message": message}, "exit_code": code}))
@@ -79,6 +84,9 @@ def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
 
 def _run(args: argparse.Namespace) -> Result:
     """The command, through the running service when it answers this one."""
+    from service.cli.common import remote_service
+    from service.http.client import request
+
     module = importlib.import_module(f"service.cli.{_MODULES[args.command]}")
     route = ROUTES.get(args.command)
     remote = remote_service() if route is not None else None

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.cli import render
 from service.cli.common import (
@@ -20,28 +20,24 @@ from service.cli.common import (
     remote_service,
 )
 from service.http.client import request
-from service.sessions import session_source
 from service.settings import DEFAULT_CONFIG, Settings
-from service.status import store_status
-from service.wiring import (
-    ask_scoring,
-    check_kind,
-    dedup_thresholds,
-    index_exists,
-    index_id,
-    make_encoder,
-    make_index,
-    prepare_index,
-)
-from sync.capture.add import add_memory, new_candidate
 from sync.errors import MemsyncError, UsageError
 from sync.fsutil import atomic_write_bytes
-from sync.index.checkpoint import load_checkpoint
-from sync.models import collection_name
-from sync.ports import SearchFilter
-from sync.recall.retrieve import Scoring, ask
+from sync.models import kind_problem
 from sync.store import STORE_DIRNAME, StoreLayout, init_store
-from sync.store.access import record_access
+
+if TYPE_CHECKING:
+    from sync.recall.retrieve import Scoring
+
+# Each command checks for a running service first and, when one answers, only talks to it:
+# the modules that embed, search or write the store are imported on the local route alone.
+
+
+def _check_kind(settings: Settings, kind: str) -> None:
+    """Refuse a kind outside the vocabulary, naming the closest one and the choices."""
+    problem = kind_problem(kind, settings.kinds_custom)
+    if problem is not None:
+        raise UsageError(f"--kind {problem}")
 
 
 def cmd_init(args: argparse.Namespace) -> Result:
@@ -75,8 +71,10 @@ def cmd_add(args: argparse.Namespace) -> Result:
         raise UsageError("--title is empty")
     if not 0.0 <= args.confidence <= 1.0:
         raise UsageError("--confidence must be between 0 and 1")
-    layout, settings = open_store()
-    check_kind(settings, args.kind)
+    from sync.capture.add import new_candidate
+
+    _, settings = open_store()
+    _check_kind(settings, args.kind)
     now = dt.datetime.now(dt.UTC)
     tags = tuple(t.strip() for t in args.tags.split(",") if t.strip())
     new_candidate(  # validates before anything is sent or opened
@@ -98,6 +96,16 @@ def cmd_add(args: argparse.Namespace) -> Result:
         result = request(remote, "POST", "/api/memories", fields)
         failed = bool(result.get("sync", {}).get("failures"))
         return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK
+    return _add_locally(args, body, tags, now)
+
+
+def _add_locally(
+    args: argparse.Namespace, body: str, tags: tuple[str, ...], now: dt.datetime
+) -> Result:
+    from service.sessions import session_source
+    from service.wiring import dedup_thresholds
+    from sync.capture.add import add_memory, new_candidate
+
     layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
     source: dict[str, Any] = {"agent": "cli"}
     dated = None
@@ -162,9 +170,16 @@ def cmd_ask(args: argparse.Namespace) -> Result:
         data = request(remote, "POST", "/api/ask", body)
         data["took_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return data, render.ask_text(data), EXIT_OK
+    return _ask_locally(args, min_score)
+
+
+def _ask_locally(args: argparse.Namespace, min_score: float | None) -> Result:
+    from service.wiring import ask_scoring
+    from sync.store.access import record_access
+
     layout, settings, _, _ = open_for_data()
     for kind in args.kind:
-        check_kind(settings, kind)
+        _check_kind(settings, kind)
     scoring = ask_scoring(settings, min_score)
     t0 = time.perf_counter()
     found = _search(args, layout, settings, scoring)
@@ -183,6 +198,12 @@ def _search(
     args: argparse.Namespace, layout: StoreLayout, settings: Settings, scoring: Scoring
 ) -> dict[str, Any]:
     """Ask the index; lexical mode loads no model (the collection comes from the checkpoint)."""
+    from service.wiring import index_exists, make_encoder, make_index
+    from sync.index.checkpoint import load_checkpoint
+    from sync.models import collection_name
+    from sync.ports import SearchFilter
+    from sync.recall.retrieve import ask
+
     lexical = args.mode == "lexical"
     empty = {
         "results": [],
@@ -240,12 +261,16 @@ def cmd_status(args: argparse.Namespace) -> Result:
     if remote is not None:
         data = request(remote, "GET", "/api/status")
         return data, render.status_text(data), EXIT_OK
+    from service.status import store_status
+
     layout, settings = open_store()
     data = store_status(layout, settings)
     return data, render.status_text(data), EXIT_OK
 
 
 def cmd_index(args: argparse.Namespace) -> Result:
+    from service.wiring import index_id, prepare_index
+
     layout, settings = open_store()
     if remote_service() is not None:  # it moved the index (if it had to) when it started
         data = {"migrated": False, "index": index_id(settings)}

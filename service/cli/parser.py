@@ -1,4 +1,7 @@
-"""The `memsync` argument parser: every command, its flags and their help."""
+"""The `memsync` argument parser: every command, its flags and their help.
+
+Imports nothing but argparse: `memsync --help` and every command start by building it, so
+what a command needs is imported by the command itself (service.cli.main)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from service import __version__
-from service.cli import audit, daily
 from sync.models import KINDS
 
 SYNC_DESCRIPTION = """\
@@ -196,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", parents=[common], help="bring an archived memory back")
     p.add_argument("memory_id", metavar="ID")
 
-    daily.add_parsers(sub, common)
-    audit.add_parsers(sub, common)
+    add_daily_parsers(sub, common)
+    add_audit_parsers(sub, common)
 
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI) for this store")
     p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")
@@ -217,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", type=Path, help="skills folder (default: ~/.claude/skills)")
     p.add_argument("--force", action="store_true", help="replace skills edited by hand")
 
+    p = sub.add_parser("model", parents=[common], help="the embedding model's ONNX graph")
+    model_sub = p.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    p = model_sub.add_parser(
+        "prepare",
+        parents=[common],
+        help="export and verify the ONNX graph of the configured model (install does it; "
+        "otherwise the first command that embeds)",
+    )
+    p.add_argument("--force", action="store_true", help="export again even if one is cached")
+
     p = sub.add_parser("index", parents=[common], help="manage the vector index")
     index_sub = p.add_subparsers(dest="index_command", required=True, metavar="ACTION")
     index_sub.add_parser(
@@ -234,3 +246,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="forget these queued paths (no PATH: every dead letter)",
     )
     return parser
+
+
+def add_daily_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The `compare` and `backfill` subcommands."""
+    tz_help = "IANA time zone of the days (default: MEMSYNC_TIMEZONE, else the system's)"
+    p = sub.add_parser(
+        "compare", parents=[common], help="days whose daily log is missing, stale or ok"
+    )
+    p.add_argument("--tz", help=tz_help)
+    p = sub.add_parser(
+        "backfill", parents=[common], help="write daily logs (memory/daily/YYYY-MM-DD.md)"
+    )
+    p.add_argument("date", nargs="?", metavar="DATE", help="the day, YYYY-MM-DD")
+    p.add_argument("--all", action="store_true", help="every day that has sessions")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would be written; write nothing"
+    )
+    p.add_argument("--force", action="store_true", help="regenerate days that already have a file")
+    p.add_argument(
+        "--preserve", action="store_true", help="with --force: keep your notes below the marker"
+    )
+    p.add_argument("--summarize", action="store_true", help="add a summary by the [llm] model")
+    p.add_argument("--tz", help=tz_help)
+
+
+def add_audit_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The `audit` command (``--json`` comes with ``common``)."""
+    p = sub.add_parser(
+        "audit",
+        parents=[common],
+        help="health report: duplicates, low-information, secrets, stale memories, index "
+        "drift, dead letters (exit 5 when a threshold is crossed, for CI)",
+    )
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="repair index drift (stray or missing points, unsynced edits); memory files "
+        "are never touched",
+    )
+    p.add_argument(
+        "--near-threshold",
+        type=float,
+        metavar="F",
+        help="cosine from which two memories of one kind are near duplicates "
+        "(default: [audit] near_threshold, 0.92)",
+    )

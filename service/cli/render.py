@@ -196,6 +196,7 @@ def status_text(d: dict[str, Any]) -> str:
         f"store:    {d['store']}",
         f"memories: {d['memory_files']} files, {d['indexed']} indexed",
         f"encoder:  {encoder}",
+        *_backend_lines(d.get("encoder_backend")),
         f"index:    {index['backend']} at {index['location']}"
         + (f", collection {d['collection']}" if d["collection"] else ", nothing indexed yet"),
         *(
@@ -225,3 +226,20 @@ def status_text(d: dict[str, Any]) -> str:
     if d["last_report"]:
         lines.append(f"last report: {d['last_report']}")
     return "\n".join(lines)
+
+
+def _backend_lines(backend: dict[str, Any] | None) -> list[str]:
+    """Which runtime encodes, and where the ONNX graph stands (auto falls back to torch)."""
+    if not backend:
+        return []
+    graph = backend["onnx_graph"]
+    state = {
+        "ready": f"ONNX graph ready ({graph.get('path')})",
+        "missing": "no ONNX graph yet: the first command that embeds exports it "
+        "(or `memsync model prepare`)",
+        "failed": f"ONNX export failed ({graph.get('reason')}): torch encodes",
+        "unsupported": f"no ONNX export for this model ({graph.get('reason')}): torch encodes",
+    }[graph["state"]]
+    if backend["configured"] == "torch":
+        state = "torch (configured)"
+    return [f"runtime:  {backend['configured']}: {state}"]

@@ -14,7 +14,6 @@ from service.capture_wiring import (
     list_sources,
     user_home,
 )
-from service.care import maintain, restore_memory
 from service.cli import render
 from service.cli.common import (
     EXIT_OK,
@@ -26,8 +25,6 @@ from service.cli.common import (
     sync_exit,
 )
 from service.http.client import request
-from service.http.server import serve
-from sync.capture.combined import NOTHING_QUEUED, capture_and_index, queued
 from sync.errors import LockBusyError, UsageError
 from sync.index.engine import SyncOptions, drop_from_queue
 from sync.index.report import write_report
@@ -35,6 +32,8 @@ from sync.store import StoreLayout
 
 
 def cmd_sync(args: argparse.Namespace) -> Result:
+    from sync.capture.combined import capture_and_index
+
     if args.run_id is not None and not RUN_ID.match(args.run_id):
         raise UsageError(f"--run-id {args.run_id!r}: letters, digits, '-' and '_' (max 64)")
     capture = {
@@ -82,6 +81,8 @@ def cmd_sync(args: argparse.Namespace) -> Result:
 
 
 def cmd_retry(args: argparse.Namespace) -> Result:
+    from sync.capture.combined import NOTHING_QUEUED, capture_and_index, queued
+
     remote = remote_service()
     if remote is not None:
         data = request(
@@ -120,6 +121,8 @@ def _dropped_text(paths: list[str]) -> str:
 
 
 def cmd_maintain(args: argparse.Namespace) -> Result:
+    from service.care import maintain
+
     layout, settings, deps, _ = open_for_data(dry_run=args.dry_run)
     data = maintain(layout, settings, deps, dry_run=args.dry_run, undo_run=args.undo)
     return present_maintain(args, data)
@@ -133,6 +136,8 @@ def present_maintain(args: argparse.Namespace, data: dict[str, Any]) -> Result:
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
+    from service.care import restore_memory
+
     layout, _, deps, _ = open_for_data()
     return present_restore(args, restore_memory(layout, deps, args.memory_id))
 
@@ -152,6 +157,8 @@ def present_sources(args: argparse.Namespace, data: dict[str, Any]) -> Result:
 
 
 def cmd_serve(args: argparse.Namespace) -> Result:
+    from service.http.server import serve
+
     layout, settings = open_store()
     if remote_service() is not None:
         raise LockBusyError(f"a memsync service already runs for {layout.root}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,17 +45,13 @@ def request(
     timeout: float = 3600.0,
 ) -> dict[str, Any]:
     """One API call; HTTP errors come back as the exceptions the CLI maps to exit codes."""
-    import httpx
-
     headers = {"Authorization": f"Bearer {remote.token}"} if remote.token else {}
     try:
-        response = httpx.request(
-            method, remote.url + path, json=body, params=params, headers=headers, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
+        response = _send(method, remote.url + path, body, params, headers, timeout)
+    except (OSError, http.client.HTTPException) as exc:
         raise MemsyncError(f"the memsync service at {remote.url} did not answer: {exc}") from None
     try:
-        data = response.json()
+        data = json.loads(response.text)
     except ValueError:
         data = {}
     if response.status_code < 400:
@@ -66,3 +64,36 @@ def request(
     if response.status_code in (400, 404, 413, 422):
         raise UsageError(message)
     raise MemsyncError(f"the service failed: {message}")
+
+
+@dataclass(frozen=True)
+class _Response:
+    status_code: int
+    text: str
+
+
+def _send(
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    params: dict[str, Any] | None,
+    headers: dict[str, str],
+    timeout: float,
+) -> _Response:
+    """The request over the standard library's HTTP client: the service is local, and a
+    client library costs the CLI more start-up time than the whole answer takes."""
+    parts = urllib.parse.urlsplit(url)
+    target = parts.path or "/"
+    if params:
+        target += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        payload = None if body is None else json.dumps(body).encode("utf-8")
+        if payload is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        conn.request(method, target, body=payload, headers=headers)
+        response = conn.getresponse()
+        return _Response(response.status, response.read().decode("utf-8", "replace"))
+    finally:
+        conn.close()

@@ -10,9 +10,10 @@ from pathlib import Path
 from sync.errors import MemsyncError
 from sync.fsutil import atomic_write_bytes, confined
 from sync.models import Memory, kind_folder
+from sync.store.layout import DEFAULT_MAX_FILE_BYTES
 from sync.store.markdown import decode_text, parse_memory, render_memory
 
-DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+__all__ = ["DEFAULT_MAX_FILE_BYTES"]  # and the functions below; the limit lives with the layout
 
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
 

@@ -10,6 +10,7 @@ from sync.fsutil import atomic_write_bytes
 from sync.models import ARCHIVE_FOLDER, KIND_FOLDERS
 
 STORE_DIRNAME = ".memsync"
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024  # larger memory files are reported, never read
 
 _STORE_GITIGNORE = (
     "# derived data, rebuilt by `memsync sync`\n"

@@ -12,7 +12,7 @@ import yaml
 
 from sync.errors import MemoryFileError
 from sync.hashing import path_memory_id
-from sync.models import ARCHIVE_FOLDER, Memory, kind_from_folder
+from sync.models import ARCHIVE_FOLDER, KIND_RE, Memory, kind_from_folder
 
 try:  # the C loader is ~10x faster; the pure one is a fallback, not a requirement
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -34,7 +34,6 @@ KNOWN_FIELDS = (
 )
 MAX_FRONTMATTER_BYTES = 64 * 1024
 MAX_FRONTMATTER_NODES = 5_000
-KIND_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _FENCE_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _HEADING_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
 
