@@ -8,7 +8,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sync.dedup import DEFAULT_NOOP_THRESHOLD, DEFAULT_UPDATE_THRESHOLD
+from sync.dedup import (
+    DEFAULT_NOOP_THRESHOLD,
+    DEFAULT_UNCERTAIN_BAND,
+    DEFAULT_UPDATE_THRESHOLD,
+)
 from sync.errors import ConfigError
 from sync.store import DEFAULT_MAX_FILE_BYTES, STORE_DIRNAME, StoreLayout, find_store
 
@@ -28,6 +32,7 @@ class Settings:
     retry_max_delay_s: float = 6 * 3600.0
     dedup_noop_threshold: float = DEFAULT_NOOP_THRESHOLD
     dedup_update_threshold: float = DEFAULT_UPDATE_THRESHOLD
+    dedup_uncertain_band: float = DEFAULT_UNCERTAIN_BAND  # an LM (if set) rules within it
     dedup_neighbours: int = 5
     service_host: str = "127.0.0.1"
     service_port: int = 8765
@@ -48,7 +53,7 @@ class Settings:
     llm_api_key_env: str = ""  # the variable holding the key (default per provider)
     llm_timeout_s: float = 60.0
     # maintenance: merge near-duplicates, archive what decayed (never deletes)
-    maintain_duplicate_threshold: float = 0.92
+    maintain_duplicate_threshold: float = DEFAULT_UPDATE_THRESHOLD  # the judge's merge score
     maintain_decay_period_days: float = 180.0
     maintain_confidence_floor: float = 0.1
     maintain_archive_threshold: float = 0.2
@@ -162,11 +167,14 @@ def _validate(s: Settings) -> None:
         )
     if s.qdrant_url and not s.qdrant_url.startswith(("http://", "https://")):
         raise ConfigError(f"qdrant url {s.qdrant_url!r}: must start with http:// or https://")
-    if not 0 < s.dedup_update_threshold <= s.dedup_noop_threshold <= 1:
+    if not 0 < s.dedup_update_threshold <= 1 or not 0 < s.dedup_noop_threshold <= 1:
         raise ConfigError(
-            "dedup thresholds: need 0 < update_threshold <= noop_threshold <= 1 "
-            f"(got {s.dedup_update_threshold} and {s.dedup_noop_threshold})"
+            "dedup thresholds: need update_threshold and noop_threshold in (0, 1] "
+            f"(got {s.dedup_update_threshold} and {s.dedup_noop_threshold}); "
+            f"the defaults are {DEFAULT_UPDATE_THRESHOLD} and {DEFAULT_NOOP_THRESHOLD}"
         )
+    if not 0 <= s.dedup_uncertain_band < 0.5:
+        raise ConfigError(f"dedup uncertain_band {s.dedup_uncertain_band}: choose 0 <= band < 0.5")
     if s.retry_max_attempts < 1:
         raise ConfigError("retry max_attempts must be at least 1")
     unknown = sorted(set(s.sources_agents) - set(Settings().sources_agents))
@@ -180,7 +188,10 @@ def _validate(s: Settings) -> None:
             f"llm model {s.llm_model!r}: name the provider too, e.g. 'openai/gpt-4o-mini'"
         )
     if not 0 < s.maintain_duplicate_threshold <= 1:
-        raise ConfigError("maintain duplicate_threshold: choose a cosine in (0, 1], e.g. 0.92")
+        raise ConfigError(
+            "maintain duplicate_threshold: choose a judge score in (0, 1], "
+            f"e.g. {DEFAULT_UPDATE_THRESHOLD}"
+        )
     if s.maintain_decay_period_days <= 0 or s.maintain_grace_period_days < 0:
         raise ConfigError("maintain decay_period_days must be > 0 and grace_period_days >= 0")
     if not 0 <= s.maintain_confidence_floor <= 1 or not 0 <= s.maintain_archive_threshold <= 1:
@@ -203,9 +214,10 @@ DEFAULT_CONFIG = """\
 # max_attempts = 5
 # base_delay_s = 60
 
-[dedup]
-# noop_threshold = 0.98
-# update_threshold = 0.70
+[dedup]                          # the duplicate judge of add, capture and maintain
+# update_threshold = 0.78        # judge score (substance cosine + key-term agreement): merge
+# noop_threshold = 0.92          # substance cosine at which a candidate adding nothing is dropped
+# uncertain_band = 0.08          # scores this close to update_threshold go to the LM, if set
 
 [service]
 # host = "127.0.0.1"             # any other address requires MEMSYNC_API_TOKEN
@@ -220,7 +232,7 @@ DEFAULT_CONFIG = """\
 # window = "30d"                 # `memsync sync` captures sessions changed within it
 
 [maintain]
-# duplicate_threshold = 0.92     # same-kind memories this similar merge (highest confidence kept)
+# duplicate_threshold = 0.78     # judge score at which same-kind memories merge (best one kept)
 # decay_period_days = 180        # effective = max(confidence * (1 - idle_days / 180), floor)
 # confidence_floor = 0.1
 # archive_threshold = 0.2        # below it a memory is archived (never deleted) ...

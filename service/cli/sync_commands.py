@@ -108,7 +108,7 @@ def _dropped_text(paths: list[str]) -> str:
 
 
 def cmd_maintain(args: argparse.Namespace) -> Result:
-    from service.capture_wiring import make_merger
+    from service.capture_wiring import make_merger, make_referee
     from sync.care.maintain_run import deterministic_merge, run_maintain, undo
 
     if remote_service() is not None:
@@ -123,7 +123,12 @@ def cmd_maintain(args: argparse.Namespace) -> Result:
         return data, f"undid maintenance run {args.undo}:\n{text}", EXIT_OK
     merger = deterministic_merge if args.dry_run else make_merger(settings)
     report = run_maintain(
-        layout, deps, maintain_policy(settings), dry_run=args.dry_run, merger=merger
+        layout,
+        deps,
+        maintain_policy(settings),
+        dry_run=args.dry_run,
+        merger=merger,
+        referee=make_referee(settings),
     )
     return report, render.maintain_text(report), EXIT_OK
 

@@ -16,7 +16,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config, make_merger
+from service.capture_wiring import (
+    RUN_ID,
+    capture_deps,
+    capture_options,
+    lm_config,
+    make_merger,
+    make_referee,
+)
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import (
@@ -147,6 +154,7 @@ class ServiceState:
             maintain_policy(self.settings),
             merger=make_merger(self.settings),
             lock_held=True,
+            referee=make_referee(self.settings),
         )
         self.last_maintain = {"run_id": report["run_id"], "counts": report["counts"]}
 
@@ -224,6 +232,7 @@ class ServiceState:
                 dry_run=dry_run,
                 neighbours_k=self.settings.dedup_neighbours,
                 lock_held=True,
+                referee=make_referee(self.settings),
             )
 
     def ask(
