@@ -62,9 +62,11 @@ class Settings:
     # `memsync audit`: detection and the limits that make it exit 5 (for CI)
     audit_near_threshold: float = 0.92
     audit_min_words: int = 8
+    audit_min_summary_words: int = 25
     audit_max_exact_duplicate_rate: float = 0.05
     audit_max_near_duplicate_rate: float = 0.10
     audit_max_low_information: int = 10
+    audit_max_noise_rate: float = 0.2
     audit_max_secrets: int = 0
     audit_max_index_drift: int = 0
     audit_max_dead_letters: int = 0
@@ -242,9 +244,11 @@ DEFAULT_CONFIG = """\
 [audit]
 # near_threshold = 0.92          # same-kind memories this similar count as near-duplicates
 # min_words = 8                  # shorter bodies count as low-information
+# min_summary_words = 25         # summaries / daily logs with less recap count as noise
 # max_exact_duplicate_rate = 0.05  # limits: above any of them `memsync audit` exits 5
 # max_near_duplicate_rate = 0.10
 # max_low_information = 10
+# max_noise_rate = 0.2           # raw-error titles, restated titles, no fix, no reason, ...
 # max_secrets = 0
 # max_index_drift = 0
 # max_dead_letters = 0

@@ -174,18 +174,21 @@ def _plain(text: str) -> str:
 
 def _labelled(body: str) -> list[tuple[str | None, str]]:
     """Body lines as (template label or None, text), quote marks, merge stamps and headings
-    removed."""
+    removed; an unlabelled line right under a labelled one continues it (multi-line errors)."""
     out: list[tuple[str | None, str]] = []
+    current: str | None = None
     for raw in body.splitlines():
         line = _MERGED.sub("", raw).strip().lstrip(">").strip()
         if not line or line.startswith("#"):
+            current = None
             continue
         m = _LABEL.match(line)
         label = m.group("label").strip().lower() if m else None
         if m and (label in CIRCUMSTANCE or label in SCAFFOLD):
+            current = label
             out.append((label, m.group("rest").strip()))
         else:
-            out.append((None, line))
+            out.append((current, line))
     return out
 
 

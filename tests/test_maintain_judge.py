@@ -67,13 +67,18 @@ def test_distinct_numbered_decisions_do_not_chain(encoder: Any) -> None:
         )
         for j in range(200)
     ]
-    memories.append(  # a paraphrase of queue 7 and an exact copy of older decision 42
-        Memory("q7-again", "decision", "Route service 7 through queue system number 7",
-               "Jobs of service 7 go through queue system number 7, as decided.",
-               confidence=0.5, created=recent, updated=recent)  # fmt: skip
+    paraphrase = Memory(  # of queue 7; and an exact copy of older decision 42
+        "q7-again",
+        "decision",
+        "Route service 7 through queue system number 7",
+        "Jobs of service 7 go through queue system number 7, as decided.",
+        confidence=0.5,
+        created=recent,
+        updated=recent,
     )
-    memories.append(Memory("o42-copy", "decision", memories[102].title, memories[102].body,
-                           confidence=0.4, created=old, updated=old))  # fmt: skip
+    o42 = memories[102]
+    copy = Memory("o42-copy", "decision", o42.title, o42.body, confidence=0.4, created=old)
+    memories += [paraphrase, copy]
     vectors = encoder.encode([m.embedding_text() for m in memories])
     candidates = [
         Candidate(f"decisions/{m.id}.md", m, list(v), None)

@@ -40,8 +40,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "audit",
         parents=[common],
-        help="health report: duplicates, low-information, secrets, stale memories, index "
-        "drift, dead letters (exit 5 when a threshold is crossed, for CI)",
+        help="health report: duplicates, low-information, noise, secrets, stale memories, "
+        "index drift, dead letters (exit 5 when a threshold is crossed, for CI)",
     )
     p.add_argument(
         "--fix",
@@ -164,6 +164,7 @@ _LINES = (
     ("exact duplicates", "exact_duplicate_rate", "exact_duplicates"),
     ("near duplicates", "near_duplicate_rate", "near_duplicates"),
     ("low information", "low_information", "low_information"),
+    ("noise", "noise_rate", "noise"),
     ("secrets", "secrets", "secrets"),
     ("stale", "stale_rate", "stale"),
     ("index drift", "index_drift", "index_drift"),
