@@ -44,10 +44,12 @@ REASON = re.compile(
     re.IGNORECASE,
 )
 LISTING = re.compile(
-    r"^(?:`[^`]*`|[\w@~./*-]*[/.][\w@~./*-]*(?:\s+\(edited\))?|\(\+\d+ more\)|Key terms:.*"
-    r"|(?:(?:assistant|user|system|tool)\s+\d+,?\s*)+.*)$",
+    r"^(?:`[^`]*`|[\w@~:./\\*-]*[/.\\][\w@~:./\\*-]*(?:\s+\(edited\))?|\(\+\d+ more\)"
+    r"|Key terms:.*|(?:(?:assistant|user|system|tool)\s+\d+,?\s*)+.*)$",
     re.IGNORECASE,
 )
+# sections of a summary that list what was touched, not what happened
+LISTING_SECTIONS = re.compile(r"^#+\s*(?:files|commands|errors|models|messages|tools)\b", re.I)
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     [
@@ -112,15 +114,16 @@ def noise_reasons(memory: Memory, min_summary_words: int) -> list[str]:
 
 
 def recap_words(body: str) -> int:
-    """Words of a summary that recap something: headings, file and command lists, key-term
-    and message-count lines left out."""
-    count = 0
+    """Words of a summary that recap something: headings, file / command / error / model
+    listings, key-term and message-count lines left out."""
+    count, listing = 0, False
     for raw in body.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if line.startswith("#"):
+            listing = bool(LISTING_SECTIONS.match(line))
             continue
         item = line.lstrip("-*0123456789. ").strip()
-        if not LISTING.match(item):
+        if item and not listing and not LISTING.match(item):
             count += len(_WORD.findall(item.lower()))
     return count
 
