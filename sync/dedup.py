@@ -28,6 +28,7 @@ DEFAULT_UNCERTAIN_BAND = 0.08  # |score - update threshold| below this: a refere
 JUDGE_FLOOR = 0.45  # index cosine below which a neighbour is not worth judging
 TERM_WEIGHT = 0.4  # how far key-term agreement moves the score ...
 TERM_PIVOT = 0.5  # ... around this agreement (half the smaller side's terms shared)
+NO_TERMS = 0.04  # taken off when a side has no key term: no evidence beyond the wording
 
 VERDICTS = ("same", "update", "distinct")
 
@@ -131,7 +132,7 @@ def judge(
     terms_c = key_terms(candidate.title, candidate.body)
     terms_e = key_terms(existing.title, existing.body)
     agreement = term_agreement(terms_c, terms_e)
-    moved = TERM_WEIGHT * (agreement - TERM_PIVOT) if agreement is not None else 0.0
+    moved = TERM_WEIGHT * (agreement - TERM_PIVOT) if agreement is not None else -NO_TERMS
     score = max(0.0, min(similarity + moved, 1.0))
     novel = tuple(t for t, k in terms_c.items() if t not in terms_e and k != "acronym")
     verdict, reason = _verdict(

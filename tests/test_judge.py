@@ -110,14 +110,14 @@ def test_an_unusable_or_failing_lm_abstains(capsys: Any) -> None:
     a = Memory("a", "decision", "Squash-merge feature branches", "One commit per pull request.")
     b = Memory("b", "decision", "Squash when merging", "Main gets one commit per pull request.")
     garbled = DspyReferee(lambda: DummyLM([{"unrelated": "x"}] * 4))
-    judged = judge(b, a, 0.80, T, garbled)
+    judged = judge(b, a, 0.84, T, garbled)
     assert judged.verdict == "update" and judged.uncertain and judged.referee is None
 
     def unusable_key() -> Any:
         raise ConfigError("llm: the key in OPENAI_API_KEY was rejected")
 
     failing = DspyReferee(unusable_key)  # the LM is built on the first question only
-    assert judge(b, a, 0.80, T, failing).verdict == "update"
+    assert judge(b, a, 0.84, T, failing).verdict == "update"
     assert "LM duplicate ruling failed" in capsys.readouterr().err
 
 

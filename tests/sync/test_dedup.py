@@ -116,12 +116,12 @@ def test_a_referee_rules_only_on_the_uncertain_band() -> None:
 
     a = Memory("a", "decision", "Squash-merge feature branches", "One commit per pull request.")
     b = Memory("b", "decision", "Squash when merging", "Main gets one commit per pull request.")
-    ruled = judge(b, a, 0.80, T, referee)
+    ruled = judge(b, a, 0.84, T, referee)  # no key terms: scored 0.84 - 0.04
     assert ruled.verdict == "distinct" and ruled.uncertain and ruled.referee == "distinct"
     assert judge(b, a, 0.95, T, referee).verdict == "same"  # sure: not asked
     assert judge(b, a, 0.40, T, referee).verdict == "distinct"
     assert asked == ["b"]
-    abstains = judge(b, a, 0.80, T, lambda c, e: None)
+    abstains = judge(b, a, 0.84, T, lambda c, e: None)
     assert abstains.verdict == "update" and abstains.referee is None
 
 
