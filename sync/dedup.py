@@ -135,11 +135,12 @@ def judge(
     moved = TERM_WEIGHT * (agreement - TERM_PIVOT) if agreement is not None else -NO_TERMS
     score = max(0.0, min(similarity + moved, 1.0))
     novel = tuple(t for t, k in terms_c.items() if t not in terms_e and k != "acronym")
-    verdict, reason = _verdict(
-        candidate, existing, score, similarity, novel, terms_c, terms_e, thresholds
-    )
+    clash = _clash(terms_c, terms_e)
+    same_kind = candidate.kind == existing.kind
+    verdict, reason = _verdict(score, similarity, novel, same_kind, clash, thresholds)
     judged = Judgement(verdict, score, similarity, agreement, novel, reason)
-    if referee is None or not _uncertain(judged, candidate, existing, thresholds):
+    uncertain = same_kind and not clash and abs(score - thresholds.update) < thresholds.band
+    if referee is None or not uncertain or verdict == "same":
         return judged
     ruling = referee(candidate, existing)
     if ruling not in VERDICTS:
@@ -151,21 +152,18 @@ def judge(
 
 
 def _verdict(
-    candidate: Memory,
-    existing: Memory,
     score: float,
     similarity: float,
     novel: tuple[str, ...],
-    terms_c: dict[str, str],
-    terms_e: dict[str, str],
+    same_kind: bool,
+    clash: str,
     t: DedupThresholds,
 ) -> tuple[str, str]:
     how = f"judge score {score:.3f} (substance cosine {similarity:.3f})"
     if similarity >= t.noop and not novel:
         return "same", f"{how}; says nothing new"
-    if candidate.kind != existing.kind:
-        return "distinct", f"{how}; another kind ({existing.kind})"
-    clash = _clash(terms_c, terms_e)
+    if not same_kind:
+        return "distinct", f"{how}; another kind"
     if clash:
         return "distinct", f"{how}; {clash}"
     if score >= t.update:
@@ -189,15 +187,6 @@ def _clash(terms_c: dict[str, str], terms_e: dict[str, str]) -> str:
         if not shared:
             return f"other numbers ({', '.join(sorted(numbers_e - numbers_c)[:3])})"
     return ""
-
-
-def _uncertain(j: Judgement, candidate: Memory, existing: Memory, t: DedupThresholds) -> bool:
-    """Near the merge threshold, same kind, not ruled out by conflicting error codes."""
-    if candidate.kind != existing.kind or j.verdict == "same":
-        return False
-    if j.verdict == "distinct" and "other " in j.reason:
-        return False  # ruled out by a clash of key terms
-    return abs(j.score - t.update) < t.band
 
 
 class JudgeVectors:
