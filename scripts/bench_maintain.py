@@ -5,11 +5,13 @@
    transcripts in-process (as scripts/bench_capture.py does), plus the 120 labelled pairs of
    scripts/data/capture_dedup_pairs.jsonl planted as 240 memories (a and b of each pair, the
    pair's kinds, recent dates), indexed with the real model. Dry runs at several duplicate
-   thresholds, then a real run at the default: precision and recall of merging against the
-   pairs (a duplicate pair merged: true positive; a related or new pair merged: false
-   positive), merges among the captured memories apart. Then "nothing lost": every moved
-   file is under memory/archived/ with its pointers, one memory is restored by id, and the
-   run is undone (the live memories must be exactly those before it).
+   thresholds (the duplicate judge's merge score), then a real run at the default: precision
+   and recall of merging against the pairs (a duplicate pair merged: true positive; a related
+   or new pair merged: false positive; "merge precision" counts a related pair, the same
+   subject that capture would merge too, as right), merges among the captured memories apart.
+   Then "nothing lost": every moved file is under memory/archived/ with its pointers, one
+   memory is restored by id, and the run is undone (the live memories must be exactly those
+   before it).
 2. Time at --n memories (default 10,000): texts from the bench_index corpus, one memory per
    sentence with the sentence as its title and no tags or body, so that its embedding text
    is the sentence and its vector is the cached real MiniLM one (scripts/bench_index
@@ -52,8 +54,14 @@ from bench_index import corpus, embed_cached  # noqa: E402
 from parse_transcripts import DEFAULT_DATA, roots_for  # noqa: E402
 
 from sync.capture.sources.base import AGENTS  # noqa: E402
-from sync.care.maintain import MaintainPolicy, plan_maintenance  # noqa: E402
+from sync.care.maintain import (  # noqa: E402
+    MaintainPolicy,
+    candidate_pairs,
+    judge_pairs,
+    plan_maintenance,
+)
 from sync.care.maintain_run import _candidates, restore, run_maintain, undo  # noqa: E402
+from sync.dedup import DedupThresholds, JudgeVectors  # noqa: E402
 from sync.hashing import text_fingerprint  # noqa: E402
 from sync.index.engine import SyncDeps, SyncOptions, run_sync  # noqa: E402
 from sync.models import ARCHIVE_FOLDER, EncoderIdentity, Memory, kind_folder  # noqa: E402
@@ -61,7 +69,7 @@ from sync.store import StoreLayout, init_store, write_memory  # noqa: E402
 from sync.store.markdown import parse_memory  # noqa: E402
 
 PAIRS = REPO / "scripts" / "data" / "capture_dedup_pairs.jsonl"
-THRESHOLDS = (0.85, 0.88, 0.90, 0.92, 0.95)
+THRESHOLDS = (0.70, 0.74, 0.78, 0.82, 0.86)
 SCALE_KINDS = ("decision", "learning", "insight")
 LABELS = ("duplicate", "related", "new")
 
@@ -193,6 +201,7 @@ def score(merges: list[dict[str, Any]], pairs: list[dict[str, Any]]) -> dict[str
         "merged": sum(len(g) - 1 for g in groups),
         "pairs_merged": together,
         "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+        "merge_precision": round((tp + together["related"]) / (tp + fp), 3) if tp + fp else None,
         "recall": round(tp / dups, 3) if dups else None,
         "over_merged_groups": sum(len(sets) > 1 for sets in planted_in),
         "groups_planted_with_captured": sum(
@@ -423,7 +432,16 @@ def scale(n: int, data: Path, cache: Path, model: Any) -> dict[str, Any]:
         candidates = _candidates(layout, deps)
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        plan_maintenance(candidates, MaintainPolicy(), deps.clock())
+        pairs = candidate_pairs(candidates, MaintainPolicy())
+        pairs_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        vectors = JudgeVectors(encoder)
+        vectors.add([candidates[i].memory for pair in pairs for i in pair])
+        judged = judge_pairs(candidates, pairs, vectors.similarity, DedupThresholds())
+        judge_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        duplicates = {k: j.score for k, j in judged.items() if j.merges}
+        plan_maintenance(candidates, MaintainPolicy(), deps.clock(), duplicates)
         plan_s = time.perf_counter() - t0
         log(f"scale: dry run {dry_s:.1f} s; real run")
         t0 = time.perf_counter()
@@ -457,6 +475,9 @@ def scale(n: int, data: Path, cache: Path, model: Any) -> dict[str, Any]:
             "dry_run": {
                 "seconds": round(dry_s, 2),
                 "load_candidates_s": round(load_s, 2),
+                "candidate_pairs_s": round(pairs_s, 2),
+                "judge_s": round(judge_s, 2),
+                "judged_pairs": len(pairs),
                 "plan_s": round(plan_s, 3),
                 "counts": dry["counts"],
             },
@@ -492,15 +513,17 @@ def print_quality(q: dict[str, Any]) -> None:
         + "  (min/median/max)"
     )
     print(
-        f"   {'threshold':>9} {'dup':>4} {'rel':>4} {'new':>4} {'prec':>6} {'recall':>6}"
-        f" {'over':>6} {'w/capt':>6} {'capt groups/merged':>19}"
+        f"   {'threshold':>9} {'dup':>4} {'rel':>4} {'new':>4} {'prec':>6} {'merge':>6}"
+        f" {'recall':>6} {'over':>6} {'w/capt':>6} {'capt groups/merged':>19}"
     )
-    rows = [(t, s) for t, s in q["sweep"].items()] + [("run 0.92", q["run"])]
+    default = MaintainPolicy().duplicate_threshold
+    rows = [(t, s) for t, s in q["sweep"].items()] + [(f"run {default}", q["run"])]
     for t, s in rows:
         m = s["pairs_merged"]
         print(
             f"   {t:>9} {m['duplicate']:>4} {m['related']:>4} {m['new']:>4}"
-            f" {s['precision']!s:>6} {s['recall']!s:>6} {s['over_merged_groups']:>6}"
+            f" {s['precision']!s:>6} {s['merge_precision']!s:>6} {s['recall']!s:>6}"
+            f" {s['over_merged_groups']:>6}"
             f" {s['groups_planted_with_captured']:>6}"
             f" {s['captured_groups']:>11}/{s['captured_merged']}"
         )
@@ -537,7 +560,8 @@ def print_scale(s: dict[str, Any]) -> None:
     )
     print(
         f"   maintain --dry-run {dry['seconds']} s (load candidates {dry['load_candidates_s']} s,"
-        f" plan {dry['plan_s']} s): {dry['counts']}"
+        f" candidate pairs {dry['candidate_pairs_s']} s, judge {dry['judged_pairs']} pairs"
+        f" {dry['judge_s']} s, plan {dry['plan_s']} s): {dry['counts']}"
     )
     print(
         f"   maintain (real)    {real['seconds']} s: {real['counts']}; re-index {real['reindex']}"

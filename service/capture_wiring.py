@@ -17,7 +17,7 @@ from sync.capture.project import ProjectScope, project_scope
 from sync.capture.select import SCOPES, parse_window
 from sync.capture.sources import adapter
 from sync.capture.sources.base import AGENTS
-from sync.dedup import DedupThresholds
+from sync.dedup import DedupThresholds, Referee
 from sync.errors import UsageError
 from sync.index.engine import SyncDeps
 from sync.llm import LMConfig
@@ -101,11 +101,16 @@ def capture_deps(settings: Settings, layout: StoreLayout, sync: SyncDeps) -> Cap
     return CaptureDeps(
         sync=sync,
         extractor=functools.cache(lambda: make_extractor(settings)),
-        thresholds=DedupThresholds(settings.dedup_noop_threshold, settings.dedup_update_threshold),
+        thresholds=DedupThresholds(
+            settings.dedup_noop_threshold,
+            settings.dedup_update_threshold,
+            settings.dedup_uncertain_band,
+        ),
         roots=source_roots(settings, user_home()),
         insights=insights,
         campaigns=campaigns,
         neighbours_k=settings.dedup_neighbours,
+        referee=make_referee(settings),
     )
 
 
@@ -157,6 +162,17 @@ def make_merger(settings: Settings) -> Merger:
     from sync.llm import make_lm
 
     return DspyMerger(make_lm(lm_config(settings)))
+
+
+def make_referee(settings: Settings) -> Referee | None:
+    """Who rules on the duplicate judge's uncertain pairs: the LM when one is configured
+    (built on its first question), nobody otherwise."""
+    if not settings.llm_model:
+        return None
+    from sync.capture.extraction.dspy_judge import DspyReferee
+    from sync.llm import make_lm
+
+    return DspyReferee(lambda: make_lm(lm_config(settings)))
 
 
 CLI_TIMEOUT_S = 300.0  # a coding agent's CLI starts itself before it answers

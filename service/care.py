@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from service.capture_wiring import make_merger
+from service.capture_wiring import make_merger, make_referee
 from service.settings import Settings
 from service.wiring import maintain_policy
 from sync.care.audit import AuditPolicy, AuditThresholds, audit_store
@@ -79,6 +79,7 @@ def maintain(
         dry_run=dry_run,
         merger=merger,
         lock_held=lock_held,
+        referee=make_referee(settings),
     )
 
 

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sync.dedup import DEFAULT_NOOP_THRESHOLD, DEFAULT_UPDATE_THRESHOLD
+from sync.dedup import (
+    DEFAULT_NOOP_THRESHOLD,
+    DEFAULT_UNCERTAIN_BAND,
+    DEFAULT_UPDATE_THRESHOLD,
+)
 from sync.errors import ConfigError
 from sync.models import KINDS
 from sync.recall.retrieve import DEFAULT_KIND_WEIGHTS, DEFAULT_MIN_SCORE
@@ -36,6 +40,7 @@ class Settings:
     retry_max_delay_s: float = 6 * 3600.0
     dedup_noop_threshold: float = DEFAULT_NOOP_THRESHOLD
     dedup_update_threshold: float = DEFAULT_UPDATE_THRESHOLD
+    dedup_uncertain_band: float = DEFAULT_UNCERTAIN_BAND  # an LM (if set) rules within it
     dedup_neighbours: int = 5
     service_host: str = "127.0.0.1"
     service_port: int = 8765
@@ -59,7 +64,7 @@ class Settings:
     llm_timeout_s: float = 60.0  # cli:* models get 300 unless it is set
     llm_command: str = ""  # the executable for cli:claude / cli:codex (default: on PATH)
     # maintenance: merge near-duplicates, archive what decayed (never deletes)
-    maintain_duplicate_threshold: float = 0.92
+    maintain_duplicate_threshold: float = DEFAULT_UPDATE_THRESHOLD  # the judge's merge score
     maintain_decay_period_days: float = 180.0
     maintain_confidence_floor: float = 0.1
     maintain_archive_threshold: float = 0.2
@@ -68,9 +73,11 @@ class Settings:
     # `memsync audit`: detection and the limits that make it exit 5 (for CI)
     audit_near_threshold: float = 0.92
     audit_min_words: int = 8
+    audit_min_summary_words: int = 25
     audit_max_exact_duplicate_rate: float = 0.05
     audit_max_near_duplicate_rate: float = 0.10
     audit_max_low_information: int = 10
+    audit_max_noise_rate: float = 0.2
     audit_max_secrets: int = 0
     audit_max_index_drift: int = 0
     audit_max_dead_letters: int = 0
@@ -231,11 +238,14 @@ def _validate(s: Settings) -> None:
         )
     if s.qdrant_url and not s.qdrant_url.startswith(("http://", "https://")):
         raise ConfigError(f"qdrant url {s.qdrant_url!r}: must start with http:// or https://")
-    if not 0 < s.dedup_update_threshold <= s.dedup_noop_threshold <= 1:
+    if not 0 < s.dedup_update_threshold <= 1 or not 0 < s.dedup_noop_threshold <= 1:
         raise ConfigError(
-            "dedup thresholds: need 0 < update_threshold <= noop_threshold <= 1 "
-            f"(got {s.dedup_update_threshold} and {s.dedup_noop_threshold})"
+            "dedup thresholds: need update_threshold and noop_threshold in (0, 1] "
+            f"(got {s.dedup_update_threshold} and {s.dedup_noop_threshold}); "
+            f"the defaults are {DEFAULT_UPDATE_THRESHOLD} and {DEFAULT_NOOP_THRESHOLD}"
         )
+    if not 0 <= s.dedup_uncertain_band < 0.5:
+        raise ConfigError(f"dedup uncertain_band {s.dedup_uncertain_band}: choose 0 <= band < 0.5")
     if s.retry_max_attempts < 1:
         raise ConfigError("retry max_attempts must be at least 1")
     unknown = sorted(set(s.sources_agents) - set(Settings().sources_agents))
@@ -253,7 +263,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"digest budget={s.digest_budget}: at least 300 tokens (6000 default)")
     _validate_llm(s)
     if not 0 < s.maintain_duplicate_threshold <= 1:
-        raise ConfigError("maintain duplicate_threshold: choose a cosine in (0, 1], e.g. 0.92")
+        raise ConfigError(
+            "maintain duplicate_threshold: choose a judge score in (0, 1], "
+            f"e.g. {DEFAULT_UPDATE_THRESHOLD}"
+        )
     if s.maintain_decay_period_days <= 0 or s.maintain_grace_period_days < 0:
         raise ConfigError("maintain decay_period_days must be > 0 and grace_period_days >= 0")
     if not 0 <= s.maintain_confidence_floor <= 1 or not 0 <= s.maintain_archive_threshold <= 1:
@@ -317,9 +330,10 @@ DEFAULT_CONFIG = """\
 # max_attempts = 5
 # base_delay_s = 60
 
-[dedup]
-# noop_threshold = 0.98
-# update_threshold = 0.70
+[dedup]                          # the duplicate judge of add, capture and maintain
+# update_threshold = 0.78        # judge score (substance cosine + key-term agreement): merge
+# noop_threshold = 0.92          # substance cosine at which a candidate adding nothing is dropped
+# uncertain_band = 0.08          # scores this close to update_threshold go to the LM, if set
 
 [service]
 # host = "127.0.0.1"             # any other address requires MEMSYNC_API_TOKEN
@@ -339,7 +353,7 @@ DEFAULT_CONFIG = """\
 # budget = 6000                  # tokens of a session digest (memsync digest, LM extraction)
 
 [maintain]
-# duplicate_threshold = 0.92     # same-kind memories this similar merge (highest confidence kept)
+# duplicate_threshold = 0.78     # judge score at which same-kind memories merge (best one kept)
 # decay_period_days = 180        # effective = max(confidence * (1 - idle_days / 180), floor)
 # confidence_floor = 0.1
 # archive_threshold = 0.2        # below it a memory is archived (never deleted) ...
@@ -349,9 +363,11 @@ DEFAULT_CONFIG = """\
 [audit]
 # near_threshold = 0.92          # same-kind memories this similar count as near-duplicates
 # min_words = 8                  # shorter bodies count as low-information
+# min_summary_words = 25         # summaries / daily logs with less recap count as noise
 # max_exact_duplicate_rate = 0.05  # limits: above any of them `memsync audit` exits 5
 # max_near_duplicate_rate = 0.10
 # max_low_information = 10
+# max_noise_rate = 0.2           # raw-error titles, restated titles, no fix, no reason, ...
 # max_secrets = 0
 # max_index_drift = 0
 # max_dead_letters = 0

@@ -166,7 +166,12 @@ def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
 
 
 def dedup_thresholds(settings: Settings) -> DedupThresholds:
-    return DedupThresholds(settings.dedup_noop_threshold, settings.dedup_update_threshold)
+    """The ``[dedup]`` settings as the duplicate judge's thresholds."""
+    return DedupThresholds(
+        settings.dedup_noop_threshold,
+        settings.dedup_update_threshold,
+        settings.dedup_uncertain_band,
+    )
 
 
 def maintain_policy(settings: Settings) -> MaintainPolicy:

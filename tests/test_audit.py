@@ -160,6 +160,7 @@ def test_audit_finds_every_planted_problem_and_fails_with_exit_5(planted: dict[s
     assert code == 5
     assert data["failed"] == [
         "exact_duplicate_rate",
+        "noise_rate",
         "secrets",
         "index_drift",
         "dead_letters",
@@ -181,6 +182,12 @@ def test_audit_finds_every_planted_problem_and_fails_with_exit_5(planted: dict[s
         {"path": "decisions/short.md", "words": 2, "reasons": ["2 word(s), fewer than 8"]}
     ]
     assert data["secrets"] == [{"path": "decisions/secret.md", "kinds": {"openai_key": 1}}]
+    assert [(x["path"], x["reasons"]) for x in data["noise"]["items"]] == [
+        ("decisions/ci.md", ["decision without a reason"]),  # its edit dropped the reason
+        ("decisions/secret.md", ["decision without a reason"]),
+        ("decisions/short.md", ["body restates the title", "decision without a reason"]),
+    ]
+    assert data["noise"]["rate"] == 0.3
     assert FAKE_KEY not in json.dumps(data) and FAKE_KEY not in text
     assert data["source_missing"] == [
         {
@@ -217,6 +224,7 @@ def test_audit_finds_every_planted_problem_and_fails_with_exit_5(planted: dict[s
         ("exact_duplicate", "warning"): 1,
         ("near_duplicate", "warning"): 1,
         ("low_information", "warning"): 1,
+        ("noise", "warning"): 3,
         ("secret", "error"): 1,
         ("stale", "info"): 1,
         ("source_missing", "info"): 1,
@@ -224,7 +232,7 @@ def test_audit_finds_every_planted_problem_and_fails_with_exit_5(planted: dict[s
         ("dead_letter", "error"): 1,
         ("unreadable", "error"): 1,
     }
-    assert "Failed: exact_duplicate_rate, secrets, index_drift" in text
+    assert "Failed: exact_duplicate_rate, noise_rate, secrets, index_drift" in text
 
 
 def test_access_times_thresholds_and_decay_in_the_pure_report(planted: dict[str, Any]) -> None:
@@ -233,7 +241,7 @@ def test_access_times_thresholds_and_decay_in_the_pure_report(planted: dict[str,
     recent = (now - dt.timedelta(days=3)).isoformat()
     lenient = AuditThresholds(
         max_exact_duplicate_rate=0.1, max_secrets=1, max_index_drift=3, max_dead_letters=1,
-        max_unreadable=1,
+        max_unreadable=1, max_noise_rate=0.3,
     )  # fmt: skip
     index = index_for(layout, "edge")
     try:

@@ -146,7 +146,7 @@ def test_maintain_merges_duplicates_archives_decayed_and_undo_restores(store: An
     assert group["keep"] == "decisions/queue.md"
     merged = {m["path"]: m["score"] for m in group["merged"]}
     assert set(merged) == {"decisions/queue-again.md", "decisions/queue-copy.md"}
-    assert merged["decisions/queue-copy.md"] == 1.0 and merged["decisions/queue-again.md"] >= 0.92
+    assert merged["decisions/queue-copy.md"] == 1.0 and merged["decisions/queue-again.md"] >= 0.78
     assert [a["path"] for a in preview["archives"]] == ["learnings/old-flaky.md"]
     assert "effective confidence 0.10 < 0.2" in preview["archives"][0]["reason"]
 

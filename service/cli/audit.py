@@ -64,6 +64,7 @@ _LINES = (
     ("exact duplicates", "exact_duplicate_rate", "exact_duplicates"),
     ("near duplicates", "near_duplicate_rate", "near_duplicates"),
     ("low information", "low_information", "low_information"),
+    ("noise", "noise_rate", "noise"),
     ("secrets", "secrets", "secrets"),
     ("stale", "stale_rate", "stale"),
     ("index drift", "index_drift", "index_drift"),

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from service.capture_wiring import make_referee
 from service.cli import render
 from service.cli.common import (
     EXIT_OK,
@@ -129,6 +130,7 @@ def _add_locally(
         dedup_thresholds(settings),
         dry_run=args.dry_run,
         neighbours_k=settings.dedup_neighbours,
+        referee=make_referee(settings),
     )
     failed = bool(result.get("sync", {}).get("failures"))
     return result, render.add_text(result), EXIT_RETRY if failed else EXIT_OK

@@ -276,8 +276,8 @@ def add_audit_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "audit",
         parents=[common],
-        help="health report: duplicates, low-information, secrets, stale memories, index "
-        "drift, dead letters (exit 5 when a threshold is crossed, for CI)",
+        help="health report: duplicates, low-information, noise, secrets, stale memories, "
+        "index drift, dead letters (exit 5 when a threshold is crossed, for CI)",
     )
     p.add_argument(
         "--fix",

@@ -130,8 +130,10 @@ def add_text(result: dict[str, Any]) -> str:
     if result.get("path"):
         lines.append(f"  memory/{result['path']} ({result.get('id')})")
     for n in result["nearest"]:
+        j = n.get("judge")
+        judged = f"  judge {j['verdict']:<8} {j['score']:.3f}" if j else ""
         lines.append(
-            f"  nearest {n['score']:.3f}  {n['kind']:<9} {n['title']}  (memory/{n['path']})"
+            f"  nearest {n['score']:.3f}{judged}  {n['kind']:<9} {n['title']}  (memory/{n['path']})"
         )
     return "\n".join(lines)
 

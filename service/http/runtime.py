@@ -17,7 +17,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from service.capture_wiring import RUN_ID, capture_deps, capture_options, lm_config, make_merger
+from service.capture_wiring import (
+    RUN_ID,
+    capture_deps,
+    capture_options,
+    lm_config,
+    make_merger,
+    make_referee,
+)
 from service.sessions import session_source
 from service.settings import Settings
 from service.status import store_status
@@ -153,6 +160,7 @@ class ServiceState:
             maintain_policy(self.settings),
             merger=make_merger(self.settings),
             lock_held=True,
+            referee=make_referee(self.settings),
         )
         self.last_maintain = {"run_id": report["run_id"], "counts": report["counts"]}
 
@@ -238,6 +246,7 @@ class ServiceState:
                 dry_run=dry_run,
                 neighbours_k=self.settings.dedup_neighbours,
                 lock_held=True,
+                referee=make_referee(self.settings),
             )
 
     def ask(

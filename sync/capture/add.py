@@ -1,12 +1,23 @@
-"""`memsync add`: embed a candidate, find its neighbours, decide, write, index."""
+"""`memsync add`: embed a candidate, find its neighbours, judge them, decide, write, index."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
-from sync.dedup import DedupDecision, DedupThresholds, Neighbour, decide_dedup, merge_memories
+from sync.dedup import (
+    JUDGE_FLOOR,
+    DedupDecision,
+    DedupThresholds,
+    JudgeVectors,
+    Neighbour,
+    Referee,
+    decide_dedup,
+    judge,
+    merge_memories,
+)
 from sync.errors import MemoryFileError, UsageError
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, text_fingerprint
@@ -14,7 +25,7 @@ from sync.index.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter
 from sync.retry import iso
-from sync.store import StoreLayout, memory_rel_path, read_memory, write_memory
+from sync.store import StoreLayout, memory_rel_path, read_memory, try_read_memory, write_memory
 from sync.store.archive import archive_version
 
 
@@ -27,12 +38,16 @@ def add_memory(
     dry_run: bool = False,
     neighbours_k: int = 5,
     lock_held: bool = False,
+    referee: Referee | None = None,
 ) -> dict[str, Any]:
     """Add a memory unless it duplicates one; merge it when it is about the same subject."""
     with writer_lock(layout, skip=dry_run or lock_held):
         now = deps.clock()
         encoder = deps.encoder_factory()
-        neighbours = _neighbours(candidate, encoder, deps, neighbours_k)
+        neighbours = _judge_all(
+            candidate, _neighbours(candidate, encoder, deps, neighbours_k), layout, encoder,
+            thresholds, referee,
+        )  # fmt: skip
         decision = decide_dedup(
             candidate.kind,
             text_fingerprint(candidate.title, candidate.body),
@@ -109,6 +124,26 @@ def _neighbours(candidate: Memory, encoder: Encoder, deps: SyncDeps, k: int) -> 
     return [_neighbour(h.payload, h.score) for h in hits] + [
         _neighbour(h.payload, 1.0) for h in live_exact
     ]
+
+
+def _judge_all(
+    candidate: Memory,
+    neighbours: list[Neighbour],
+    layout: StoreLayout,
+    encoder: Encoder,
+    thresholds: DedupThresholds,
+    referee: Referee | None,
+) -> list[Neighbour]:
+    """Each neighbour near enough, read from its file and judged against the candidate."""
+    vectors = JudgeVectors(encoder)
+    out = []
+    for n in neighbours:
+        existing = try_read_memory(layout.memory_dir, n.path) if n.score >= JUDGE_FLOOR else None
+        if existing is not None:
+            similarity = vectors.similarity(candidate, existing)
+            n = replace(n, judgement=judge(candidate, existing, similarity, thresholds, referee))
+        out.append(n)
+    return out
 
 
 def _neighbour(payload: Any, score: float) -> Neighbour:

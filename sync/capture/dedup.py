@@ -1,20 +1,29 @@
 """Deciding add / update / no-op for every captured candidate, by meaning.
 
 Each candidate is compared with its nearest memories in the index (exact search, plus an
-exact-fingerprint lookup) and with the candidates already accepted in this run, through
-the same `decide_dedup` as `memsync add`. Session summaries are not deduplicated: each
-session has exactly one, with a deterministic id and path, rewritten when the session grows.
+exact-fingerprint lookup) and with the candidates already accepted in this run: the duplicate
+judge (`sync.dedup.judge`) reads each near one and rules, and `decide_dedup` decides, as for
+`memsync add`. Session summaries are not deduplicated: each session has exactly one, with a
+deterministic id and path, rewritten when the session grows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sync.capture.work import CaptureDeps, Decided, ItemWork, Proposed
-from sync.dedup import DedupDecision, Neighbour, decide_dedup, merge_memories
+from sync.dedup import (
+    JUDGE_FLOOR,
+    DedupDecision,
+    JudgeVectors,
+    Neighbour,
+    decide_dedup,
+    judge,
+    merge_memories,
+)
 from sync.fsutil import confined
 from sync.hashing import new_memory_id, normalized_text, raw_hash, text_fingerprint
 from sync.index.checkpoint import Checkpoint
@@ -100,26 +109,31 @@ def decide_candidates(
     stale = pending.stale if pending else frozenset()
     planned: set[str] = set()
     accepted: Accepted = []
+    judged = JudgeVectors(encoder) if encoder else None
+    if judged is not None:
+        judged.add([m for _, m in regular])
     try:
         vi = 0
         for work, memory, proposed in flat:
             if memory.kind == "summary":
                 work.decided.append(_summary(memory, proposed, layout, now))
                 continue
-            assert encoder is not None
+            assert encoder is not None and judged is not None
             vector = vectors[vi]
             vi += 1
             known = _nearest(index, encoder, deps, memory, vector, stale)
             if unindexed:
                 known = _merged_nearest(known, _in_run(unindexed, vector), deps.neighbours_k)
-            in_run = _in_run(accepted, vector)
+            others = {n.memory_id: m for n, m in _read(known, layout)}
+            others |= {m.id: m for m, _, _ in (*unindexed, *accepted)}
+            near = [
+                _judged(n, memory, others.get(n.memory_id), judged, deps)
+                for n in [*known, *_in_run(accepted, vector)]
+            ]
             decision = decide_dedup(
-                memory.kind,
-                text_fingerprint(memory.title, memory.body),
-                [*known, *in_run],
-                deps.thresholds,
+                memory.kind, text_fingerprint(memory.title, memory.body), near, deps.thresholds
             )
-            decided = _decided(memory, decision, [*known, *in_run], accepted, layout, planned)
+            decided = _decided(memory, decision, near, accepted, layout, planned)
             work.decided.append(decided)
             if decided.action == "add" and decided.path:
                 accepted.append((decided.memory, vector, decided.path))
@@ -160,6 +174,27 @@ def _nearest(
     out = [_neighbour(h.payload, h.score) for h in hits]
     out += [_neighbour(h.payload, 1.0) for h in exact if h.point_id not in seen]
     return [n for n in out if n.path and not n.path.startswith("archived/") and n.path not in stale]
+
+
+def _read(known: list[Neighbour], layout: StoreLayout) -> list[tuple[Neighbour, Memory]]:
+    """The stored memories the judge needs to read (those near enough to be judged)."""
+    out = []
+    for n in known:
+        if n.score >= JUDGE_FLOOR:
+            m = try_read_memory(layout.memory_dir, n.path)
+            if m is not None:
+                out.append((n, m))
+    return out
+
+
+def _judged(
+    n: Neighbour, memory: Memory, other: Memory | None, vectors: JudgeVectors, deps: CaptureDeps
+) -> Neighbour:
+    """The neighbour with the judge's ruling (none when it is too far or unreadable)."""
+    if other is None or n.score < JUDGE_FLOOR:
+        return n
+    similarity = vectors.similarity(memory, other)
+    return replace(n, judgement=judge(memory, other, similarity, deps.thresholds, deps.referee))
 
 
 def _neighbour(payload: Any, score: float) -> Neighbour:

@@ -12,7 +12,7 @@ from typing import Any
 from sync.capture.extraction.base import Candidate, Extractor
 from sync.capture.project import ProjectScope
 from sync.capture.sources.base import AGENTS, ParseIssue, SourceItem
-from sync.dedup import DedupThresholds, Neighbour
+from sync.dedup import DedupThresholds, Neighbour, Referee
 from sync.index.engine import SyncDeps
 from sync.models import Memory
 
@@ -81,6 +81,7 @@ class CaptureDeps:
     insights: Path | None = None
     campaigns: Path | None = None
     neighbours_k: int = 5
+    referee: Referee | None = None  # an LM ruling on uncertain duplicates (when configured)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from sync.care.audit_checks import (
     stored_vectors,
 )
 from sync.care.audit_drift import index_drift
+from sync.care.audit_noise import noisy_memories
 from sync.hashing import text_fingerprint as fp
 from sync.index.checkpoint import load_checkpoint
 from sync.index.scan import scan
@@ -35,6 +36,7 @@ from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout
 SEVERITY = {
     "secret": "error", "index_drift": "error", "dead_letter": "error", "unreadable": "error",
     "exact_duplicate": "warning", "near_duplicate": "warning", "low_information": "warning",
+    "noise": "warning",
     "stale": "info", "source_missing": "info",
 }  # fmt: skip
 
@@ -46,6 +48,7 @@ class AuditThresholds:
     max_exact_duplicate_rate: float = 0.05
     max_near_duplicate_rate: float = 0.10
     max_low_information: int = 10
+    max_noise_rate: float = 0.2  # raw-error titles, restated titles, no fix, no reason, ...
     max_secrets: int = 0
     max_index_drift: int = 0
     max_dead_letters: int = 0
@@ -93,6 +96,7 @@ def audit_store(
         "exact_duplicates": exact,
         "near_duplicates": near_duplicates(active, vectors, policy),
         "low_information": low_information(active, policy.min_words),
+        "noise": noisy_memories([(f.path, f.memory) for f in active], policy.min_summary_words),
         "secrets": secret_findings(files),
         "stale": stale_memories(active, access or {}, now, policy),
         "source_missing": missing_sources(active, layout.root.parent),
@@ -118,6 +122,7 @@ def problems(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     out += [
         ("low_information", x["path"], "; ".join(x["reasons"])) for x in report["low_information"]
     ]
+    out += [("noise", x["path"], "; ".join(x["reasons"])) for x in report["noise"]["items"]]
     for x in report["secrets"]:
         kinds = ", ".join(f"{k} x{n}" for k, n in x["kinds"].items())
         out.append(("secret", x["path"], f"holds a secret: {kinds}"))
@@ -143,7 +148,8 @@ def measures(r: Mapping[str, Any]) -> dict[str, float]:
     return {
         "exact_duplicate_rate": r["exact_duplicates"]["rate"],
         "near_duplicate_rate": r["near_duplicates"]["rate"],
-        "low_information": len(r["low_information"]), "secrets": len(r["secrets"]),
+        "low_information": len(r["low_information"]), "noise_rate": r["noise"]["rate"],
+        "secrets": len(r["secrets"]),
         "index_drift": r["index_drift"]["count"], "dead_letters": len(r["dead_letters"]),
         "stale_rate": r["stale"]["rate"], "unreadable": len(r["unreadable"]),
     }  # fmt: skip

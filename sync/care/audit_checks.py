@@ -36,6 +36,7 @@ class AuditPolicy:
 
     near_threshold: float = 0.92  # cosine between memories of one kind
     min_words: int = 8  # fewer words in the body: low information
+    min_summary_words: int = 25  # fewer words of recap in a summary or daily log: noise
     decay_period_days: float = 180.0
     confidence_floor: float = 0.1
 

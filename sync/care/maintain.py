@@ -1,19 +1,23 @@
-"""`memsync maintain`, the decisions: merge near-duplicates, archive what decayed.
+"""`memsync maintain`, the decisions: merge duplicates, archive what decayed.
 
-Pure: given the memories, their stored vectors, access times and a policy, it returns the
-plan. Nothing is deleted: merged-from and decayed memories are moved to memory/archived/.
-Session summaries and daily logs are never merged (each belongs to its own session or day),
-and daily logs never decay.
+Pure: given the memories, their stored vectors, access times, the duplicate judge's rulings
+and a policy, it returns the plan. Pairs of one kind near enough by their stored vectors go
+to the judge (`sync.dedup.judge`, the one `memsync add` and capture use); a merge group is a
+kept memory and members the judge ruled duplicates *of it* — never a chain of pairs. Nothing
+is deleted: merged-from and decayed memories are moved to memory/archived/. Session summaries
+and daily logs are never merged (each belongs to its own session or day), and daily logs
+never decay.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from sync.dedup import DEFAULT_UPDATE_THRESHOLD, DedupThresholds, Judgement, Referee, judge
 from sync.hashing import text_fingerprint
 from sync.models import Memory
 from sync.retry import parse_moment
@@ -25,7 +29,8 @@ BLOCK = 1024  # rows per similarity block: 1024 x 10,000 floats = 40 MB
 
 @dataclass(frozen=True)
 class MaintainPolicy:
-    duplicate_threshold: float = 0.92  # cosine, same kind
+    duplicate_threshold: float = DEFAULT_UPDATE_THRESHOLD  # judge score: merged (same kind)
+    candidate_floor: float = 0.6  # stored cosine below which a pair is not worth judging
     decay_period_days: float = 180.0
     confidence_floor: float = 0.1
     archive_threshold: float = 0.2
@@ -46,7 +51,7 @@ class Candidate:
 class Merge:
     keep: str  # path of the memory that stays
     merged: tuple[str, ...]  # paths merged into it (moved to archived/)
-    scores: tuple[float, ...]  # their cosine with the kept one (1.0: exact match)
+    scores: tuple[float, ...]  # the judge's score of each with the kept one
 
 
 @dataclass(frozen=True)
@@ -77,19 +82,22 @@ def decayed(confidence: float, days: float, period_days: float, floor: float) ->
 
 
 def plan_maintenance(
-    candidates: Sequence[Candidate], policy: MaintainPolicy, now: dt.datetime
+    candidates: Sequence[Candidate],
+    policy: MaintainPolicy,
+    now: dt.datetime,
+    duplicates: Mapping[tuple[int, int], float] | None = None,
 ) -> MaintainPlan:
-    """Merge groups first (the kept memory absorbs the others), then decay what is left."""
+    """Merge groups first (the kept memory absorbs the others), then decay what is left.
+    ``duplicates``: (i, j) with i < j -> judge score, for the pairs the judge would merge
+    (see :func:`judge_pairs`); none given: nothing merges."""
     plan = MaintainPlan()
     merged_away: set[str] = set()
-    for group in _groups(candidates, policy):
-        keep = max(group, key=lambda i: _rank(candidates[i]))
-        others = [i for i in group if i != keep]
+    for keep, others in star_groups(candidates, duplicates or {}):
         plan.merges.append(
             Merge(
                 candidates[keep].path,
                 tuple(candidates[i].path for i in others),
-                tuple(round(_similarity(candidates[keep], candidates[i]), 4) for i in others),
+                tuple(round(_score(duplicates or {}, keep, i), 4) for i in others),
             )
         )
         merged_away.update(candidates[i].path for i in others)
@@ -101,6 +109,71 @@ def plan_maintenance(
         if archive is not None:
             plan.archives.append(archive)
     return plan
+
+
+def star_groups(
+    candidates: Sequence[Candidate], duplicates: Mapping[tuple[int, int], float]
+) -> list[tuple[int, list[int]]]:
+    """(kept, members): the best-ranked memory not yet grouped keeps every ungrouped memory
+    the judge ruled its duplicate; so each member duplicates the kept one itself (A~B and B~C
+    never pull C in with A)."""
+    near: dict[int, list[int]] = {}
+    for i, j in duplicates:
+        near.setdefault(i, []).append(j)
+        near.setdefault(j, []).append(i)
+    grouped: set[int] = set()
+    groups = []
+    for keep in sorted(near, key=lambda i: _rank(candidates[i]), reverse=True):
+        if keep in grouped:
+            continue
+        members = sorted(j for j in near[keep] if j not in grouped)
+        if members:
+            grouped.update([keep, *members])
+            groups.append((keep, members))
+    return groups
+
+
+def _score(duplicates: Mapping[tuple[int, int], float], a: int, b: int) -> float:
+    return duplicates.get((min(a, b), max(a, b)), 0.0)
+
+
+def candidate_pairs(
+    candidates: Sequence[Candidate], policy: MaintainPolicy
+) -> list[tuple[int, int]]:
+    """Same-kind pairs worth judging (i < j): exact text matches, and stored cosine at or
+    above the policy's floor. Summaries and daily logs are left out."""
+    by_kind: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        if c.memory.kind not in NEVER_MERGED:
+            by_kind.setdefault(c.memory.kind, []).append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in by_kind.values():
+        seen: dict[str, int] = {}
+        for i in members:
+            m = candidates[i].memory
+            fp = text_fingerprint(m.title, m.body)
+            if fp in seen:
+                pairs.add((seen[fp], i))
+            else:
+                seen[fp] = i
+        pairs.update(_similar_pairs(candidates, members, policy.candidate_floor))
+    return sorted(pairs)
+
+
+def judge_pairs(
+    candidates: Sequence[Candidate],
+    pairs: Sequence[tuple[int, int]],
+    similarity: Callable[[Memory, Memory], float],
+    thresholds: DedupThresholds,
+    referee: Referee | None = None,
+) -> dict[tuple[int, int], Judgement]:
+    """The judge's ruling on each pair (the later memory judged against the earlier one);
+    ``similarity`` gives the cosine of two memories' judge texts."""
+    out = {}
+    for i, j in pairs:
+        a, b = candidates[i].memory, candidates[j].memory
+        out[(i, j)] = judge(b, a, similarity(b, a), thresholds, referee)
+    return out
 
 
 def _rank(c: Candidate) -> tuple[float, str, str]:
@@ -125,43 +198,6 @@ def _decayed(c: Candidate, policy: MaintainPolicy, now: dt.datetime) -> Archive 
         f"(confidence {c.memory.confidence:.2f}, untouched for {days} days)"
     )
     return Archive(c.path, round(effective, 4), reason)
-
-
-def _groups(candidates: Sequence[Candidate], policy: MaintainPolicy) -> list[list[int]]:
-    """Connected components of same-kind pairs: exact text matches or cosine >= threshold."""
-    parent = list(range(len(candidates)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a: int, b: int) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    by_kind: dict[str, list[int]] = {}
-    for i, c in enumerate(candidates):
-        if c.memory.kind not in NEVER_MERGED:
-            by_kind.setdefault(c.memory.kind, []).append(i)
-    for members in by_kind.values():
-        seen: dict[str, int] = {}
-        for i in members:
-            m = candidates[i].memory
-            fp = text_fingerprint(m.title, m.body)
-            if fp in seen:
-                union(seen[fp], i)
-            else:
-                seen[fp] = i
-        for a, b in _similar_pairs(candidates, members, policy.duplicate_threshold):
-            union(a, b)
-    groups: dict[int, list[int]] = {}
-    for members in by_kind.values():
-        for i in members:
-            groups.setdefault(find(i), []).append(i)
-    return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
 def _similar_pairs(
@@ -189,15 +225,3 @@ def similar_pairs(
             if start + r < col:
                 pairs.append((start + r, col, min(float(sims[r, col]), 1.0)))
     return pairs
-
-
-def _similarity(a: Candidate, b: Candidate) -> float:
-    if text_fingerprint(a.memory.title, a.memory.body) == text_fingerprint(
-        b.memory.title, b.memory.body
-    ):
-        return 1.0
-    if not a.vector or not b.vector:
-        return 0.0
-    va, vb = np.asarray(a.vector, dtype=np.float64), np.asarray(b.vector, dtype=np.float64)
-    denom = float(np.linalg.norm(va) * np.linalg.norm(vb)) or 1.0
-    return min(float(va @ vb) / denom, 1.0)

@@ -16,8 +16,15 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from sync.care.maintain import Candidate, MaintainPlan, MaintainPolicy, plan_maintenance
-from sync.dedup import merge_memories
+from sync.care.maintain import (
+    Candidate,
+    MaintainPlan,
+    MaintainPolicy,
+    candidate_pairs,
+    judge_pairs,
+    plan_maintenance,
+)
+from sync.dedup import DedupThresholds, JudgeVectors, Referee, merge_memories
 from sync.errors import UsageError
 from sync.fsutil import confined
 from sync.index.checkpoint import load_checkpoint
@@ -50,15 +57,19 @@ def run_maintain(
     dry_run: bool = False,
     merger: Merger = deterministic_merge,
     lock_held: bool = False,
+    referee: Referee | None = None,
 ) -> dict[str, Any]:
-    """Plan (and unless ``dry_run``, apply) one maintenance run; returns its report."""
+    """Plan (and unless ``dry_run``, apply) one maintenance run; returns its report. The
+    referee (an LM) rules on the judge's uncertain pairs, in a dry run too."""
     t0, now = time.perf_counter(), deps.clock()
     with writer_lock(layout, skip=dry_run or lock_held):
         if not dry_run:
             run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
         candidates = _candidates(layout, deps)
-        plan = plan_maintenance(candidates, policy, now)
+        duplicates, judged = _duplicates(candidates, deps, policy, referee)
+        plan = plan_maintenance(candidates, policy, now, duplicates)
         report = _report(plan, candidates, policy, dry_run, now)
+        report["counts"]["judged_pairs"] = judged
         if not dry_run:
             report["actions"] = _apply(layout, plan, merger, now)
             after = run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
@@ -91,6 +102,21 @@ def _candidates(layout: StoreLayout, deps: SyncDeps) -> list[Candidate]:
         if memory is not None:
             out.append(Candidate(rel, memory, vectors.get(memory.id), accessed.get(memory.id)))
     return out
+
+
+def _duplicates(
+    candidates: Sequence[Candidate], deps: SyncDeps, policy: MaintainPolicy, referee: Referee | None
+) -> tuple[dict[tuple[int, int], float], int]:
+    """The judge's rulings on the pairs worth judging: (pairs it merges -> score, pairs
+    judged). The encoder is loaded only when there is a pair to judge."""
+    pairs = candidate_pairs(candidates, policy)
+    if not pairs:
+        return {}, 0
+    vectors = JudgeVectors(deps.encoder_factory())
+    vectors.add([candidates[i].memory for pair in pairs for i in pair])
+    thresholds = DedupThresholds(update=policy.duplicate_threshold)
+    judged = judge_pairs(candidates, pairs, vectors.similarity, thresholds, referee)
+    return {k: j.score for k, j in judged.items() if j.merges}, len(pairs)
 
 
 def _apply(
