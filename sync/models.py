@@ -77,8 +77,9 @@ class ScannedFile:
     seen_ns: int = 0  # when the scan started: no later than the read of this file
     raw_hash: str | None = None
     content_hash: str | None = None
-    memory: Memory | None = None
+    memory: Memory | None = None  # as indexed: secrets already redacted
     error: str | None = None
+    secrets: Mapping[str, int] = field(default_factory=dict)  # redacted from the file, by kind
 
 
 class Action(enum.StrEnum):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sync.redact import redact
+
 
 @dataclass(frozen=True)
 class RetryEntry:
@@ -67,7 +69,7 @@ class RetryPolicy:
         return RetryEntry(
             path=path,
             raw_hash=raw_hash,
-            error=error,
+            error=redact(error)[0],  # messages may quote the file
             permanent=permanent,
             attempts=attempts,
             first_failed=previous.first_failed if same and previous else iso(now),

@@ -13,6 +13,7 @@ from sync.hashing import new_memory_id, text_fingerprint
 from sync.index.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter
+from sync.redact import redact_memory
 from sync.retry import iso
 from sync.store import StoreLayout, memory_rel_path, read_memory, write_memory
 from sync.store.archive import archive_version
@@ -70,11 +71,11 @@ def new_candidate(
     source: dict[str, Any],
     now: dt.datetime,
 ) -> Memory:
-    """A fresh memory as `memsync add` writes it."""
+    """A fresh memory as `memsync add` writes it, secrets redacted."""
     if not title.strip() or not body.strip():
         raise UsageError("a memory needs a title and a body that are not blank")
     stamp = iso(now)
-    return Memory(
+    memory = Memory(
         id=new_memory_id(now.strftime("%Y%m%d")),
         kind=kind,
         title=title.strip(),
@@ -85,6 +86,7 @@ def new_candidate(
         created=stamp,
         updated=stamp,
     )
+    return redact_memory(memory)[0]  # compared, embedded and written without its secrets
 
 
 def _neighbours(candidate: Memory, encoder: Encoder, deps: SyncDeps, k: int) -> list[Neighbour]:

@@ -21,6 +21,7 @@ from sync.index.scan import scan
 from sync.lock import WriterLock
 from sync.models import Plan, ScannedFile
 from sync.ports import Encoder, VectorIndex
+from sync.redact import redact_data
 from sync.retry import RetryPolicy
 from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout
 
@@ -134,6 +135,7 @@ def _run_locked(
         recovered=recovered,
     )
     report.update(opts.attachments or {})
+    report = redact_data(report)  # error messages may quote a file; paths name hand-made files
     if not opts.dry_run and opts.write_reports:
         report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
         prune_reports(layout.reports_dir, keep=deps.keep_reports)

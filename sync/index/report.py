@@ -11,6 +11,7 @@ from sync.fsutil import atomic_write_bytes
 from sync.index.checkpoint import Checkpoint
 from sync.index.outcome import ItemResult, Outcome
 from sync.models import Action, Plan, PlanItem
+from sync.redact import redact_data
 from sync.store import StoreLayout
 
 _COUNTED = {Action.ADD: "added", Action.UPDATE: "updated", Action.DELETE: "deleted"}
@@ -130,6 +131,7 @@ def write_report(target: Path, report: dict[str, Any], *, exact: bool = False) -
     else:
         json_path = target / f"{report_stem(report)}.json"
         md_path = target / f"{report_stem(report)}.md"
+    report = redact_data(report)
     atomic_write_bytes(
         json_path, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
     )

@@ -14,6 +14,7 @@ from sync.fsutil import confined
 from sync.hashing import content_hash, raw_hash
 from sync.index.checkpoint import IndexedEntry
 from sync.models import ARCHIVE_FOLDER, ScannedFile
+from sync.redact import redact_memory
 from sync.store.files import DEFAULT_MAX_FILE_BYTES
 from sync.store.markdown import decode_text, parse_memory
 
@@ -98,4 +99,6 @@ def _observe(
         memory = parse_memory(decode_text(data, rel), rel)
     except MemoryFileError as exc:
         return seen(raw_hash=digest, error=exc.reason)
-    return seen(raw_hash=digest, content_hash=content_hash(memory), memory=memory)
+    # the file stays as its author wrote it; what is hashed, embedded and recorded is not
+    memory, secrets = redact_memory(memory)
+    return seen(raw_hash=digest, content_hash=content_hash(memory), memory=memory, secrets=secrets)
