@@ -1,8 +1,10 @@
 """Qdrant's in-process engine (qdrant-edge) behind ``sync.ports.VectorIndex``.
 
 One edge shard per collection, in ``<root>/<collection>/``. Writes are flushed before
-``upsert``/``delete`` return, so the checkpoint only ever records durable points. A shard
-admits one process: a second open fails, and is reported as a busy store.
+``upsert``/``delete`` return, so the checkpoint only ever records durable points. The folder
+has one owner process at a time: ``<root>/.owner.lock`` is taken before any shard file is
+opened (a second process opening a shard that is being written corrupts it), waiting up to
+``wait_s`` for a holder; a process that still cannot have it touches nothing (busy store).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from embeddings.vectors import dense_of, sparse_of
 from sync.errors import LockBusyError, PermanentError, RetryableError
 from sync.lexical import SPARSE_NAME, SparseVec
+from sync.lock import WriterLock
 from sync.ports import IndexPoint, SearchFilter, SearchHit
 
 KEYWORD_FIELDS = ("kind", "tags", "path", "memory_id", "fingerprint", "status")
@@ -28,6 +31,42 @@ OPTIMIZE_UNINDEXED = 20_000
 # measured by scripts/bench_index.py, table in docs/benchmarks.md
 HNSW_EF = 128
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+OWNER_FILE = ".owner.lock"
+WRITER_WAIT_S = 60.0  # a writer outwaits a reader's search or audit
+READER_WAIT_S = 2.0  # a reader gives up quickly when a sync holds the index
+
+# this process's hold on each index folder: several EdgeIndex objects may share it
+_owners: dict[Path, tuple[WriterLock, int]] = {}
+_owners_lock = threading.Lock()
+
+
+def _take_owner(root: Path, wait_s: float) -> None:
+    with _owners_lock:
+        held = _owners.get(root)
+        if held is not None:
+            _owners[root] = (held[0], held[1] + 1)
+            return
+        lock = WriterLock(root / OWNER_FILE)
+        try:
+            lock.acquire(wait_s)
+        except LockBusyError:
+            raise LockBusyError(
+                f"the embedded index {root} is in use by another memsync process (a running "
+                "sync, `memsync serve`, or another command); nothing was opened: wait for it, "
+                "or run `memsync serve` so that every command goes through one owner"
+            ) from None
+        _owners[root] = (lock, 1)
+
+
+def _drop_owner(root: Path) -> None:
+    with _owners_lock:
+        held = _owners.pop(root, None)
+        if held is None:
+            return
+        if held[1] > 1:
+            _owners[root] = (held[0], held[1] - 1)
+        else:
+            held[0].release()
 
 
 class EdgeIndex:
@@ -36,12 +75,19 @@ class EdgeIndex:
     mode = "edge"
 
     def __init__(
-        self, root: Path, *, optimize_unindexed: int = OPTIMIZE_UNINDEXED, hnsw_ef: int = HNSW_EF
+        self,
+        root: Path,
+        *,
+        optimize_unindexed: int = OPTIMIZE_UNINDEXED,
+        hnsw_ef: int = HNSW_EF,
+        wait_s: float = 0.0,
     ) -> None:
         import qdrant_edge  # noqa: F401  (fail here, at wiring time, if it is missing)
 
         self.root = root
         self.where = str(root)
+        self.wait_s = wait_s
+        self._owner = False
         self.optimize_unindexed = optimize_unindexed
         self.hnsw_ef = hnsw_ef
         self._shards: dict[str, Any] = {}
@@ -63,6 +109,8 @@ class EdgeIndex:
 
     def drop_collection(self, name: str) -> None:
         path = self._path(name)
+        if path.is_dir():
+            self._own()
         with self._lock:
             shard = self._shards.pop(name, None)
             self._written.discard(name)
@@ -216,13 +264,17 @@ class EdgeIndex:
         with self._lock:
             shards, self._shards = dict(self._shards), {}
             written, self._written = set(self._written), set()
-        for name, shard in shards.items():
-            shard.flush()
-            shard.close()
-            if name in written:
-                # best effort: another process may have opened it in between
-                with contextlib.suppress(Exception):
-                    EdgeShard.load(str(self._path(name))).close()
+        try:
+            for name, shard in shards.items():
+                shard.flush()
+                shard.close()
+                if name in written:  # still the owner: nobody else opened it in between
+                    with contextlib.suppress(Exception):
+                        EdgeShard.load(str(self._path(name))).close()
+        finally:
+            if self._owner:
+                self._owner = False
+                _drop_owner(self.root)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -249,6 +301,13 @@ class EdgeIndex:
             raise PermanentError(f"collection name {name!r}: letters, digits, '.', '-', '_'")
         return self.root / name
 
+    def _own(self) -> None:
+        """Become the folder's owner before any shard file is opened (once per object)."""
+        if not self._owner:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _take_owner(self.root, self.wait_s)
+            self._owner = True
+
     def _exists(self, name: str) -> bool:
         return name in self._shards or (self._path(name) / "wal").exists()
 
@@ -260,6 +319,8 @@ class EdgeIndex:
             if shard is not None:
                 return shard
             path = self._path(name)
+            if (path / "wal").exists() or create_dim is not None:
+                self._own()
             try:
                 if (path / "wal").exists():
                     shard = EdgeShard.load(str(path))

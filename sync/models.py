@@ -110,6 +110,10 @@ class PlanItem:
     error: str | None = None
     refresh_stat: bool = False  # unchanged content but new stat: record it
     est_bytes: int = 0
+    # a deleted file that never made it into the checkpoint (it sat in the retry queue): its
+    # write may have reached the index all the same, so its point is looked up by path
+    find_point: bool = False
+    stray: bool = False  # a point no memory accounts for (``point_id``), to remove
 
 
 @dataclass(frozen=True)

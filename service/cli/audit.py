@@ -92,7 +92,8 @@ def _audit(
     thresholds: AuditThresholds,
 ) -> dict[str, Any]:
     """One audit over the index ``ident`` (none opened when it holds no data yet)."""
-    index = open_index(ident, settings, layout) if index_present(ident, layout) else None
+    present = index_present(ident, layout)
+    index = open_index(ident, settings, layout, reader=True) if present else None
     try:
         return audit_store(
             layout,

@@ -35,7 +35,7 @@ def open_for_data(
     """Open the store for a data command; first move its index to the configured backend
     if it lives in another one (a dry run only says it would)."""
     layout, settings = open_store()
-    deps = sync_deps(settings, layout)
+    deps = sync_deps(settings, layout, reader=dry_run)
     if dry_run:
         source = pending_migration(
             layout, deps.index_id, lambda ident: index_present(ident, layout)

@@ -143,7 +143,7 @@ def cmd_ask(args: argparse.Namespace) -> Result:
     t0 = time.perf_counter()
     if index_exists(settings, layout):
         encoder = make_encoder(settings)
-        index = make_index(settings, layout)
+        index = make_index(settings, layout, reader=True)
         try:
             flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
             results = ask(

@@ -245,7 +245,7 @@ class ServiceState:
         return results
 
     def status(self) -> dict[str, Any]:
-        data = store_status(self.layout, self.settings)
+        data = store_status(self.layout, self.settings, _SharedIndex(self._require()[1]))
         data["service"] = {
             "background_sync": self.last_background,
             "background_maintain": self.last_maintain,

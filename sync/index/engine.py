@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import secrets
 import time
@@ -18,6 +19,7 @@ from sync.index.outcome import Outcome
 from sync.index.planner import PlanOptions, must_read_all, plan_sync
 from sync.index.report import build_report, prune_reports, write_report
 from sync.index.scan import scan
+from sync.index.verify import IndexCheck, check_index
 from sync.lock import WriterLock
 from sync.models import Plan, ScannedFile
 from sync.ports import Encoder, VectorIndex
@@ -107,7 +109,15 @@ def _run_locked(
         scope=opts.scope,
         dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
     )
+    check = IndexCheck()
+    if not must_read_all(checkpoint, plan_opts):
+        check = _check(checkpoint, deps, opts)
+        plan_opts = dataclasses.replace(plan_opts, missing=check.missing, strays=check.strays)
+    timings["verify_index"] = round(time.perf_counter() - t, 4)
+    t = time.perf_counter()
     known = {} if must_read_all(checkpoint, plan_opts) else checkpoint.entries
+    if check.missing:  # read them again: their point is rebuilt from the markdown
+        known = {p: e for p, e in known.items() if p not in check.missing}
     scanned = scan(
         layout.memory_dir,
         known,
@@ -134,6 +144,9 @@ def _run_locked(
         list_unchanged=opts.list_unchanged,
         recovered=recovered,
     )
+    report["index_check"] = check.as_dict()
+    if check.problem:
+        report["warnings"].append(check.problem)
     report.update(opts.attachments or {})
     report = redact_data(report)  # error messages may quote a file; paths name hand-made files
     if not opts.dry_run and opts.write_reports:
@@ -142,6 +155,20 @@ def _run_locked(
     if opts.report_path is not None:
         write_report(opts.report_path, report, exact=True)
     return report
+
+
+def _check(checkpoint: Checkpoint, deps: SyncDeps, opts: SyncOptions) -> IndexCheck:
+    """Verify the index against the checkpoint (not for runs limited to some paths)."""
+    if opts.scope is not None:
+        return IndexCheck()
+    return check_index(
+        checkpoint,
+        index_id=deps.index_id,
+        encoder_model=deps.encoder_model,
+        index_exists=deps.index_exists,
+        index_factory=deps.index_factory,
+        repair=not opts.dry_run,
+    )
 
 
 def _execute(

@@ -114,11 +114,17 @@ class Executor:
 
     def _delete(self, items: Sequence[PlanItem], out: Outcome) -> list[ItemResult]:
         results = []
-        live = [i for i in items if i.point_id and self._entry_model(i.path) == self._model(out)]
+        live = [
+            i
+            for i in items
+            if i.point_id and (i.stray or self._entry_model(i.path) == self._model(out))
+        ]
         try:
-            if live and out.collection:
-                index = self._open_index()
-                index.delete(out.collection, [i.point_id for i in live if i.point_id])
+            ids = [i.point_id for i in live if i.point_id]
+            if out.collection and any(i.find_point for i in items):
+                ids += self._unrecorded_points([i for i in items if i.find_point], out.collection)
+            if ids and out.collection:
+                self._open_index().delete(out.collection, ids)
         except Exception as exc:  # boundary: a failed delete is retried next run
             return [self._fail(i, f"index delete failed: {exc}", permanent=False) for i in items]
         for item in items:
@@ -126,6 +132,17 @@ class Executor:
             results.append(ItemResult(item, "done"))
         self.journal.commit()
         return results
+
+    def _unrecorded_points(self, items: Sequence[PlanItem], collection: str) -> list[str]:
+        """Points written for files the checkpoint never recorded (their run failed after the
+        index took them), found by path; never one a recorded memory owns."""
+        owned = {e.point_id for e in self.checkpoint.entries.values()}
+        index = self._open_index()
+        found = []
+        for item in items:
+            hits = index.find_by(collection, "path", item.path, limit=16)
+            found += [h.point_id for h in hits if h.point_id not in owned]
+        return found
 
     def _index_all(
         self, work: Sequence[PlanItem], encoder: Encoder, collection: str
