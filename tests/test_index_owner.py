@@ -126,7 +126,7 @@ def test_kills_of_a_writer_with_readers_beside_it_lose_and_duplicate_nothing(
                 live.add(next_id)
                 next_id += 1
             writer = spawn(layout)
-            time.sleep(rng.uniform(0.2, 0.9))
+            time.sleep(rng.uniform(0.2, 1.6))
             if writer.poll() is None:
                 writer.send_signal(signal.SIGKILL)
                 killed += 1
@@ -145,6 +145,9 @@ def test_kills_of_a_writer_with_readers_beside_it_lose_and_duplicate_nothing(
     assert any("read" in out for out, _ in outputs)  # readers did get in between runs
     assert killed >= 1, (killed, finished)
     _check_consistent(layout)
+    reads = sum(out.count("read") for out, _ in outputs)
+    busy = sum(out.count("busy") for out, _ in outputs)
+    print(f"\n{killed} kills, {finished} runs finished, readers: {reads} reads, {busy} busy")
 
 
 def test_a_deleted_file_that_sat_in_the_retry_queue_loses_its_point(
