@@ -16,8 +16,11 @@ def confined(base: Path, rel: str) -> Path:
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
         raise UnsafePathError(f"{rel!r}: path must be relative and stay inside {base}")
     target = base.joinpath(*pure.parts)
-    resolved_base = base.resolve()
-    resolved = target.resolve()
+    try:
+        resolved_base = base.resolve()
+        resolved = target.resolve()
+    except (RuntimeError, OSError) as exc:  # a symbolic link loop (RuntimeError until 3.13)
+        raise UnsafePathError(f"{rel!r}: cannot be resolved ({exc})") from None
     if resolved != resolved_base and resolved_base not in resolved.parents:
         raise UnsafePathError(f"{rel!r}: resolves outside {base}")
     return target

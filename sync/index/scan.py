@@ -34,7 +34,20 @@ def scan(
         for rel in only:
             confined(memory_dir, rel)  # paths given by a caller, not found by the walk
     rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir)
-    return [_observe(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
+    return [_isolated(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
+
+
+def _isolated(
+    memory_dir: Path, rel: str, entry: IndexedEntry | None, now_ns: int, max_bytes: int
+) -> ScannedFile:
+    """One file's observation; whatever goes wrong with it is that file's error alone."""
+    try:
+        return _observe(memory_dir, rel, entry, now_ns, max_bytes)
+    except Exception as exc:  # boundary: per item
+        archived = rel.startswith(ARCHIVE_FOLDER + "/")
+        return ScannedFile(
+            rel, 0, 0, archived, error=f"cannot be read: {type(exc).__name__}: {exc}"
+        )
 
 
 def _walk(memory_dir: Path) -> list[str]:
