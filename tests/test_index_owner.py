@@ -5,7 +5,6 @@ and a file deleted while it sat in the retry queue takes its point with it."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import signal
@@ -87,13 +86,15 @@ def test_a_writer_waits_for_a_reader_to_finish(layout: StoreLayout) -> None:
     time.sleep(1.0)
     assert writer.poll() is None  # waiting, not failing
     reader.close()
-    out, err = writer.communicate(timeout=120)
+    _, err = writer.communicate(timeout=120)
     assert writer.returncode == 0, err
     assert point_count(layout)[0] == 30
 
 
 def _check_consistent(layout: StoreLayout) -> None:
-    files = sorted(p.relative_to(layout.memory_dir).as_posix() for p in layout.memory_dir.rglob("*.md"))
+    files = sorted(
+        p.relative_to(layout.memory_dir).as_posix() for p in layout.memory_dir.rglob("*.md")
+    )
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     assert sorted(checkpoint.entries) == files
     assert checkpoint.retry == {}
