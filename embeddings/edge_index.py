@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from embeddings.edge_owner import MIN_FREE_BYTES, drop_owner, ensure_room, storage_fault, take_owner
 from embeddings.vectors import dense_of, sparse_of
-from sync.errors import LockBusyError, PermanentError, RetryableError
+from sync.errors import LockBusyError, PermanentError, RetryableError, StorageError
 from sync.lexical import SPARSE_NAME, SparseVec
-from sync.lock import WriterLock
 from sync.ports import IndexPoint, SearchFilter, SearchHit
 
 KEYWORD_FIELDS = ("kind", "tags", "path", "memory_id", "fingerprint", "status")
@@ -31,42 +31,8 @@ OPTIMIZE_UNINDEXED = 20_000
 # measured by scripts/bench_index.py, table in docs/benchmarks.md
 HNSW_EF = 128
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-OWNER_FILE = ".owner.lock"
 WRITER_WAIT_S = 60.0  # a writer outwaits a reader's search or audit
 READER_WAIT_S = 2.0  # a reader gives up quickly when a sync holds the index
-
-# this process's hold on each index folder: several EdgeIndex objects may share it
-_owners: dict[Path, tuple[WriterLock, int]] = {}
-_owners_lock = threading.Lock()
-
-
-def _take_owner(root: Path, wait_s: float) -> None:
-    with _owners_lock:
-        held = _owners.get(root)
-        if held is not None:
-            _owners[root] = (held[0], held[1] + 1)
-            return
-        lock = WriterLock(root / OWNER_FILE)
-        try:
-            lock.acquire(wait_s)
-        except LockBusyError:
-            raise LockBusyError(
-                f"the embedded index {root} is in use by another memsync process (a running "
-                "sync, `memsync serve`, or another command); nothing was opened: wait for it, "
-                "or run `memsync serve` so that every command goes through one owner"
-            ) from None
-        _owners[root] = (lock, 1)
-
-
-def _drop_owner(root: Path) -> None:
-    with _owners_lock:
-        held = _owners.pop(root, None)
-        if held is None:
-            return
-        if held[1] > 1:
-            _owners[root] = (held[0], held[1] - 1)
-        else:
-            held[0].release()
 
 
 class EdgeIndex:
@@ -87,6 +53,7 @@ class EdgeIndex:
         self.root = root
         self.where = str(root)
         self.wait_s = wait_s
+        self.min_free = MIN_FREE_BYTES
         self._owner = False
         self.optimize_unindexed = optimize_unindexed
         self.hnsw_ef = hnsw_ef
@@ -126,6 +93,7 @@ class EdgeIndex:
 
         if not points:
             return
+        self._room()
         shard = self._shard(collection)
         batch = [Point(p.point_id, _vectors(p), dict(p.payload)) for p in points]
         self._write(shard, UpdateOperation.upsert_points(batch))
@@ -136,6 +104,7 @@ class EdgeIndex:
 
         if not point_ids or not self._exists(collection):
             return
+        self._room()
         self._write(self._shard(collection), UpdateOperation.delete_points(list(point_ids)))
         self._written.add(collection)
 
@@ -147,6 +116,7 @@ class EdgeIndex:
         info = shard.info()
         if info.points_count - info.indexed_vectors_count < self.optimize_unindexed:
             return False
+        self._room()
         changed = bool(shard.optimize())
         shard.flush()
         self._written.add(collection)
@@ -274,7 +244,7 @@ class EdgeIndex:
         finally:
             if self._owner:
                 self._owner = False
-                _drop_owner(self.root)
+                drop_owner(self.root)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -301,11 +271,14 @@ class EdgeIndex:
             raise PermanentError(f"collection name {name!r}: letters, digits, '.', '-', '_'")
         return self.root / name
 
+    def _room(self) -> None:
+        ensure_room(self.root, self.min_free)
+
     def _own(self) -> None:
         """Become the folder's owner before any shard file is opened (once per object)."""
         if not self._owner:
             self.root.mkdir(parents=True, exist_ok=True)
-            _take_owner(self.root, self.wait_s)
+            take_owner(self.root, self.wait_s)
             self._owner = True
 
     def _exists(self, name: str) -> bool:
@@ -325,6 +298,7 @@ class EdgeIndex:
                 if (path / "wal").exists():
                     shard = EdgeShard.load(str(path))
                 elif create_dim is not None:
+                    self._room()
                     shard = self._create(path, create_dim)
                     self._written.add(name)
                 else:
@@ -335,8 +309,10 @@ class EdgeIndex:
                         f"the embedded index {path} is open in another memsync process (a "
                         "running `memsync serve` or sync?); wait for it, or use its API"
                     ) from None
-                if isinstance(exc, PermanentError):
+                if isinstance(exc, PermanentError | StorageError):
                     raise
+                if storage_fault(str(exc)):
+                    raise StorageError(f"cannot open the embedded index {path}: {exc}") from exc
                 raise PermanentError(f"cannot open the embedded index {path}: {exc}") from exc
             self._shards[name] = shard
             return shard
@@ -374,7 +350,9 @@ class EdgeIndex:
             shard.flush()  # durable before returning: the checkpoint may now record it
         except Exception as exc:  # boundary: classify what the engine raises
             message = str(exc)
-            if "No space" in message or "WouldBlock" in message or "I/O" in message:
+            if storage_fault(message):
+                raise StorageError(f"embedded index write failed: {message}") from exc
+            if "WouldBlock" in message:
                 raise RetryableError(f"embedded index write failed: {message}") from exc
             raise PermanentError(f"embedded index rejected the write: {message}") from exc
 
@@ -382,7 +360,7 @@ class EdgeIndex:
     def _read(fn: Any) -> Any:
         try:
             return fn()
-        except (PermanentError, RetryableError, LockBusyError):
+        except (PermanentError, RetryableError, LockBusyError, StorageError):
             raise
         except Exception as exc:  # boundary
             raise RetryableError(f"embedded index read failed: {exc}") from exc

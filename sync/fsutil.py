@@ -7,7 +7,9 @@ import os
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from sync.errors import UnsafePathError
+from sync.errors import UnsafePathError, storage_error
+
+TMP_SUFFIX = ".tmp"  # atomic writes' temporary files: .<name>.<random>.tmp
 
 
 def confined(base: Path, rel: str) -> Path:
@@ -27,18 +29,24 @@ def confined(base: Path, rel: str) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, fsync, rename, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write via a temporary file in the same folder, fsync, rename, fsync the folder. A full
+    or failing disk raises StorageError; the old file is then still whole, no temporary left."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise storage_error(exc, path) or exc from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and (full := storage_error(exc, path)) is not None:
+            raise full from None
         raise
     fsync_dir(path.parent)
 

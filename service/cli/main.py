@@ -5,6 +5,7 @@ error, 3 finished with items in the retry queue, 4 lock busy, 5 audit threshold 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import json
 import os
@@ -37,6 +38,8 @@ _MODULES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # a fault in native code (a memory-mapped page on a full disk: SIGBUS) still says where
+    faulthandler.enable()
     args = build_parser().parse_args(argv)
     handler = _handler(args.command)
     try:
@@ -50,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, "LockBusyError", str(exc), EXIT_LOCKED)
     except MemsyncError as exc:
         return _fail(args, type(exc).__name__, str(exc), EXIT_ERROR)
+    except OSError as exc:  # the disk or the file system, said plainly
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(args, "OSError", f"{exc.strerror or exc}{where}", EXIT_ERROR)
     except Exception as exc:  # boundary: report, never a bare traceback unless asked
         if os.environ.get("MEMSYNC_DEBUG"):
             traceback.print_exc()

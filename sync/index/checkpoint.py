@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from sync.errors import CheckpointError
+from sync.errors import CheckpointError, storage_error
 from sync.fsutil import atomic_write_bytes
 from sync.models import EncoderIdentity
 from sync.retry import RetryEntry
@@ -218,17 +218,36 @@ class Journal:
         self._pending.append(op)
 
     def commit(self) -> None:
-        """Write and fsync the pending records."""
+        """Write and fsync the pending records; on a failed write the journal is cut back to
+        where it was (no torn line), and a full disk raises StorageError."""
         if not self._pending:
             return
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
-        self._fh.write("".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self._pending))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        text = "".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self._pending)
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("a", encoding="utf-8")
+            start = self._fh.tell()
+            try:
+                self._fh.write(text)
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError:
+                self._cut(start)
+                raise
+        except OSError as exc:
+            raise storage_error(exc, self.path) or exc from None
         self._pending.clear()
         self.wrote = True
+
+    def _cut(self, size: int) -> None:
+        """Drop a partly written batch (best effort: the replay ignores a torn line anyway)."""
+        fh, self._fh = self._fh, None
+        with contextlib.suppress(OSError):
+            if fh is not None:
+                fh.close()  # may fail again flushing what is buffered; the file is cut below
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, size)
 
     def close(self) -> None:
         if self._fh is not None:

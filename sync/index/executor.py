@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sync.errors import PermanentError
+from sync.errors import PermanentError, StorageError
 from sync.hashing import payload_bytes, text_hash
 from sync.index.checkpoint import Checkpoint, IndexedEntry, Journal, apply_op
 from sync.index.outcome import ItemResult, Outcome, point_payload, remediation
@@ -85,6 +85,8 @@ class Executor:
                 self._timed(
                     out, "optimize", lambda: self._open_index().maintain(out.collection or "")
                 )
+        except StorageError:
+            raise
         except Exception as exc:  # boundary: retried by the next run
             out.warnings.append(f"index housekeeping failed, the next run retries it: {exc}")
         self.journal.commit()
@@ -125,6 +127,8 @@ class Executor:
                 ids += self._unrecorded_points([i for i in items if i.find_point], out.collection)
             if ids and out.collection:
                 self._open_index().delete(out.collection, ids)
+        except StorageError:
+            raise  # the disk, not the item: the run stops
         except Exception as exc:  # boundary: a failed delete is retried next run
             return [self._fail(i, f"index delete failed: {exc}", permanent=False) for i in items]
         for item in items:
@@ -151,6 +155,8 @@ class Executor:
         index = self._open_index()
         try:
             index.ensure_collection(collection, identity.dim)
+        except StorageError:
+            raise
         except Exception as exc:  # boundary: an unreachable index fails the items, not the run
             return [self._fail(i, f"index unavailable: {exc}", permanent=False) for i in work]
         cp = self.checkpoint
@@ -249,12 +255,16 @@ class Executor:
         try:
             future.result()
             return self._commit_batch(items, points, collection)
+        except StorageError:
+            raise
         except Exception:  # boundary: retry one by one to find the failing points
             results = []
             for item, point in zip(items, points, strict=True):
                 try:
                     self._open_index().upsert(collection, [point])
                     results.extend(self._commit_batch([item], [point], collection))
+                except StorageError:
+                    raise
                 except Exception as exc:
                     results.append(
                         self._fail(
