@@ -34,7 +34,7 @@ def test_an_atomic_write_on_a_full_disk_keeps_the_old_file(
     target = tmp_path / "state.json"
     target.write_bytes(b"old and whole")
     monkeypatch.setattr(os, "fsync", _no_space)
-    with pytest.raises(StorageError, match="cannot write .*state.json: No space left"):
+    with pytest.raises(StorageError, match=r"cannot write .*state\.json: No space left"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old and whole"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no .tmp left
@@ -49,7 +49,7 @@ def test_a_journal_batch_that_cannot_be_written_is_cut_back(
     size = journal.path.stat().st_size
     journal.record({"op": "deleted", "path": "b.md"})
     monkeypatch.setattr(os, "fsync", _no_space)
-    with pytest.raises(StorageError, match="journal.jsonl"):
+    with pytest.raises(StorageError, match=r"journal\.jsonl"):
         journal.commit()
     monkeypatch.undo()
     journal.close()
