@@ -5,6 +5,7 @@ error, 3 finished with items in the retry queue, 4 lock busy, 5 audit threshold 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import importlib
 import json
@@ -39,7 +40,8 @@ _MODULES = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     # a fault in native code (a memory-mapped page on a full disk: SIGBUS) still says where
-    faulthandler.enable()
+    with contextlib.suppress(ValueError, OSError):  # no real stderr (captured in tests)
+        faulthandler.enable()
     args = build_parser().parse_args(argv)
     handler = _handler(args.command)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import UsageError
+from sync.fsutil import TMP_SUFFIX
 from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.index.executor import Executor
 from sync.index.outcome import Outcome
@@ -118,13 +119,17 @@ def _run_locked(
     known = {} if must_read_all(checkpoint, plan_opts) else checkpoint.entries
     if check.missing:  # read them again: their point is rebuilt from the markdown
         known = {p: e for p, e in known.items() if p not in check.missing}
+    leftovers: list[Path] = []
     scanned = scan(
         layout.memory_dir,
         known,
         now_ns=time.time_ns(),
         max_bytes=deps.max_file_bytes,
         only=opts.scope,
+        leftovers=leftovers,
     )
+    if not (opts.dry_run or opts.ignore_lock):  # no other writer is half-way through a file
+        _remove_leftovers(layout, leftovers)
     timings["scan"] = round(time.perf_counter() - t, 4)
     plan = plan_sync(scanned, checkpoint, plan_opts, started)
     outcome: Outcome | None = None
@@ -155,6 +160,16 @@ def _run_locked(
     if opts.report_path is not None:
         write_report(opts.report_path, report, exact=True)
     return report
+
+
+def _remove_leftovers(layout: StoreLayout, found: list[Path]) -> None:
+    """Temporary files of atomic writes whose process was killed (memory/, state/, reports/)."""
+    for folder in (layout.state_dir, layout.reports_dir):
+        if folder.is_dir():
+            found.extend(folder.glob(f".*{TMP_SUFFIX}"))
+    for path in found:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _check(checkpoint: Checkpoint, deps: SyncDeps, opts: SyncOptions) -> IndexCheck:

@@ -230,6 +230,8 @@ def _maintain_markdown(report: dict[str, Any]) -> str:
         ]
     for a in report["archives"]:
         lines.append(f"- archive `{a['path']}`: {a['reason']}")
+    if report.get("status") == "applying":
+        lines += ["", "Status: applying (written before the first move; a killed run stops here)"]
     if not report["dry_run"]:
         lines += ["", f"Undo: `memsync maintain --undo {report['run_id']}`"]
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import MemoryFileError, UnsafePathError
-from sync.fsutil import confined
+from sync.fsutil import TMP_SUFFIX, confined
 from sync.hashing import content_hash, raw_hash
 from sync.index.checkpoint import IndexedEntry
 from sync.models import ARCHIVE_FOLDER, ScannedFile
@@ -28,12 +28,14 @@ def scan(
     now_ns: int,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     only: Iterable[str] | None = None,
+    leftovers: list[Path] | None = None,
 ) -> list[ScannedFile]:
-    """Observe every ``*.md`` under memory/: stat first, read and hash only what may differ."""
+    """Observe every ``*.md`` under memory/: stat first, read and hash only what may differ.
+    ``leftovers`` collects the temporary files of atomic writes a killed process left."""
     if only is not None:
         for rel in only:
             confined(memory_dir, rel)  # paths given by a caller, not found by the walk
-    rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir)
+    rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir, leftovers)
     return [_isolated(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
 
 
@@ -50,7 +52,7 @@ def _isolated(
         )
 
 
-def _walk(memory_dir: Path) -> list[str]:
+def _walk(memory_dir: Path, leftovers: list[Path] | None) -> list[str]:
     found: list[str] = []
     if not memory_dir.is_dir():
         return found
@@ -58,7 +60,9 @@ def _walk(memory_dir: Path) -> list[str]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel_folder = os.path.relpath(folder, memory_dir)
         for name in files:
-            if name.endswith(".md") and not name.startswith("."):
+            if leftovers is not None and name.startswith(".") and name.endswith(TMP_SUFFIX):
+                leftovers.append(Path(folder, name))
+            elif name.endswith(".md") and not name.startswith("."):
                 rel = name if rel_folder == "." else f"{rel_folder}/{name}"
                 found.append(rel.replace(os.sep, "/"))
     found.sort()
