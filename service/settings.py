@@ -79,6 +79,7 @@ _ENV = {
     "MEMSYNC_QDRANT_MODE": "qdrant_mode",
     "MEMSYNC_LLM_MODEL": "llm_model",
     "MEMSYNC_LLM_API_BASE": "llm_api_base",
+    "MEMSYNC_TIMEZONE": "daily_timezone",
 }
 
 
@@ -151,7 +152,38 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
 
 
+def _validate_numbers(s: Settings) -> None:
+    if s.max_file_bytes < 1024:
+        raise ConfigError(
+            f"max_file_bytes={s.max_file_bytes}: must be at least 1024 (1 KiB); the default, "
+            f"{DEFAULT_MAX_FILE_BYTES}, suits memories"
+        )
+    if not 0 <= s.service_port <= 65535:
+        raise ConfigError(f"[service] port={s.service_port}: choose 0..65535 (0 picks a free one)")
+    for name in ("service_sync_interval_min", "maintain_interval_min", "retry_base_delay_s"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{name}={getattr(s, name)}: must not be negative (0 turns it off)")
+    if s.qdrant_timeout_s <= 0 or s.llm_timeout_s <= 0 or s.dedup_neighbours < 1:
+        raise ConfigError("timeouts must be positive and [dedup] neighbours at least 1")
+
+
+def _validate_zone(name: str) -> None:
+    import zoneinfo
+
+    if not name:
+        return
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"[daily] timezone / MEMSYNC_TIMEZONE {name!r}: not a known IANA time zone; use a "
+            "name like 'Europe/Paris' or 'UTC'"
+        ) from None
+
+
 def _validate(s: Settings) -> None:
+    _validate_numbers(s)
+    _validate_zone(s.daily_timezone)
     if s.batch_size < 1 or s.batch_size > 4096:
         raise ConfigError(f"batch_size={s.batch_size}: choose 1..4096 (64 is fastest on CPU)")
     if s.qdrant_mode not in ("edge", "local", "memory"):

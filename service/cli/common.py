@@ -11,6 +11,7 @@ from service.http.client import Remote, find_service
 from service.settings import Settings, load_settings, locate_store
 from service.wiring import (
     index_present,
+    open_index,
     prepare_index,
     sync_deps,
 )
@@ -47,6 +48,8 @@ def open_for_data(
                 file=sys.stderr,
             )
             deps.index_id = source
+            deps.index_exists = lambda: index_present(source, layout)
+            deps.index_factory = lambda: open_index(source, settings, layout, reader=True)
         if pending_upgrade(
             load_checkpoint(layout.checkpoint_path, layout.journal_path), deps.collection_prefix
         ):

@@ -96,6 +96,10 @@ class Checkpoint:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        for key, kind in _SECTIONS.items():
+            if key in data and not isinstance(data[key], kind):
+                found = "null" if data[key] is None else type(data[key]).__name__
+                raise ValueError(f"{key!r} must be {_KIND_NAMES[kind]}, found {found}")
         encoder = data.get("encoder")
         return cls(
             encoder=EncoderIdentity(**encoder) if encoder else None,
@@ -113,6 +117,17 @@ class Checkpoint:
         )
 
 
+_SECTIONS: dict[str, type] = {
+    "memories": dict,
+    "retry_queue": dict,
+    "ignored": dict,
+    "stale_collections": list,
+    "sources": dict,
+    "source_retry_queue": dict,
+}
+_KIND_NAMES = {dict: "an object", list: "a list"}
+
+
 def _source(data: dict[str, Any]) -> SourceEntry:
     return SourceEntry(**{**data, "memories": tuple(data.get("memories", ()))})
 
@@ -127,10 +142,12 @@ def load_checkpoint(checkpoint_path: Path, journal_path: Path) -> Checkpoint:
     if checkpoint_path.exists():
         try:
             data = json.loads(checkpoint_path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("version") != VERSION:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if data.get("version") != VERSION:
                 raise ValueError(f"unsupported layout (version {data.get('version')!r})")
             checkpoint = Checkpoint.from_json(data)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CheckpointError(
                 f"{checkpoint_path}: cannot read the checkpoint ({exc}). It is derived data: "
                 "move it aside and run `memsync sync --force` to rebuild it from the markdown."
@@ -150,7 +167,7 @@ def replay_journal(checkpoint: Checkpoint, journal_path: Path) -> int:
             try:
                 apply_op(checkpoint, json.loads(line))
                 applied += 1
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 checkpoint.warnings.append(
                     f"{journal_path}:{lineno}: skipped bad journal line ({exc})"
                 )
