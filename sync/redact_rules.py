@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 MARK = "[REDACTED:"
 
@@ -334,11 +335,13 @@ def library_rules() -> tuple[Rule, ...]:
     except ImportError:  # pragma: no cover - a pinned dependency; our own rules still apply
         return ()
     rules = []
-    for secret_type, cls in sorted(get_mapping_from_secret_type_to_class().items()):
+    detectors: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    for secret_type, cls in sorted(detectors.items()):
         if cls.__name__ in _LIBRARY_SKIP or not issubclass(cls, RegexBasedDetector):
             continue
         hints, ihints = _LIBRARY_HINTS.get(cls.__name__, ((), ()))
         kind = re.sub(r"[^a-z0-9]+", "_", secret_type.lower()).strip("_")
-        for pattern in cls.denylist:
+        patterns: Iterable[re.Pattern[str]] = cls.denylist
+        for pattern in patterns:
             rules.append(Rule(kind, pattern, hints, _library_fix, ihints))
     return tuple(rules)

@@ -75,7 +75,8 @@ class Guard:
 
     async def _read(self, receive: Receive) -> tuple[bytes, bool]:
         """The whole body, or (what was read, False) once it passes the limit."""
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

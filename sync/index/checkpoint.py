@@ -125,7 +125,7 @@ _SECTIONS: dict[str, type] = {
     "sources": dict,
     "source_retry_queue": dict,
 }
-_KIND_NAMES = {dict: "an object", list: "a list"}
+_KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
 
 
 def _source(data: dict[str, Any]) -> SourceEntry:

@@ -73,14 +73,10 @@ def check_index(
         index.close()
     missing = frozenset(p for pid, p in expected.items() if pid not in ids)
     strays = tuple(sorted(ids - expected.keys()))
-    parts = []
+    parts: list[str] = []
     if missing:
         parts.append(f"{len(missing)} memory(ies) without a point are re-indexed from the markdown")
     if strays:
         parts.append(f"{len(strays)} point(s) without a memory file are removed")
-    problem = (
-        f"the index held {points} points for {len(expected)} memories: " + "; ".join(parts)
-        if parts
-        else None
-    )
-    return IndexCheck(len(expected), points, missing, strays, problem)
+    summary = f"the index held {points} points for {len(expected)} memories: " + "; ".join(parts)
+    return IndexCheck(len(expected), points, missing, strays, summary if parts else None)
