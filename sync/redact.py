@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sync.models import Memory
-from sync.redact_rules import COMMAND_LINE, MARK, PROVIDERS, Rule, library_rules
+from sync.redact_rules import COMMAND_LINE, MARK, PROVIDERS, TOKEN, Rule, library_rules
 
 
 def _tag(kind: str) -> str:
@@ -262,38 +262,44 @@ def _apply(rule: Rule, text: str, counts: dict[str, int]) -> str:
 @dataclasses.dataclass(frozen=True)
 class _Catalog:
     """Every rule in order, and which rules each hint wakes up (one substring test per hint,
-    not per rule)."""
+    not per rule; most hints only in the text's long words)."""
 
     rules: tuple[Rule, ...]
-    hints: dict[str, tuple[int, ...]]
+    in_words: dict[str, tuple[int, ...]]
+    anywhere: dict[str, tuple[int, ...]]
     ihints: dict[str, tuple[int, ...]]
     always: tuple[int, ...]
 
     def wanted(self, text: str, lower: str) -> list[Rule]:
         chosen = set(self.always)
-        for hint, idx in self.hints.items():
-            if hint in text:
-                chosen.update(idx)
-        for hint, idx in self.ihints.items():
-            if hint in lower:
-                chosen.update(idx)
+        words = "\n".join(TOKEN.findall(text))
+        for hints, where in ((self.in_words, words), (self.anywhere, text), (self.ihints, lower)):
+            for hint, idx in hints.items():
+                if hint in where:
+                    chosen.update(idx)
         return [self.rules[i] for i in sorted(chosen)]
 
 
 @functools.cache
 def _catalog() -> _Catalog:
     rules = (*PROVIDERS, *COMMAND_LINE, *library_rules())
-    hints: dict[str, list[int]] = {}
+    in_words: dict[str, list[int]] = {}
+    anywhere: dict[str, list[int]] = {}
     ihints: dict[str, list[int]] = {}
     for i, rule in enumerate(rules):
         for h in rule.hints:
-            hints.setdefault(h, []).append(i)
+            (anywhere if rule.anywhere else in_words).setdefault(h, []).append(i)
         for h in rule.ihints:
             ihints.setdefault(h, []).append(i)
+
+    def frozen(d: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
+        return {h: tuple(v) for h, v in d.items()}
+
     return _Catalog(
         rules,
-        {h: tuple(v) for h, v in hints.items()},
-        {h: tuple(v) for h, v in ihints.items()},
+        frozen(in_words),
+        frozen(anywhere),
+        frozen(ihints),
         tuple(i for i, r in enumerate(rules) if not r.hints and not r.ihints),
     )
 

@@ -23,13 +23,20 @@ Replacer = Callable[[re.Match[str]], str | None]
 class Rule:
     """One secret pattern. ``fix`` None replaces the whole match; a fix returns None to keep
     the match, ``""`` to replace all of it, or ``"\\0<group>"`` to replace only that group.
-    ``hints``: substrings one of which must occur (``ihints``: the same, ignoring case)."""
+    ``hints``: substrings one of which must occur (``ihints``: the same, ignoring case) — in
+    a long word (``TOKEN``: the rule's match lies inside one), or ``anywhere`` in the text."""
 
     kind: str
     pattern: re.Pattern[str]
     hints: tuple[str, ...] = ()
     fix: Replacer | None = None
     ihints: tuple[str, ...] = ()
+    anywhere: bool = False
+
+
+# the words a provider key lives in: hints of the rules that are not ``anywhere`` are looked
+# up only in these (a quarter of a transcript's text), not in the whole text
+TOKEN = re.compile(r"[A-Za-z0-9_\-.+/=~$:@%]{12,}")
 
 
 def has_digit_and_letter(s: str) -> bool:
@@ -55,8 +62,10 @@ def keep_group(group: str = "secret", random: bool = False) -> Replacer:
     return fix
 
 
-def _r(kind: str, pattern: str, *hints: str, fix: Replacer | None = None) -> Rule:
-    return Rule(kind, re.compile(pattern), hints, fix)
+def _r(
+    kind: str, pattern: str, *hints: str, fix: Replacer | None = None, anywhere: bool = False
+) -> Rule:
+    return Rule(kind, re.compile(pattern), hints, fix, anywhere=anywhere)
 
 
 _PEM = (
@@ -73,10 +82,15 @@ _URL = (
 _Q = r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'|;&]+)"  # a shell word
 
 PROVIDERS: tuple[Rule, ...] = (
-    _r("private_key", _PEM, "PRIVATE KEY"),
-    _r("private_key", r"PuTTY-User-Key-File-\d+:[\s\S]*?Private-MAC: *[0-9a-fA-F]+", "PuTTY-"),
+    _r("private_key", _PEM, "PRIVATE KEY", anywhere=True),
+    _r(
+        "private_key",
+        r"PuTTY-User-Key-File-\d+:[\s\S]*?Private-MAC: *[0-9a-fA-F]+",
+        "PuTTY-",
+        anywhere=True,
+    ),
     _r("age_secret_key", r"\bAGE-SECRET-KEY-1[0-9A-Z]{50,70}", "AGE-SECRET-KEY-"),
-    _r("url_password", _URL, "://", fix=keep_group()),
+    _r("url_password", _URL, "://", fix=keep_group(), anywhere=True),
     _r(
         "auth_header",
         r"(?i)\b(?:authorization|proxy-authorization)(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?"
@@ -84,12 +98,14 @@ PROVIDERS: tuple[Rule, ...] = (
         "uthorization",
         "UTHORIZATION",
         fix=keep_group(),
+        anywhere=True,
     ),
     _r(
         "auth_header",
         r"\b[Bb]earer\s+(?P<secret>[A-Za-z0-9._~+/-]{20,}=*)",
         "earer",
         fix=keep_group(random=True),
+        anywhere=True,
     ),
     # language models
     _r("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", "sk-ant-"),
@@ -135,6 +151,7 @@ PROVIDERS: tuple[Rule, ...] = (
         "ecret",
         "ECRET",
         fix=keep_group(),
+        anywhere=True,
     ),
     _r("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", "AIza"),
     _r(
@@ -165,7 +182,8 @@ PROVIDERS: tuple[Rule, ...] = (
     _r(
         "flyio_token",
         r"\b(?:FlyV1 fm\d_[A-Za-z0-9+/=_,-]{20,}|fo1_[A-Za-z0-9_-]{40,})",
-        "FlyV1",
+        "fm1_",
+        "fm2_",
         "fo1_",
     ),
     _r("planetscale_token", r"\bpscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{30,}", "pscale_"),
@@ -236,6 +254,7 @@ COMMAND_LINE: tuple[Rule, ...] = (
         "mysql",
         "mariadb",
         fix=keep_group(),
+        anywhere=True,
     ),
     _r(
         "cli_password",
@@ -243,13 +262,21 @@ COMMAND_LINE: tuple[Rule, ...] = (
         rf"\s+login\b[^\n|;&]*?\s(?:-p|--password)(?:[ \t]+|=)(?P<secret>{_Q})",
         " login",
         fix=keep_group(),
+        anywhere=True,
     ),
-    _r("cli_password", rf"\bsshpass\s+-p\s*(?P<secret>{_Q})", "sshpass", fix=keep_group()),
+    _r(
+        "cli_password",
+        rf"\bsshpass\s+-p\s*(?P<secret>{_Q})",
+        "sshpass",
+        fix=keep_group(),
+        anywhere=True,
+    ),
     _r(
         "cli_password",
         rf"\bredis-cli\b[^\n|;&]*?\s(?:-a|--pass)\s+(?P<secret>{_Q})",
         "redis-cli",
         fix=keep_group(),
+        anywhere=True,
     ),
     _r(
         "cli_password",
@@ -258,21 +285,36 @@ COMMAND_LINE: tuple[Rule, ...] = (
         "-u",
         "--user",
         fix=keep_group(),
+        anywhere=True,
     ),
-    _r("cli_password", r"-pass(?:in|out)?\s+pass:(?P<secret>\S+)", "pass:", fix=keep_group()),
+    _r(
+        "cli_password",
+        r"-pass(?:in|out)?\s+pass:(?P<secret>\S+)",
+        "pass:",
+        fix=keep_group(),
+        anywhere=True,
+    ),
     _r(
         "cli_password",
         r"\bldap\w*\b[^\n|;&]*?\s-w\s+(?P<secret>" + _Q + ")",
         "ldap",
         fix=keep_group(),
+        anywhere=True,
     ),
     _r(
         "cli_password",
         r"\b(?:smbclient|rpcclient|smbmap)\b[^\n|;&]*?\s-U\s+[\"']?[^\s%\"']+%(?P<secret>[^\s\"']+)",
         "-U",
         fix=keep_group(),
+        anywhere=True,
     ),
-    _r("cli_password", r"\bvault\s+login\s+(?!-)(?P<secret>\S{20,})", "vault", fix=keep_group()),
+    _r(
+        "cli_password",
+        r"\bvault\s+login\s+(?!-)(?P<secret>\S{20,})",
+        "vault",
+        fix=keep_group(),
+        anywhere=True,
+    ),
 )
 
 # detect-secrets' detectors that are not provider formats (ours cover them better) or are
@@ -340,8 +382,9 @@ def library_rules() -> tuple[Rule, ...]:
         if cls.__name__ in _LIBRARY_SKIP or not issubclass(cls, RegexBasedDetector):
             continue
         hints, ihints = _LIBRARY_HINTS.get(cls.__name__, ((), ()))
+        in_words = not ihints and all(TOKEN.fullmatch(h * 12) for h in hints)
         kind = re.sub(r"[^a-z0-9]+", "_", secret_type.lower()).strip("_")
         patterns: Iterable[re.Pattern[str]] = cls.denylist
         for pattern in patterns:
-            rules.append(Rule(kind, pattern, hints, _library_fix, ihints))
+            rules.append(Rule(kind, pattern, hints, _library_fix, ihints, anywhere=not in_words))
     return tuple(rules)
