@@ -11,6 +11,7 @@ from embeddings.encoder import canonical_model_name
 from service.settings import Settings
 from sync.care.maintain import MaintainPolicy
 from sync.dedup import DedupThresholds
+from sync.fsutil import tree_seal
 from sync.index.checkpoint import Checkpoint, load_checkpoint
 from sync.index.engine import SyncDeps, writer_lock
 from sync.index.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
@@ -66,6 +67,12 @@ def index_present(ident: str, layout: StoreLayout) -> bool:
     """Whether an index holds data worth opening (opening a fresh embedded one creates it)."""
     folder = embedded_folder(ident, layout)
     return folder is None or folder.exists()
+
+
+def index_seal(ident: str, layout: StoreLayout) -> str | None:
+    """A signature of an embedded index's files; None for a server or in-memory index."""
+    folder = embedded_folder(ident, layout)
+    return tree_seal(folder, skip=(".owner.lock",)) if folder is not None else None
 
 
 def index_exists(settings: Settings, layout: StoreLayout) -> bool:
@@ -139,6 +146,7 @@ def sync_deps(settings: Settings, layout: StoreLayout, *, reader: bool = False) 
         encoder_factory=lambda: make_encoder(settings),
         index_factory=lambda: make_index(settings, layout, reader=reader),
         index_exists=lambda: index_exists(settings, layout),
+        index_seal=lambda: index_seal(index_id(settings), layout),
         index_id=index_id(settings),
         collection_prefix=settings.collection,
         policy=RetryPolicy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -57,3 +58,32 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+SEAL_READ_BYTES = 64 * 1024
+
+
+def tree_seal(folder: Path, skip: tuple[str, ...] = ()) -> str | None:
+    """A signature of the files under ``folder``: names and sizes, and the bytes of the small
+    ones (an index's metadata; its big memory-mapped files are preallocated, and opening it
+    rewrites files without changing them, so modification times would not do). None when
+    the folder does not exist."""
+    if not folder.is_dir():
+        return None
+    parts = []
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name in skip:
+                continue
+            path = os.path.join(root, name)
+            try:
+                size = os.stat(path).st_size
+                digest = ""
+                if size <= SEAL_READ_BYTES:
+                    with open(path, "rb") as fh:
+                        digest = hashlib.blake2b(fh.read(), digest_size=8).hexdigest()
+            except FileNotFoundError:
+                continue
+            parts.append(f"{os.path.relpath(path, folder)}\0{size}\0{digest}")
+    parts.sort()
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()

@@ -281,8 +281,8 @@ class _Catalog:
 
 
 @functools.cache
-def _catalog() -> _Catalog:
-    rules = (*PROVIDERS, *COMMAND_LINE, *library_rules())
+def _catalog(second_net: bool = True) -> _Catalog:
+    rules = (*PROVIDERS, *COMMAND_LINE, *(library_rules() if second_net else ()))
     in_words: dict[str, list[int]] = {}
     anywhere: dict[str, list[int]] = {}
     ihints: dict[str, list[int]] = {}
@@ -327,15 +327,17 @@ _PROSE_WORDS_GATE = (
 MIN_SECRET_TEXT = 6  # "pwd=ab" is the shortest text that can hold a secret we redact
 
 
-def redact(text: str) -> tuple[str, dict[str, int]]:
-    """``text`` with every secret found replaced by ``[REDACTED:<kind>]``, and counts per kind."""
+def redact(text: str, *, second_net: bool = True) -> tuple[str, dict[str, int]]:
+    """``text`` with every secret found replaced by ``[REDACTED:<kind>]``, and counts per kind.
+    ``second_net`` False skips detect-secrets' detectors (and their import): for text built
+    from what was already redacted, such as a run's report."""
     counts: dict[str, int] = {}
     if not text:
         return text, counts
     if len(text) < MIN_SECRET_TEXT:
         return text, counts
     lower = text.lower()
-    for rule in _catalog().wanted(text, lower):
+    for rule in _catalog(second_net).wanted(text, lower):
         text = _apply(rule, text, counts)
     if counts:
         lower = text.lower()
@@ -371,16 +373,17 @@ def redact_memory(memory: Memory) -> tuple[Memory, dict[str, int]]:
 
 
 def redact_data(data: Any) -> Any:
-    """JSON-like ``data`` with every string (keys too) redacted; ``data`` itself when nothing
-    in it needs redacting (one pass over its JSON text decides)."""
-    if not redact(json.dumps(data, ensure_ascii=False, default=str))[1]:
+    """A run's report (JSON-like, built from redacted memories; error messages and the names
+    of hand-made files may still quote a secret) with every string redacted by our own rules;
+    ``data`` itself when nothing needs it (one pass over its JSON text decides)."""
+    if not redact(json.dumps(data, ensure_ascii=False, default=str), second_net=False)[1]:
         return data
     return _walk(data)
 
 
 def _walk(value: Any) -> Any:
     if isinstance(value, str):
-        return redact(value)[0]
+        return redact(value, second_net=False)[0]
     if isinstance(value, dict):
         return {_walk(k) if isinstance(k, str) else k: _walk(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

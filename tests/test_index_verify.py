@@ -13,6 +13,7 @@ import pytest
 from embeddings.edge_index import EdgeIndex
 from service.settings import Settings
 from service.status import store_status
+from service.wiring import index_seal
 from sync.hashing import point_id
 from sync.index.engine import SyncDeps, SyncOptions, run_sync
 from sync.ports import IndexPoint
@@ -42,10 +43,14 @@ def test_a_lost_or_damaged_index_is_noticed_and_rebuilt(
     layout: StoreLayout, make_deps: Callable[..., SyncDeps], damage: str
 ) -> None:
     seed(layout)
-    deps = make_deps()
+    deps = make_deps(index_seal=lambda: index_seal("edge", layout))
     first = run_sync(layout, SyncOptions(), deps)
     assert first["counts"]["added"] == N and first["index_check"]["points"] is None
     assert status_problem(layout) is None
+    # nothing touched the index since: the seal says so, no need to open it
+    quiet = run_sync(layout, SyncOptions(), deps)
+    assert quiet["index_check"]["unchanged_since_last_run"] is True
+    assert "open_index" not in quiet["timings_s"]
     collection = next(p for p in layout.qdrant_edge_dir.iterdir() if p.is_dir())
     if damage == "folder":
         shutil.rmtree(layout.qdrant_edge_dir)
@@ -66,8 +71,11 @@ def test_a_lost_or_damaged_index_is_noticed_and_rebuilt(
     total, ids = point_count(layout)
     assert total == N and ids == {point_id(f"n{i}") for i in range(N)}
     again = run_sync(layout, SyncOptions(), deps)
-    assert again["counts"]["unchanged"] == N and again["index_check"]["points"] == N
-    assert again["warnings"] == [] and status_problem(layout) is None
+    assert again["counts"]["unchanged"] == N and again["warnings"] == []
+    assert again["index_check"]["unchanged_since_last_run"] is True
+    assert status_problem(layout) is None
+    counted = run_sync(layout, SyncOptions(), make_deps())  # without a seal: counted
+    assert counted["index_check"]["points"] == N
 
 
 def test_points_without_a_memory_are_removed(

@@ -11,6 +11,7 @@ from service.http.client import Remote, find_service
 from service.settings import Settings, load_settings, locate_store
 from service.wiring import (
     index_present,
+    index_seal,
     open_index,
     prepare_index,
     sync_deps,
@@ -50,6 +51,7 @@ def open_for_data(
             deps.index_id = source
             deps.index_exists = lambda: index_present(source, layout)
             deps.index_factory = lambda: open_index(source, settings, layout, reader=True)
+            deps.index_seal = lambda: index_seal(source, layout)
         if pending_upgrade(
             load_checkpoint(layout.checkpoint_path, layout.journal_path), deps.collection_prefix
         ):

@@ -71,6 +71,7 @@ class Checkpoint:
     last_run: dict[str, Any] | None = None
     sources: dict[str, SourceEntry] = field(default_factory=dict)
     source_retry: dict[str, RetryEntry] = field(default_factory=dict)
+    index_seal: str | None = None  # the index files as the last run left them (verify.py)
     warnings: list[str] = field(default_factory=list)  # not stored: what loading noticed
 
     @property
@@ -92,6 +93,7 @@ class Checkpoint:
             "last_run": self.last_run,
             "sources": {k: vars(e) for k, e in sorted(self.sources.items())},
             "source_retry_queue": {k: vars(r) for k, r in sorted(self.source_retry.items())},
+            "index_seal": self.index_seal,
         }
 
     @classmethod
@@ -114,6 +116,7 @@ class Checkpoint:
             source_retry={
                 k: RetryEntry(**r) for k, r in data.get("source_retry_queue", {}).items()
             },
+            index_seal=data.get("index_seal") if isinstance(data.get("index_seal"), str) else None,
         )
 
 

@@ -51,6 +51,8 @@ class SyncDeps:
     encoder_factory: Callable[[], Encoder]
     index_factory: Callable[[], VectorIndex]
     index_exists: Callable[[], bool] = lambda: True  # False: nothing to open (embedded, fresh)
+    # a signature of the embedded index's files (sync.fsutil.tree_seal); None: no such thing
+    index_seal: Callable[[], str | None] = lambda: None
     index_id: str = "local"  # recorded in the checkpoint; a change re-indexes everything
     collection_prefix: str = "memsync"
     # a dry run that precedes a collection upgrade plans as if it were done (vectors reused)
@@ -111,7 +113,8 @@ def _run_locked(
         dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
     )
     check = IndexCheck()
-    if not must_read_all(checkpoint, plan_opts):
+    sealed = checkpoint.index_seal is not None and checkpoint.index_seal == deps.index_seal()
+    if not must_read_all(checkpoint, plan_opts) and not sealed:
         check = _check(checkpoint, deps, opts)
         plan_opts = dataclasses.replace(plan_opts, missing=check.missing, strays=check.strays)
     timings["verify_index"] = round(time.perf_counter() - t, 4)
@@ -149,7 +152,7 @@ def _run_locked(
         list_unchanged=opts.list_unchanged,
         recovered=recovered,
     )
-    report["index_check"] = check.as_dict()
+    report["index_check"] = {**check.as_dict(), "unchanged_since_last_run": sealed}
     if check.problem:
         report["warnings"].append(check.problem)
     report.update(opts.attachments or {})
@@ -216,8 +219,10 @@ def _execute(
         journal.close()
         executor.close()
     outcome.warnings.extend(checkpoint.warnings)
-    if journal.wrote or recovered:
+    seal = deps.index_seal()  # the index as this run leaves it, closed: the next run's check
+    if journal.wrote or recovered or seal != checkpoint.index_seal:
         checkpoint.last_run = {"finished": now.isoformat()}
+        checkpoint.index_seal = seal
         save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
     return outcome
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from sync.care.audit import audit_store
 from sync.models import Memory
 from sync.redact import redact, redact_memory
+from sync.store import StoreLayout
+from tests.conftest import write_memory_file
 from tests.sync.secret_corpus import ORDINARY, PLANTED
 
 
@@ -79,3 +82,14 @@ def test_a_memory_is_redacted_field_by_field() -> None:
     assert redact_memory(clean) == (clean, {})
     plain = Memory(id="m2", kind="note", title="Plain", body="nothing here")
     assert redact_memory(plain)[0] is plain
+
+
+def test_audit_finds_every_planted_kind_in_files(layout: StoreLayout) -> None:
+    """`memsync audit` uses the same rules: each file holding a planted secret is listed."""
+    for i, (_, template, secret) in enumerate(PLANTED):
+        text = template.format(s=secret)
+        write_memory_file(layout, f"notes/n{i:03d}.md", f"# Note {i}\n\n{text}\n")
+    write_memory_file(layout, "notes/clean.md", "# Clean\n\n" + "\n".join(ORDINARY) + "\n")
+    report = audit_store(layout, None)
+    flagged = {f["path"] for f in report["secrets"]}
+    assert flagged == {f"notes/n{i:03d}.md" for i in range(len(PLANTED))}
