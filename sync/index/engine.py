@@ -112,7 +112,7 @@ def _run_locked(
         scope=opts.scope,
         dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
     )
-    check = IndexCheck()
+    check = IndexCheck(expected=len(checkpoint.entries))
     sealed = checkpoint.index_seal is not None and checkpoint.index_seal == deps.index_seal()
     if not must_read_all(checkpoint, plan_opts) and not sealed:
         check = _check(checkpoint, deps, opts)
