@@ -1,8 +1,10 @@
 """Qdrant's in-process engine (qdrant-edge) behind ``sync.ports.VectorIndex``.
 
 One edge shard per collection, in ``<root>/<collection>/``. Writes are flushed before
-``upsert``/``delete`` return, so the checkpoint only ever records durable points. A shard
-admits one process: a second open fails, and is reported as a busy store.
+``upsert``/``delete`` return, so the checkpoint only ever records durable points. The folder
+has one owner process at a time: ``<root>/.owner.lock`` is taken before any shard file is
+opened (a second process opening a shard that is being written corrupts it), waiting up to
+``wait_s`` for a holder; a process that still cannot have it touches nothing (busy store).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from embeddings.edge_owner import MIN_FREE_BYTES, drop_owner, ensure_room, storage_fault, take_owner
 from embeddings.vectors import dense_of, sparse_of
-from sync.errors import LockBusyError, PermanentError, RetryableError
+from sync.errors import LockBusyError, PermanentError, RetryableError, StorageError
 from sync.lexical import SPARSE_NAME, SparseVec
 from sync.ports import IndexPoint, SearchFilter, SearchHit
 
@@ -28,6 +31,8 @@ OPTIMIZE_UNINDEXED = 20_000
 # measured by scripts/bench_index.py, table in docs/benchmarks.md
 HNSW_EF = 128
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+WRITER_WAIT_S = 60.0  # a writer outwaits a reader's search or audit
+READER_WAIT_S = 2.0  # a reader gives up quickly when a sync holds the index
 
 
 class EdgeIndex:
@@ -36,12 +41,20 @@ class EdgeIndex:
     mode = "edge"
 
     def __init__(
-        self, root: Path, *, optimize_unindexed: int = OPTIMIZE_UNINDEXED, hnsw_ef: int = HNSW_EF
+        self,
+        root: Path,
+        *,
+        optimize_unindexed: int = OPTIMIZE_UNINDEXED,
+        hnsw_ef: int = HNSW_EF,
+        wait_s: float = 0.0,
     ) -> None:
         import qdrant_edge  # noqa: F401  (fail here, at wiring time, if it is missing)
 
         self.root = root
         self.where = str(root)
+        self.wait_s = wait_s
+        self.min_free = MIN_FREE_BYTES
+        self._owner = False
         self.optimize_unindexed = optimize_unindexed
         self.hnsw_ef = hnsw_ef
         self._shards: dict[str, Any] = {}
@@ -63,6 +76,8 @@ class EdgeIndex:
 
     def drop_collection(self, name: str) -> None:
         path = self._path(name)
+        if path.is_dir():
+            self._own()
         with self._lock:
             shard = self._shards.pop(name, None)
             self._written.discard(name)
@@ -78,6 +93,7 @@ class EdgeIndex:
 
         if not points:
             return
+        self._room()
         shard = self._shard(collection)
         batch = [Point(p.point_id, _vectors(p), dict(p.payload)) for p in points]
         self._write(shard, UpdateOperation.upsert_points(batch))
@@ -88,6 +104,7 @@ class EdgeIndex:
 
         if not point_ids or not self._exists(collection):
             return
+        self._room()
         self._write(self._shard(collection), UpdateOperation.delete_points(list(point_ids)))
         self._written.add(collection)
 
@@ -99,6 +116,7 @@ class EdgeIndex:
         info = shard.info()
         if info.points_count - info.indexed_vectors_count < self.optimize_unindexed:
             return False
+        self._room()
         changed = bool(shard.optimize())
         shard.flush()
         self._written.add(collection)
@@ -216,14 +234,18 @@ class EdgeIndex:
         with self._lock:
             shards, self._shards = dict(self._shards), {}
             written, self._written = set(self._written), set()
-        for name, shard in shards.items():
-            if name in written:  # a read-only shard has nothing to flush (saves its fsyncs)
-                shard.flush()
-            shard.close()
-            if name in written:
-                # best effort: another process may have opened it in between
-                with contextlib.suppress(Exception):
-                    EdgeShard.load(str(self._path(name))).close()
+        try:
+            for name, shard in shards.items():
+                if name in written:  # a read-only shard has nothing to flush (saves its fsyncs)
+                    shard.flush()
+                shard.close()
+                if name in written:  # still the owner: nobody else opened it in between
+                    with contextlib.suppress(Exception):
+                        EdgeShard.load(str(self._path(name))).close()
+        finally:
+            if self._owner:
+                self._owner = False
+                drop_owner(self.root)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -250,6 +272,16 @@ class EdgeIndex:
             raise PermanentError(f"collection name {name!r}: letters, digits, '.', '-', '_'")
         return self.root / name
 
+    def _room(self) -> None:
+        ensure_room(self.root, self.min_free)
+
+    def _own(self) -> None:
+        """Become the folder's owner before any shard file is opened (once per object)."""
+        if not self._owner:
+            self.root.mkdir(parents=True, exist_ok=True)
+            take_owner(self.root, self.wait_s)
+            self._owner = True
+
     def _exists(self, name: str) -> bool:
         return name in self._shards or (self._path(name) / "wal").exists()
 
@@ -261,10 +293,13 @@ class EdgeIndex:
             if shard is not None:
                 return shard
             path = self._path(name)
+            if (path / "wal").exists() or create_dim is not None:
+                self._own()
             try:
                 if (path / "wal").exists():
                     shard = EdgeShard.load(str(path))
                 elif create_dim is not None:
+                    self._room()
                     shard = self._create(path, create_dim)
                     self._written.add(name)
                 else:
@@ -275,8 +310,10 @@ class EdgeIndex:
                         f"the embedded index {path} is open in another memsync process (a "
                         "running `memsync serve` or sync?); wait for it, or use its API"
                     ) from None
-                if isinstance(exc, PermanentError):
+                if isinstance(exc, PermanentError | StorageError):
                     raise
+                if storage_fault(str(exc)):
+                    raise StorageError(f"cannot open the embedded index {path}: {exc}") from exc
                 raise PermanentError(f"cannot open the embedded index {path}: {exc}") from exc
             self._shards[name] = shard
             return shard
@@ -314,7 +351,9 @@ class EdgeIndex:
             shard.flush()  # durable before returning: the checkpoint may now record it
         except Exception as exc:  # boundary: classify what the engine raises
             message = str(exc)
-            if "No space" in message or "WouldBlock" in message or "I/O" in message:
+            if storage_fault(message):
+                raise StorageError(f"embedded index write failed: {message}") from exc
+            if "WouldBlock" in message:
                 raise RetryableError(f"embedded index write failed: {message}") from exc
             raise PermanentError(f"embedded index rejected the write: {message}") from exc
 
@@ -322,7 +361,7 @@ class EdgeIndex:
     def _read(fn: Any) -> Any:
         try:
             return fn()
-        except (PermanentError, RetryableError, LockBusyError):
+        except (PermanentError, RetryableError, LockBusyError, StorageError):
             raise
         except Exception as exc:  # boundary
             raise RetryableError(f"embedded index read failed: {exc}") from exc

@@ -27,8 +27,11 @@ from embeddings.backend import open_encoder
 from embeddings.edge_index import EdgeIndex
 from embeddings.onnx_graph import default_roots
 from embeddings.qdrant_index import QdrantIndex
+from sync.fsutil import tree_seal
 from sync.hashing import new_memory_id
+from sync.index.checkpoint import load_checkpoint
 from sync.index.engine import SyncDeps, SyncOptions, run_sync
+from sync.index.verify import check_index
 from sync.models import Memory
 from sync.ports import VectorIndex
 from sync.store import init_store, memory_rel_path, write_memory
@@ -140,12 +143,14 @@ def main() -> int:
             return EdgeIndex(layout.qdrant_edge_dir)
         return QdrantIndex(path=layout.qdrant_dir)
 
+    folder = layout.qdrant_edge_dir if args.backend == "edge" else layout.qdrant_dir
     deps = SyncDeps(
         encoder_model=encoder.identity.model,
         encoder_factory=lambda: encoder,
         index_factory=open_index,
         index_id=args.backend,
         batch_size=args.batch_size,
+        index_seal=lambda: tree_seal(folder, skip=(".owner.lock",)),  # as service.wiring does
     )
     cold, cold_s = timed(lambda: run_sync(layout, SyncOptions(), deps))
     assert cold["counts"]["added"] == args.n, cold["counts"]
@@ -177,6 +182,19 @@ def main() -> int:
     target.write_text(target.read_text().replace("latency", "throughput", 1))
     one, one_s = timed(lambda: run_sync(layout, SyncOptions(), deps))
     assert one["counts"]["updated"] == 1, one["counts"]
+    # what a sync pays when the index was touched behind its back: the point count
+    checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+    check, check_s = timed(
+        lambda: check_index(
+            checkpoint,
+            index_id=deps.index_id,
+            encoder_model=deps.encoder_model,
+            index_exists=folder.exists,
+            index_factory=open_index,
+        )
+    )
+    assert check.points == args.n, check
+    _, seal_s = timed(deps.index_seal)
 
     figures = {
         "n": args.n,
@@ -194,6 +212,8 @@ def main() -> int:
         "noop_resync_cli_s": round(cli_s, 3),
         "one_change_resync_s": round(one_s, 3),
         "one_change_timings_s": one["timings_s"],
+        "index_count_check_s": round(check_s, 3),
+        "index_seal_s": round(seal_s, 4),
     }
     if args.json:
         print(json.dumps(figures, indent=2))

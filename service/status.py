@@ -13,13 +13,49 @@ from service.wiring import (
     index_id,
     index_present,
     known_kinds,
+    sync_deps,
 )
-from sync.index.checkpoint import load_checkpoint
+from sync.errors import LockBusyError
+from sync.index.checkpoint import Checkpoint, load_checkpoint
 from sync.index.migrate import pending_migration
+from sync.index.verify import check_index
+from sync.ports import VectorIndex
 from sync.store import StoreLayout
 
 
-def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
+def index_health(
+    layout: StoreLayout,
+    settings: Settings,
+    checkpoint: Checkpoint,
+    index: VectorIndex | None = None,
+) -> dict[str, Any]:
+    """The sync's cheap check (points vs checkpoint), read only; ``index``: one already open
+    (the service's), else the embedded index is opened as a reader."""
+    deps = sync_deps(settings, layout, reader=True)
+    sealed = checkpoint.index_seal is not None and checkpoint.index_seal == deps.index_seal()
+    if index is None and sealed:  # the index is as the last sync left it: nothing to open
+        return {"checked": True, "problem": None, "unchanged_since_last_sync": True}
+    try:
+        check = check_index(
+            checkpoint,
+            index_id=deps.index_id,
+            encoder_model=deps.encoder_model,
+            index_exists=deps.index_exists,
+            index_factory=(lambda: index) if index is not None else deps.index_factory,
+            repair=False,
+        )
+    except LockBusyError:
+        return {"checked": False, "problem": None, "note": "in use by a running sync"}
+    data = check.as_dict()
+    if data["problem"]:
+        data["problem"] = data["problem"].replace(" are re-indexed", ": the next sync re-indexes")
+        data["problem"] = data["problem"].replace(" are removed", ": the next sync removes them")
+    return {"checked": check.points is not None, **data}
+
+
+def store_status(
+    layout: StoreLayout, settings: Settings, index: VectorIndex | None = None
+) -> dict[str, Any]:
     """Store, counts, encoder, index, retry queue and dead letters; reads, never writes."""
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     files = sum(1 for _ in layout.memory_dir.rglob("*.md")) if layout.memory_dir.exists() else 0
@@ -52,6 +88,7 @@ def store_status(layout: StoreLayout, settings: Settings) -> dict[str, Any]:
             "pending_migration": pending_migration(
                 layout, index_id(settings), lambda ident: index_present(ident, layout)
             ),
+            "health": index_health(layout, settings, checkpoint, index),
         },
         "retry_queue": [vars(r) for r in queue if not r.dead],
         "dead_letters": [vars(r) for r in queue if r.dead],

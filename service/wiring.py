@@ -12,6 +12,7 @@ from embeddings.onnx_graph import default_roots
 from service.settings import Settings
 from sync.dedup import DedupThresholds
 from sync.errors import UsageError
+from sync.fsutil import tree_seal
 from sync.index.checkpoint import Checkpoint, load_checkpoint
 from sync.index.engine import SyncDeps, writer_lock
 from sync.index.migrate import migrate_index, pending_migration, pending_upgrade, upgrade_collection
@@ -51,7 +52,11 @@ def index_id(settings: Settings) -> str:
     return f"server:{settings.qdrant_url}" if settings.qdrant_url else settings.qdrant_mode
 
 
-def open_index(ident: str, settings: Settings, layout: StoreLayout) -> VectorIndex:
+def open_index(
+    ident: str, settings: Settings, layout: StoreLayout, *, reader: bool = False
+) -> VectorIndex:
+    """The index ``ident``; a ``reader`` (ask, audit) gives up quickly when the embedded index
+    is held by another process, a writer waits for the reader to finish."""
     if ident.startswith("server:"):
         from embeddings.qdrant_index import QdrantIndex
 
@@ -61,16 +66,17 @@ def open_index(ident: str, settings: Settings, layout: StoreLayout) -> VectorInd
             timeout=settings.qdrant_timeout_s,
         )
     if ident == "edge":
-        from embeddings.edge_index import EdgeIndex
+        from embeddings.edge_index import READER_WAIT_S, WRITER_WAIT_S, EdgeIndex
 
-        return EdgeIndex(layout.qdrant_edge_dir)
+        wait_s = READER_WAIT_S if reader else WRITER_WAIT_S
+        return EdgeIndex(layout.qdrant_edge_dir, wait_s=wait_s)
     from embeddings.qdrant_index import QdrantIndex
 
     return QdrantIndex(path=layout.qdrant_dir) if ident == "local" else QdrantIndex()
 
 
-def make_index(settings: Settings, layout: StoreLayout) -> VectorIndex:
-    return open_index(index_id(settings), settings, layout)
+def make_index(settings: Settings, layout: StoreLayout, *, reader: bool = False) -> VectorIndex:
+    return open_index(index_id(settings), settings, layout, reader=reader)
 
 
 def embedded_folder(ident: str, layout: StoreLayout) -> Path | None:
@@ -82,6 +88,12 @@ def index_present(ident: str, layout: StoreLayout) -> bool:
     """Whether an index holds data worth opening (opening a fresh embedded one creates it)."""
     folder = embedded_folder(ident, layout)
     return folder is None or folder.exists()
+
+
+def index_seal(ident: str, layout: StoreLayout) -> str | None:
+    """A signature of an embedded index's files; None for a server or in-memory index."""
+    folder = embedded_folder(ident, layout)
+    return tree_seal(folder, skip=(".owner.lock",)) if folder is not None else None
 
 
 def index_exists(settings: Settings, layout: StoreLayout) -> bool:
@@ -148,12 +160,14 @@ def _move_backend(
         return result
 
 
-def sync_deps(settings: Settings, layout: StoreLayout) -> SyncDeps:
+def sync_deps(settings: Settings, layout: StoreLayout, *, reader: bool = False) -> SyncDeps:
+    """The core's dependencies; ``reader``: for dry runs, which only read the index."""
     return SyncDeps(
         encoder_model=canonical_model_name(settings.model),
         encoder_factory=lambda: make_encoder(settings),
-        index_factory=lambda: make_index(settings, layout),
+        index_factory=lambda: make_index(settings, layout, reader=reader),
         index_exists=lambda: index_exists(settings, layout),
+        index_seal=lambda: index_seal(index_id(settings), layout),
         index_id=index_id(settings),
         collection_prefix=settings.collection,
         policy=RetryPolicy(

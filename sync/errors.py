@@ -8,6 +8,7 @@ MemsyncError
 ├── UnsafePathError        a path would land outside the store
 ├── MemoryFileError        a memory file cannot be read or parsed (permanent for that content)
 ├── CheckpointError        the checkpoint cannot be read
+├── StorageError           the disk is full or failing: the run stops (exit 1), nothing torn
 └── ItemError              one item failed during a run
     ├── RetryableError     worth trying again later (index unreachable, timeout, encoder hiccup)
     └── PermanentError     will fail again until its input changes
@@ -51,6 +52,24 @@ class MemoryFileError(MemsyncError):
 
 class CheckpointError(MemsyncError):
     """The checkpoint file is unreadable."""
+
+
+class StorageError(MemsyncError):
+    """A write failed for lack of space or an I/O fault; not one item's problem, the run's."""
+
+
+# errno values that say "the disk", not "this item": no space, quota, too large, I/O, read-only
+STORAGE_ERRNOS = frozenset({28, 122, 27, 5, 30})
+
+
+def storage_error(exc: OSError, path: object) -> StorageError | None:
+    """The StorageError an OSError from writing ``path`` amounts to, or None."""
+    if exc.errno not in STORAGE_ERRNOS:
+        return None
+    return StorageError(
+        f"cannot write {path}: {exc.strerror or exc} — free some disk space (or fix the disk) "
+        "and run the command again; nothing already stored was lost"
+    )
 
 
 class ItemError(MemsyncError):

@@ -1,4 +1,5 @@
-"""The writer lock: one sync (or add) at a time per store."""
+"""The writer lock: one sync (or add) at a time per store; the same kind of lock guards the
+embedded index folder (one process at a time)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from sync.errors import LockBusyError
+from sync.errors import LockBusyError, MemsyncError
+
+POLL_S = 0.05
 
 
 class WriterLock:
@@ -20,10 +23,26 @@ class WriterLock:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> WriterLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def acquire(self, wait_s: float = 0.0) -> WriterLock:
+        """Take the lock, waiting up to ``wait_s`` for its holder; LockBusyError after that."""
+        deadline = time.monotonic() + wait_s
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                return self._try()
+            except LockBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(POLL_S)
+
+    def _try(self) -> WriterLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise MemsyncError(
+                f"{self.path.parent} is a file; memsync needs a folder there"
+            ) from None
+        while True:
+            fd = _open(self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -63,6 +82,17 @@ class WriterLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _open(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except IsADirectoryError:
+        raise MemsyncError(
+            f"{path} is a folder; memsync keeps a lock file there: remove the folder"
+        ) from None
+    except OSError as exc:
+        raise MemsyncError(f"cannot open the lock file {path}: {exc.strerror}") from None
 
 
 def _read_holder(fd: int) -> str:

@@ -100,8 +100,9 @@ class ScannedFile:
     seen_ns: int = 0  # when the scan started: no later than the read of this file
     raw_hash: str | None = None
     content_hash: str | None = None
-    memory: Memory | None = None
+    memory: Memory | None = None  # as indexed: secrets already redacted
     error: str | None = None
+    secrets: Mapping[str, int] = field(default_factory=dict)  # redacted from the file, by kind
 
 
 class Action(enum.StrEnum):
@@ -132,6 +133,10 @@ class PlanItem:
     error: str | None = None
     refresh_stat: bool = False  # unchanged content but new stat: record it
     est_bytes: int = 0
+    # a deleted file that never made it into the checkpoint (it sat in the retry queue): its
+    # write may have reached the index all the same, so its point is looked up by path
+    find_point: bool = False
+    stray: bool = False  # a point no memory accounts for (``point_id``), to remove
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sync.redact import redact
+
 
 @dataclass(frozen=True)
 class RetryEntry:
@@ -30,15 +32,18 @@ def parse_iso(text: str) -> dt.datetime:
 
 
 def parse_moment(value: str | dt.datetime | None) -> dt.datetime | None:
-    """A timezone-aware moment from an ISO-8601 text (naive means UTC); None when absent or
-    not a time. For times written by people or other tools, where a bad one is not fatal."""
+    """A moment in UTC from an ISO-8601 text (naive means UTC); None when absent, not a time,
+    or outside what a UTC datetime can hold (``0001-01-01T00:00:00+05:00``). For times
+    written by people or other tools, where a bad one is not fatal."""
     if not value:
         return None
     try:
         moment = value if isinstance(value, dt.datetime) else parse_iso(str(value))
-    except ValueError:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class RetryPolicy:
         return RetryEntry(
             path=path,
             raw_hash=raw_hash,
-            error=error,
+            error=redact(error)[0],  # messages may quote the file
             permanent=permanent,
             attempts=attempts,
             first_failed=previous.first_failed if same and previous else iso(now),

@@ -55,6 +55,10 @@ def test_commands_without_an_encoder_import_nothing_heavy(
     indexed: tuple[Path, dict[str, str]],
 ) -> None:
     proj, env = indexed
+    # a no-op sync (it seals the index: later commands know it is as it left it)
+    names, out = imported(["sync", "--json"], proj, env)
+    assert not names & (NEVER | ENCODE - {"qdrant_edge"}), sorted(names & (NEVER | ENCODE))
+    assert one_json(out)["counts"]["unchanged"] == 2
     for args in (
         ["--help"],
         ["status", "--json"],

@@ -349,3 +349,72 @@ def test_a_moved_memory_whose_text_is_unchanged_keeps_its_vector(
     # --force re-embeds everything, reuse or not
     run_sync(layout, SyncOptions(force=True), deps)
     assert len(counting.texts) == 5
+
+
+def _live_bodies(layout: StoreLayout) -> dict[str, str]:
+    return {rel: m.body for rel, m in live(layout).items() if not rel.startswith("archived/")}
+
+
+def _undo_restores(cli: Any, layout: StoreLayout, before: dict[str, str]) -> None:
+    [report] = [json.loads(p.read_text()) for p in layout.reports_dir.glob("maintain-*.json")]
+    assert report["status"] == "applying" and report["actions"]  # the plan, on disk first
+    undone = cli("maintain", "--undo", report["run_id"])
+    assert undone["undone"] == report["run_id"]
+    assert _live_bodies(layout) == before
+    assert not list(layout.root.rglob("*.tmp"))  # a killed write's temporary is swept
+    cli("maintain", "--undo", report["run_id"])  # again: nothing left to undo, no error
+    assert _live_bodies(layout) == before
+    assert cli("sync", "--scope", "memories")["counts"]["failed"] == 0
+
+
+def test_a_maintain_that_dies_half_way_is_undone_from_its_plan(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli, layout = store
+    before = _live_bodies(layout)
+    from sync.care import maintain_run
+
+    real_move, moves = maintain_run._move_to_archive, []
+
+    def move_then_die(*args: Any, **kw: Any) -> None:
+        if len(moves) == 1:
+            # as a kill would leave it: a half-written temporary, no cleanup
+            (layout.memory_dir / "decisions" / ".queue.md.x1y2z3.tmp").write_text("half")
+            raise KeyboardInterrupt
+        moves.append(args[1])
+        real_move(*args, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(maintain_run, "_move_to_archive", move_then_die)
+        cli("maintain", expect=1)  # interrupted after one of its three moves
+    assert len(moves) == 1 and before != _live_bodies(layout)
+    _undo_restores(cli, layout, before)
+
+
+@pytest.mark.slow
+def test_a_maintain_killed_after_its_moves_is_undone(store: Any) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    cli, layout = store
+    before = _live_bodies(layout)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "maintain"],
+        cwd=layout.root.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not list(layout.reports_dir.glob("maintain-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.2)  # the moves take milliseconds; the re-index after them takes seconds
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert before != _live_bodies(layout)  # killed with its files moved, not re-indexed
+    _undo_restores(cli, layout, before)

@@ -35,6 +35,7 @@ from tests.conftest import (
 from tests.test_sync_integration import tree_digest
 
 TOKEN = "s3cret-token"
+BASE = "http://127.0.0.1:8765"  # the Host header the service answers to
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def state(layout: StoreLayout, encoder) -> Iterator[ServiceState]:  # type: igno
 
 @pytest.fixture
 def client(state: ServiceState) -> TestClient:
-    return TestClient(create_app(state, token=None), raise_server_exceptions=False)
+    return TestClient(create_app(state, token=None), base_url=BASE, raise_server_exceptions=False)
 
 
 def test_sync_ask_add_list_get_and_reports(client: TestClient) -> None:
@@ -140,7 +141,9 @@ def test_errors_are_json_with_proper_codes(client: TestClient, state: ServiceSta
 
 
 def test_token_is_required_when_configured(state: ServiceState) -> None:
-    guarded = TestClient(create_app(state, token=TOKEN), raise_server_exceptions=False)
+    guarded = TestClient(
+        create_app(state, token=TOKEN), base_url=BASE, raise_server_exceptions=False
+    )
     assert guarded.get("/healthz").status_code == 200
     assert guarded.get("/api/status").status_code == 401
     wrong = guarded.get("/api/status", headers={"Authorization": "Bearer nope"})
@@ -224,6 +227,17 @@ def test_cli_goes_through_a_running_service(project: tuple[Path, dict[str, str]]
             timeout=120,
         )
         assert second.returncode == 4  # one service per store
+        info = json.loads(info_path.read_text())
+        assert info["store"] == str(layout.root.resolve()) and len(info["instance"]) == 32
+        assert info_path.stat().st_mode & 0o077 == 0  # this user's only
+        # the same file copied into another project's store does not send it there
+        other = proj.parent / "other"
+        other.mkdir()
+        assert run(["init"], other, env).returncode == 0
+        (other / ".memsync" / "service.json").write_text(json.dumps(info))
+        elsewhere = run(["status", "--json"], other, env)
+        assert "service" not in one_json(elsewhere.stdout)
+        assert "names another store" in elsewhere.stderr
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -550,7 +564,7 @@ def test_dashboard_run_report_lists_captured_sessions_in_headless_chromium(
         assert len(captured) == 2
         title = next(c["title"] for c in captured[0]["candidates"] if c["verdict"] == "add")
         app = create_app(st)
-        plain = TestClient(app)
+        plain = TestClient(app, base_url=BASE)
         icon = plain.get("/favicon.ico")
         assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
         docs = plain.get("/docs").text
@@ -596,7 +610,9 @@ def test_ask_answers_with_citations_when_an_lm_is_configured(layout: StoreLayout
         st._lm = DummyLM(
             [{"reasoning": "r", "answer": "PostgreSQL, with SKIP LOCKED [1].", "citations": [1]}]
         )
-        client = TestClient(create_app(st, token=None), raise_server_exceptions=False)
+        client = TestClient(
+            create_app(st, token=None), base_url=BASE, raise_server_exceptions=False
+        )
         synced = client.post("/api/sync", json={"scope": "memories"}).json()
         assert synced.get("counts", {}).get("added") == 1, synced
         out = client.post("/api/ask", json={"question": "which queue database?", "k": 1}).json()

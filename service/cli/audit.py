@@ -26,10 +26,10 @@ def cmd_audit(args: argparse.Namespace) -> Result:
     settings = load_settings(layout, os.environ)
     audit_policy(settings, args.near_threshold)  # a bad --near-threshold fails before any work
     if not args.fix:
-        deps = sync_deps(settings, layout)
+        deps = sync_deps(settings, layout, reader=True)  # a reader never hurts a writer
         ident = _current_index_id(layout, settings)
         deps.index_id = ident
-        deps.index_factory = lambda: open_index(ident, settings, layout)
+        deps.index_factory = lambda: open_index(ident, settings, layout, reader=True)
         deps.index_exists = lambda: index_present(ident, layout)
         return present_audit(args, audit(layout, settings, deps, near=args.near_threshold))
     prepare_index(settings, layout, quiet=args.json)  # moves/upgrades first, under the lock

@@ -32,12 +32,12 @@ def open_for_data(
 ) -> tuple[StoreLayout, Settings, SyncDeps, dict[str, Any] | None]:
     """Open the store for a data command; first move its index to the configured backend
     if it lives in another one (a dry run only says it would)."""
-    from service.wiring import index_present, prepare_index, sync_deps
+    from service.wiring import index_present, index_seal, open_index, prepare_index, sync_deps
     from sync.index.checkpoint import load_checkpoint
     from sync.index.migrate import pending_migration, pending_upgrade
 
     layout, settings = open_store()
-    deps = sync_deps(settings, layout)
+    deps = sync_deps(settings, layout, reader=dry_run)
     if dry_run:
         source = pending_migration(
             layout, deps.index_id, lambda ident: index_present(ident, layout)
@@ -49,6 +49,9 @@ def open_for_data(
                 file=sys.stderr,
             )
             deps.index_id = source
+            deps.index_exists = lambda: index_present(source, layout)
+            deps.index_factory = lambda: open_index(source, settings, layout, reader=True)
+            deps.index_seal = lambda: index_seal(source, layout)
         if pending_upgrade(
             load_checkpoint(layout.checkpoint_path, layout.journal_path), deps.collection_prefix
         ):

@@ -5,6 +5,8 @@ error, 3 finished with items in the retry queue, 4 lock busy, 5 audit threshold 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import importlib
 import json
 import os
@@ -44,6 +46,9 @@ _MODULES = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # a fault in native code (a memory-mapped page on a full disk: SIGBUS) still says where
+    with contextlib.suppress(ValueError, OSError):  # no real stderr (captured in tests)
+        faulthandler.enable()
     args = build_parser().parse_args(argv)  # `--help` and usage errors end here, light
     from service.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE
 
@@ -58,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, "LockBusyError", str(exc), EXIT_LOCKED)
     except MemsyncError as exc:
         return _fail(args, type(exc).__name__, str(exc), EXIT_ERROR)
+    except OSError as exc:  # the disk or the file system, said plainly
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(args, "OSError", f"{exc.strerror or exc}{where}", EXIT_ERROR)
     except Exception as exc:  # boundary: report, never a bare traceback unless asked
         if os.environ.get("MEMSYNC_DEBUG"):
             traceback.print_exc()

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from service.capture_wiring import make_referee
 from service.cli import render
 from service.cli.common import (
     EXIT_OK,
@@ -20,8 +19,9 @@ from service.cli.common import (
     open_store,
     remote_service,
 )
+from service.config_template import DEFAULT_CONFIG
 from service.http.client import request
-from service.settings import DEFAULT_CONFIG, Settings
+from service.settings import Settings
 from sync.errors import MemsyncError, UsageError
 from sync.fsutil import atomic_write_bytes
 from sync.models import kind_problem
@@ -103,6 +103,7 @@ def cmd_add(args: argparse.Namespace) -> Result:
 def _add_locally(
     args: argparse.Namespace, body: str, tags: tuple[str, ...], now: dt.datetime
 ) -> Result:
+    from service.capture_wiring import make_referee
     from service.sessions import session_source
     from service.wiring import dedup_thresholds
     from sync.capture.add import add_memory, new_candidate
@@ -226,7 +227,7 @@ def _search(
         collection = collection_name(settings.collection, encoder.identity)
     if collection is None:
         return empty  # nothing indexed yet
-    index = make_index(settings, layout)
+    index = make_index(settings, layout, reader=True)
     try:
         flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
         return ask(

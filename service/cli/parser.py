@@ -68,14 +68,21 @@ def _chosen(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --json before the command (`memsync --json sync`) or after it: a subcommand's flag is
+    # SUPPRESSed when absent, so it never resets the one given before the command
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document on stdout",
+    )
     parser = Parser(
         prog="memsync",
-        parents=[common],
         description="Long-term memory for coding agents: markdown memories mirrored into Qdrant.",
     )
     parser.add_argument("--version", action="version", version=f"memsync {__version__}")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=argparse.ArgumentParser
     )

@@ -209,6 +209,7 @@ def status_text(d: dict[str, Any]) -> str:
             if index["pending_migration"]
             else []
         ),
+        *([f"          {index['health']['problem']}"] if index["health"].get("problem") else []),
         f"retry queue: {len(d['retry_queue'])}, dead letters: {len(d['dead_letters'])}",
         _service_line(d.get("service")),
     ]

@@ -1,25 +1,29 @@
 """The HTTP API (FastAPI). Handlers are thin: they validate, call ``ServiceState``, map errors.
 
-Errors always answer ``{"error": {"type", "message"}}`` with a status code: 400 bad request,
-401 missing or wrong token, 404 unknown memory or report, 409 store busy, 413 body too large,
-422 invalid fields, 500 anything else. No request names a path to write: the service only
-ever writes inside its store.
+Errors always answer ``{"error": {"type", "message"}}`` with a status code: 400 bad request
+(or a Host header that is not this service's), 401 missing or wrong token, 403 a write from
+another site's page, 404 unknown memory, report or route, 405 wrong method, 409 store busy,
+413 body too large, 422 invalid fields (``details`` lists them), 500 anything else. No request
+names a path to write: the service only ever writes inside its store.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from service import __version__
 from service.http.api_commands import add_command_routes
 from service.http.docs import add_docs_routes
+from service.http.guard import LOOPBACK_HOSTS, Guard
 from service.http.runtime import NotFoundError, ServiceState
 from sync.capture.combined import NOTHING_QUEUED, queued
 from sync.errors import LockBusyError, MemsyncError, UsageError
@@ -156,19 +160,29 @@ class RetryRequest(Strict):
 
 
 def create_app(
-    state: ServiceState, token: str | None = None, max_body: int = MAX_BODY_BYTES
+    state: ServiceState,
+    token: str | None = None,
+    max_body: int = MAX_BODY_BYTES,
+    *,
+    instance: str | None = None,
+    allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
 ) -> FastAPI:
+    """The API over ``state``. ``token``: required as ``Bearer`` on /api, /docs and
+    /openapi.json; ``instance``: the id /healthz proves the service by (service.json);
+    ``allowed_hosts``: the Host header names answered (DNS rebinding gets 400)."""
+    hidden = token is not None  # the API's description is behind the token as well
     app = FastAPI(
         title="memsync",
         version=__version__,
         description="Long-term memory for coding agents: sync, ask, add.",
         docs_url=None,  # served below from packaged assets: no CDN, works offline
         redoc_url=None,
+        openapi_url=None if hidden else "/openapi.json",
     )
     _errors(app)
-    app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(Guard, max_body=max_body, hosts=allowed_hosts)
     auth = [Depends(_bearer(token))]
-    add_docs_routes(app)
+    add_docs_routes(app, auth if hidden else None)
     add_command_routes(app, state, auth)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -177,7 +191,7 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok", "instance": instance} if instance else {"status": "ok"}
 
     @app.post("/api/sync", dependencies=auth)
     def sync(req: SyncRequest) -> dict[str, Any]:
@@ -246,11 +260,15 @@ def create_app(
 
 
 def _bearer(token: str | None) -> Callable[..., None]:
+    """``Authorization: Bearer <token>`` exactly (scheme required), compared in constant time."""
+    expected = (token or "").encode()
+
     def check(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
             return
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not secrets.compare_digest(given.encode(), token.encode()):
+        scheme, _, given = (authorization or "").strip().partition(" ")
+        ok = secrets.compare_digest(given.strip().encode(), expected)
+        if scheme.lower() != "bearer" or not ok:
             raise _Unauthorized()
 
     return check
@@ -271,6 +289,39 @@ def _errors(app: FastAPI) -> None:
     ]
     for exc_type, code in codes:
         app.add_exception_handler(exc_type, _handler(code))
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http_error)
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """422 with the documented body; ``details`` says which field and why."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    details = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
+        for e in errors
+    ]
+    first = details[0] if details else {"field": "", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return JSONResponse(
+        {"error": {"type": "ValidationError", "message": message, "details": details}},
+        status_code=422,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Unknown routes (404), wrong methods (405) and the like, in the documented body."""
+    code = exc.status_code if isinstance(exc, HTTPException) else 500
+    kinds = {404: "NotFound", 405: "MethodNotAllowed"}
+    message = str(getattr(exc, "detail", "")) or "error"
+    if code == 404:
+        path = request.url.path[:200].encode("utf-8", "backslashreplace").decode("utf-8")
+        message = f"no such route: {request.method} {path}"
+    headers = getattr(exc, "headers", None)
+    return JSONResponse(
+        {"error": {"type": kinds.get(code, "HTTPError"), "message": message}},
+        status_code=code,
+        headers=headers,
+    )
 
 
 def _handler(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
@@ -283,62 +334,3 @@ def _handler(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse
         )
 
     return handle
-
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-
-
-class BodyLimit:
-    """ASGI middleware refusing request bodies over ``max_body`` bytes with 413, whether the
-    client announced the length or streams the body."""
-
-    def __init__(self, app: Any, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
-
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _too_large(send, self.max_body)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise _BodyTooLarge()
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(send, self.max_body)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
-    body = b'{"error":{"type":"BodyTooLarge","message":"request body over %d bytes"}}' % limit
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

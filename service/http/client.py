@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 import http.client
+import ipaddress
 import json
 import os
+import sys
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sync.errors import ConfigError, LockBusyError, MemsyncError, UsageError
 from sync.store import StoreLayout
@@ -20,20 +25,97 @@ class Remote:
 
 
 def find_service(layout: StoreLayout, env: dict[str, str] | os._Environ[str]) -> Remote | None:
-    """The running service of this store, if .memsync/service.json names a live one."""
-    path = layout.service_path
+    """The running service of this store, if .memsync/service.json names one that proves it.
+
+    The file is a hint, not trust (anyone can commit one to a shared repository): its pid
+    must be a live `memsync serve` of this user, its URL a loopback one, its store this
+    store, and the service answering there must know the instance id written at its start.
+    Otherwise the command works locally and no token or data goes anywhere."""
+    info = _read_info(layout.service_path)
+    if info is None:
+        return None
+    url, why = str(info.get("url", "")), _distrust(info, layout)
+    if why is not None:
+        if not why.startswith("stale"):  # a service killed without cleaning up: not news
+            print(
+                f"memsync: ignoring {layout.service_path} ({why}); working locally", file=sys.stderr
+            )
+        return None
+    try:
+        data = request(Remote(url, None), "GET", "/healthz", timeout=2.0)
+    except MemsyncError:
+        return None  # it stopped, or is not up yet
+    if not hmac.compare_digest(str(data.get("instance", "")), str(info["instance"])):
+        print(
+            f"memsync: ignoring {layout.service_path} (the service at {url} is not this "
+            "store's); working locally",
+            file=sys.stderr,
+        )
+        return None
+    return Remote(url, env.get("MEMSYNC_API_TOKEN") or None)
+
+
+def _read_info(path: Path) -> dict[str, Any] | None:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
-        os.kill(int(info["pid"]), 0)
-        url = str(info["url"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # no file, unreadable, or its process is gone
-    remote = Remote(url, env.get("MEMSYNC_API_TOKEN") or None)
+    except (OSError, ValueError):
+        return None  # no file, or unreadable
+    return info if isinstance(info, dict) else None
+
+
+def _distrust(info: dict[str, Any], layout: StoreLayout) -> str | None:
+    """Why the file cannot be believed, or None."""
+    pid, url, instance = info.get("pid"), info.get("url"), info.get("instance")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        return f"pid {pid!r} is not a process id"
+    if not isinstance(instance, str) or len(instance) < 16:
+        return "it carries no instance id"
+    if not isinstance(url, str) or not is_loopback_url(url):
+        return f"{url!r} is not a loopback address"
+    store = info.get("store")
+    if not isinstance(store, str) or Path(store).resolve() != layout.root.resolve():
+        return "it names another store"
+    return _process_problem(pid)
+
+
+def _process_problem(pid: int) -> str | None:
     try:
-        request(remote, "GET", "/healthz", timeout=2.0)
-    except MemsyncError:
-        return None
-    return remote
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "stale: its process is gone"
+    except PermissionError:
+        return f"pid {pid} belongs to another user"
+    proc = Path(f"/proc/{pid}")
+    if not proc.is_dir():
+        return None  # no /proc here: the instance id check decides
+    try:
+        if proc.stat().st_uid != os.getuid():
+            return f"pid {pid} belongs to another user"
+        args = proc.joinpath("cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return f"pid {pid} cannot be inspected"
+    names = {Path(a.decode(errors="replace")).name for a in args}
+    if "serve" not in names or not names & {"memsync", "service"}:
+        return f"pid {pid} is not a `memsync serve` process"
+    return None
+
+
+def is_loopback_url(url: str) -> bool:
+    """``http://`` to 127.0.0.0/8, ::1 or localhost, with a port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if parts.scheme != "http" or port is None or parts.username or parts.password:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def request(

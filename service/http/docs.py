@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/static/docs"
@@ -22,12 +23,19 @@ def _assets_folder() -> Path:
     return Path(fastapi_offline.__file__).parent / "static"
 
 
-def add_docs_routes(app: FastAPI) -> None:
-    """/docs, /redoc and /favicon.ico (the dashboard's icon too)."""
+def add_docs_routes(app: FastAPI, auth: list[Any] | None = None) -> None:
+    """/docs, /redoc and /favicon.ico (the dashboard's icon too). ``auth``: the token's
+    dependencies, when one is set: the API's description is then behind it as well."""
     app.mount(ASSETS, StaticFiles(directory=_assets_folder()), name="docs-assets")
     openapi = app.openapi_url or "/openapi.json"
+    deps = auth or []
+    if auth is not None:
 
-    @app.get("/docs", include_in_schema=False)
+        @app.get("/openapi.json", include_in_schema=False, dependencies=deps)
+        def openapi_json() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=deps)
     def swagger() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi,
@@ -37,7 +45,7 @@ def add_docs_routes(app: FastAPI) -> None:
             swagger_favicon_url="/favicon.ico",
         )
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False, dependencies=deps)
     def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi,

@@ -51,6 +51,7 @@ from sync.models import collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
 from sync.recall.answer import answer_question
 from sync.recall.retrieve import ask
+from sync.redact import redact_memory
 from sync.store import StoreLayout
 from sync.store.access import record_access
 from sync.store.markdown import decode_text, parse_memory
@@ -278,7 +279,7 @@ class ServiceState:
         return found
 
     def status(self) -> dict[str, Any]:
-        data = store_status(self.layout, self.settings)
+        data = store_status(self.layout, self.settings, _SharedIndex(self._require()[1]))
         data["service"] = {
             "url": self.url,
             "pid": os.getpid(),
@@ -315,7 +316,7 @@ class ServiceState:
         except FileNotFoundError:
             raise NotFoundError(f"memory/{path} was deleted; the next sync drops it") from None
         try:
-            memory = parse_memory(decode_text(data, path), path)
+            memory = redact_memory(parse_memory(decode_text(data, path), path))[0]
         except MemoryFileError as exc:
             raise UsageError(str(exc)) from None
         record_access(self.layout, [memory.id], dt.datetime.now(dt.UTC))

@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -50,16 +51,20 @@ def serve(
     state = ServiceState(layout, settings)
     state.open()
     info = layout.service_path
+    # the CLI believes service.json only when the service at its URL knows this id
+    instance = secrets.token_hex(16)
     try:
         url_host = f"[{host}]" if family == socket.AF_INET6 else host
         bound = sock.getsockname()[1]
-        state.url = f"http://{url_host}:{bound}"
-        atomic_write_bytes(
+        state.url = f"http://{_client_host(host, family)}:{bound}"
+        atomic_write_bytes(  # readable by this user only (a temporary file's mode, 0600)
             info,
             json.dumps(
                 {
                     "url": state.url,
                     "pid": os.getpid(),
+                    "instance": instance,
+                    "store": str(layout.root.resolve()),
                     "token_required": bool(token),
                     "started": state.started.isoformat(timespec="seconds"),
                 }
@@ -67,7 +72,8 @@ def serve(
         )
         print(f"memsync: serving {layout.root} on http://{url_host}:{bound}", file=sys.stderr)
         state.start_background_sync(sync_every_s, settings.maintain_interval_min * 60)
-        config = uvicorn.Config(create_app(state, token), log_level="warning", access_log=False)
+        app = create_app(state, token, instance=instance, allowed_hosts=_hosts(host))
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
         # uvicorn re-raises SIGTERM after its graceful shutdown: exit normally instead, so
         # that the cleanup below (service.json, the store lock, the index) always runs
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -78,6 +84,19 @@ def serve(
                 info.unlink()
         state.close()
         sock.close()
+
+
+def _client_host(host: str, family: socket.AddressFamily) -> str:
+    """Where this machine's CLI reaches the service: loopback whatever address is bound."""
+    if is_loopback(host):
+        return f"[{host}]" if family == socket.AF_INET6 else host
+    return "[::1]" if family == socket.AF_INET6 else "127.0.0.1"
+
+
+def _hosts(host: str) -> tuple[str, ...]:
+    """Host header names the service answers to: loopback names, plus the bound address."""
+    names = ("127.0.0.1", "localhost", "::1", "[::1]")
+    return names if is_loopback(host) or host in ("0.0.0.0", "::") else (*names, host)
 
 
 def listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket:

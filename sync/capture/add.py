@@ -24,6 +24,7 @@ from sync.hashing import new_memory_id, text_fingerprint
 from sync.index.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.models import Memory, collection_name
 from sync.ports import Encoder, SearchFilter
+from sync.redact import redact_memory
 from sync.retry import iso
 from sync.store import StoreLayout, memory_rel_path, read_memory, try_read_memory, write_memory
 from sync.store.archive import archive_version
@@ -86,13 +87,14 @@ def new_candidate(
     now: dt.datetime,
     dated: dt.datetime | None = None,
 ) -> Memory:
-    """A fresh memory as `memsync add` writes it; ``dated`` (the session it was distilled
-    from) gives its date, file name and ``created``; ``captured`` is when memsync wrote it."""
+    """A fresh memory as `memsync add` writes it, secrets redacted; ``dated`` (the session it
+    was distilled from) gives its date, file name and ``created``; ``captured`` is when
+    memsync wrote it."""
     if not title.strip() or not body.strip():
         raise UsageError("a memory needs a title and a body that are not blank")
     stamp = iso(now)
     day = dated or now
-    return Memory(
+    memory = Memory(
         id=new_memory_id(day.strftime("%Y%m%d")),
         kind=kind,
         title=title.strip(),
@@ -104,6 +106,7 @@ def new_candidate(
         updated=stamp,
         extra={"captured": stamp},
     )
+    return redact_memory(memory)[0]  # compared, embedded and written without its secrets
 
 
 def _neighbours(candidate: Memory, encoder: Encoder, deps: SyncDeps, k: int) -> list[Neighbour]:

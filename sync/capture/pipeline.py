@@ -89,6 +89,10 @@ def run_capture(
         except (SourceError, MemsyncError, OSError, ValueError) as exc:
             failures.append(_fail(sel.item, str(exc), checkpoint, deps, now, journal))
             continue
+        except Exception as exc:  # boundary: one item's surprise is that item's failure
+            error = f"{type(exc).__name__}: {exc}"
+            failures.append(_fail(sel.item, error, checkpoint, deps, now, journal))
+            continue
         if work is None:  # bytes unchanged: only the stat moved
             touched += 1
             if journal is not None:

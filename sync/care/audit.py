@@ -74,7 +74,15 @@ def audit_store(
     checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
     scanned = scan(layout.memory_dir, {}, now_ns=time.time_ns(), max_bytes=max_file_bytes)
     files = [
-        MemoryFile(sf.path, m, sf.content_hash or "", fp(m.title, m.body), sf.mtime_ns, sf.archived)
+        MemoryFile(
+            sf.path,
+            m,
+            sf.content_hash or "",
+            fp(m.title, m.body),
+            sf.mtime_ns,
+            sf.archived,
+            sf.secrets,
+        )
         for sf in scanned
         if (m := sf.memory) is not None
     ]

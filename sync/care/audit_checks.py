@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class MemoryFile:
     fingerprint: str  # sync.hashing.text_fingerprint: equal for exact duplicates
     mtime_ns: int
     archived: bool
+    secrets: Mapping[str, int] = field(default_factory=dict)  # what redaction took out
 
 
 def _rate(n: int, total: int) -> float:
@@ -162,10 +163,13 @@ def low_information(files: Sequence[MemoryFile], min_words: int) -> list[dict[st
 
 
 def secret_findings(files: Sequence[MemoryFile]) -> list[dict[str, Any]]:
-    """Memories (archived ones too) holding what redaction would remove: kinds only."""
+    """Memories (archived ones too) holding what redaction would remove, in their text, tags
+    or file name (the file is left as written; the index never holds the secret): kinds only."""
     found = []
     for f in files:
-        _, counts = redact(f"{f.memory.title}\n{f.memory.body}")
+        counts = dict(f.secrets)
+        for kind, n in redact(f"{f.path}\n{f.memory.title}\n{f.memory.body}")[1].items():
+            counts[kind] = counts.get(kind, 0) + n
         if counts:
             found.append({"path": f.path, "kinds": dict(sorted(counts.items()))})
     return found

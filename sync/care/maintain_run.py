@@ -1,8 +1,9 @@
 """`memsync maintain`, `maintain --undo RUN_ID` and `memsync restore ID`: applying the plan.
 
-Every change is a move or a rewrite with the previous version kept under memory/archived/,
-and the run's report lists each one, so a run can be undone from its report. The index is
-brought up to date before planning (vectors must match the files) and after applying.
+Every change is a move or a rewrite with the previous version kept under memory/archived/.
+The report, every move with its exact target path, is written before the first file moves,
+so `--undo RUN_ID` works even after a run was killed half-way (undo skips what never
+happened). The index is brought up to date before planning and after applying.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from sync.fsutil import confined
 from sync.index.checkpoint import load_checkpoint
 from sync.index.engine import SyncDeps, SyncOptions, run_sync, writer_lock
 from sync.index.report import prune_reports, write_report
-from sync.models import ARCHIVE_FOLDER, Memory
+from sync.models import ARCHIVE_FOLDER, Memory, kind_folder
+from sync.redact import redact
 from sync.retry import iso
-from sync.store import StoreLayout, try_read_memory, unique_rel_path, write_memory
+from sync.store import StoreLayout, slugify, try_read_memory, unique_rel_path, write_memory
 from sync.store.access import last_access
 from sync.store.archive import archive_version
 
@@ -71,8 +73,12 @@ def run_maintain(
         report = _report(plan, candidates, policy, dry_run, now)
         report["counts"]["judged_pairs"] = judged
         if not dry_run:
-            report["actions"] = _apply(layout, plan, merger, now)
+            report["actions"] = _targets(layout, plan, now)
+            report["status"] = "applying"  # the plan is on disk before anything moves
+            write_report(layout.reports_dir, report)
+            _apply(layout, plan, report["actions"], merger, now)
             after = run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
+            report["status"] = "done"
             report["index"] = after["counts"]
             report["timings_s"] = {"total": round(time.perf_counter() - t0, 3)}
             report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
@@ -119,54 +125,81 @@ def _duplicates(
     return {k: j.score for k, j in judged.items() if j.merges}, len(pairs)
 
 
-def _apply(
-    layout: StoreLayout, plan: MaintainPlan, merger: Merger, now: dt.datetime
-) -> list[dict[str, Any]]:
+def _targets(layout: StoreLayout, plan: MaintainPlan, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every move the run will make, with the exact paths, decided before any is made."""
+    planned: set[str] = set()
+
+    def claim(rel: str) -> str:
+        def taken(r: str) -> bool:
+            return r in planned or confined(layout.memory_dir, r).exists()
+
+        chosen = unique_rel_path(rel, taken)
+        planned.add(chosen)
+        return chosen
+
     actions: list[dict[str, Any]] = []
     for merge in plan.merges:
         keep = _require(layout, merge.keep)
-        others = [_require(layout, rel) for rel in merge.merged]
-        previous = archive_version(layout, keep, now)
+        stamp = now.strftime("%Y%m%dT%H%M%S")
+        previous = claim(
+            f"{ARCHIVE_FOLDER}/{kind_folder(keep.kind)}/{slugify(redact(keep.title)[0])}--{stamp}.md"
+        )
+        moved = [{"from": rel, "to": claim(_archived_path(rel))} for rel in merge.merged]
+        actions.append({"op": "merge", "keep": merge.keep, "previous": previous, "moved": moved})
+    for archive in plan.archives:
+        to = claim(_archived_path(archive.path))
+        actions.append({"op": "archive", "from": archive.path, "to": to})
+    return actions
+
+
+def _archived_path(rel: str) -> str:
+    return str(PurePosixPath(ARCHIVE_FOLDER, *PurePosixPath(rel).parts))
+
+
+def _apply(
+    layout: StoreLayout,
+    plan: MaintainPlan,
+    actions: list[dict[str, Any]],
+    merger: Merger,
+    now: dt.datetime,
+) -> None:
+    """Make the moves ``actions`` name (from ``_targets``), in that order."""
+    for action in actions:
+        if action["op"] == "archive":
+            reason = next(a.reason for a in plan.archives if a.path == action["from"])
+            memory = _require(layout, action["from"])
+            _move_to_archive(layout, action["from"], action["to"], memory, now, reason=reason)
+            continue
+        keep = _require(layout, action["keep"])
+        others = [_require(layout, m["from"]) for m in action["moved"]]
+        archive_version(layout, keep, now, rel=action["previous"])
         merged = merger(keep, others, now)
         supersedes = tuple(dict.fromkeys((*keep.supersedes, *(o.id for o in others))))
         write_memory(
-            layout.memory_dir, merge.keep, dataclasses.replace(merged, supersedes=supersedes)
+            layout.memory_dir, action["keep"], dataclasses.replace(merged, supersedes=supersedes)
         )
-        moved = [
-            {"from": rel, "to": _move_to_archive(layout, rel, other, now, superseded_by=keep.id)}
-            for rel, other in zip(merge.merged, others, strict=True)
-        ]
-        actions.append({"op": "merge", "keep": merge.keep, "previous": previous, "moved": moved})
-    for archive in plan.archives:
-        memory = _require(layout, archive.path)
-        to = _move_to_archive(layout, archive.path, memory, now, reason=archive.reason)
-        actions.append({"op": "archive", "from": archive.path, "to": to})
-    return actions
+        for move, other in zip(action["moved"], others, strict=True):
+            _move_to_archive(layout, move["from"], move["to"], other, now, superseded_by=keep.id)
 
 
 def _move_to_archive(
     layout: StoreLayout,
     rel: str,
+    target: str,
     memory: Memory,
     now: dt.datetime,
     *,
     superseded_by: str | None = None,
     reason: str | None = None,
-) -> str:
-    """Write the memory under archived/<kind folder>/ (same id: its point follows), then
-    remove the original; returns the new path."""
-    parts = PurePosixPath(rel).parts
-    target = unique_rel_path(
-        str(PurePosixPath(ARCHIVE_FOLDER, *parts)),
-        lambda r: confined(layout.memory_dir, r).exists(),
-    )
+) -> None:
+    """Write the memory at ``target`` under archived/ (same id: its point follows), then
+    remove the original."""
     extra = {**memory.extra, "archived_from": rel, "archived_at": iso(now)}
     if reason:
         extra["archived_reason"] = reason
     moved = dataclasses.replace(memory, superseded_by=superseded_by, extra=extra)
     write_memory(layout.memory_dir, target, moved)
     confined(layout.memory_dir, rel).unlink()
-    return target
 
 
 def restore(
@@ -205,21 +238,33 @@ def undo(
                 continue
             for move in action["moved"]:
                 undone.append(_move_back(layout, move["to"], move["from"]))
-            current = _require(layout, action["keep"])
-            previous = _require(layout, action["previous"])
-            archive_version(layout, current, now)  # the merged version stays as history
-            restored = dataclasses.replace(previous, id=current.id, superseded_by=None)
-            write_memory(layout.memory_dir, action["keep"], restored)
-            confined(layout.memory_dir, action["previous"]).unlink()
-            undone.append({"restored": action["keep"], "from": action["previous"]})
+            undone.append(_unmerge(layout, action, now))
         run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
         return {"undone": run_id, "changes": undone}
 
 
+def _unmerge(layout: StoreLayout, action: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The kept memory as it was before the merge (nothing to do if the run died first)."""
+    previous = try_read_memory(layout.memory_dir, action["previous"])
+    if previous is None:  # never written (killed before), or this undo already ran
+        return {"restored": action["keep"], "note": "nothing was merged into it"}
+    current = _require(layout, action["keep"])
+    restored = dataclasses.replace(previous, id=current.id, superseded_by=None)
+    if restored != current:  # merged: the merged version stays as history
+        archive_version(layout, current, now)
+        write_memory(layout.memory_dir, action["keep"], restored)
+    confined(layout.memory_dir, action["previous"]).unlink()
+    return {"restored": action["keep"], "from": action["previous"]}
+
+
 def _move_back(layout: StoreLayout, rel: str, original: str) -> dict[str, Any]:
     memory = try_read_memory(layout.memory_dir, rel)
-    if memory is None and confined(layout.memory_dir, original).exists():
+    here = confined(layout.memory_dir, original).exists()
+    if memory is None and here:
         return {"from": rel, "to": original, "note": "already restored"}
+    if memory is not None and here:  # killed between writing the copy and removing the file
+        confined(layout.memory_dir, rel).unlink()
+        return {"from": rel, "to": original, "note": "the move had not finished"}
     if memory is None:
         raise UsageError(f"memory/{rel} is missing; it cannot be moved back to memory/{original}")
     return {"from": rel, "to": _unarchive(layout, rel, memory)}

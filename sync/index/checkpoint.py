@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from sync.errors import CheckpointError
+from sync.errors import CheckpointError, storage_error
 from sync.fsutil import atomic_write_bytes
 from sync.models import EncoderIdentity
 from sync.retry import RetryEntry
@@ -72,6 +72,7 @@ class Checkpoint:
     last_run: dict[str, Any] | None = None
     sources: dict[str, SourceEntry] = field(default_factory=dict)
     source_retry: dict[str, RetryEntry] = field(default_factory=dict)
+    index_seal: str | None = None  # the index files as the last run left them (verify.py)
     warnings: list[str] = field(default_factory=list)  # not stored: what loading noticed
 
     @property
@@ -93,10 +94,15 @@ class Checkpoint:
             "last_run": self.last_run,
             "sources": {k: vars(e) for k, e in sorted(self.sources.items())},
             "source_retry_queue": {k: vars(r) for k, r in sorted(self.source_retry.items())},
+            "index_seal": self.index_seal,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        for key, kind in _SECTIONS.items():
+            if key in data and not isinstance(data[key], kind):
+                found = "null" if data[key] is None else type(data[key]).__name__
+                raise ValueError(f"{key!r} must be {_KIND_NAMES[kind]}, found {found}")
         encoder = data.get("encoder")
         return cls(
             encoder=EncoderIdentity(**encoder) if encoder else None,
@@ -111,7 +117,19 @@ class Checkpoint:
             source_retry={
                 k: RetryEntry(**r) for k, r in data.get("source_retry_queue", {}).items()
             },
+            index_seal=data.get("index_seal") if isinstance(data.get("index_seal"), str) else None,
         )
+
+
+_SECTIONS: dict[str, type] = {
+    "memories": dict,
+    "retry_queue": dict,
+    "ignored": dict,
+    "stale_collections": list,
+    "sources": dict,
+    "source_retry_queue": dict,
+}
+_KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
 
 
 def _source(data: dict[str, Any]) -> SourceEntry:
@@ -128,10 +146,12 @@ def load_checkpoint(checkpoint_path: Path, journal_path: Path) -> Checkpoint:
     if checkpoint_path.exists():
         try:
             data = json.loads(checkpoint_path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("version") != VERSION:
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if data.get("version") != VERSION:
                 raise ValueError(f"unsupported layout (version {data.get('version')!r})")
             checkpoint = Checkpoint.from_json(data)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CheckpointError(
                 f"{checkpoint_path}: cannot read the checkpoint ({exc}). It is derived data: "
                 "move it aside and run `memsync sync --force` to rebuild it from the markdown."
@@ -151,7 +171,7 @@ def replay_journal(checkpoint: Checkpoint, journal_path: Path) -> int:
             try:
                 apply_op(checkpoint, json.loads(line))
                 applied += 1
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 checkpoint.warnings.append(
                     f"{journal_path}:{lineno}: skipped bad journal line ({exc})"
                 )
@@ -219,17 +239,36 @@ class Journal:
         self._pending.append(op)
 
     def commit(self) -> None:
-        """Write and fsync the pending records."""
+        """Write and fsync the pending records; on a failed write the journal is cut back to
+        where it was (no torn line), and a full disk raises StorageError."""
         if not self._pending:
             return
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
-        self._fh.write("".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self._pending))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        text = "".join(json.dumps(op, ensure_ascii=False) + "\n" for op in self._pending)
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open("a", encoding="utf-8")
+            start = self._fh.tell()
+            try:
+                self._fh.write(text)
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError:
+                self._cut(start)
+                raise
+        except OSError as exc:
+            raise storage_error(exc, self.path) or exc from None
         self._pending.clear()
         self.wrote = True
+
+    def _cut(self, size: int) -> None:
+        """Drop a partly written batch (best effort: the replay ignores a torn line anyway)."""
+        fh, self._fh = self._fh, None
+        with contextlib.suppress(OSError):
+            if fh is not None:
+                fh.close()  # may fail again flushing what is buffered; the file is cut below
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, size)
 
     def close(self) -> None:
         if self._fh is not None:

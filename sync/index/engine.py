@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import secrets
 import time
@@ -12,15 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import UsageError
+from sync.fsutil import TMP_SUFFIX
 from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.index.executor import Executor
 from sync.index.outcome import ItemResult, Outcome
 from sync.index.planner import PlanOptions, must_read_all, plan_sync
 from sync.index.report import build_report, prune_reports, write_report
 from sync.index.scan import overlay_files, scan
+from sync.index.verify import IndexCheck, check_index
 from sync.lock import WriterLock
 from sync.models import KINDS, Action, Memory, Plan, ScannedFile, kind_problem
 from sync.ports import Encoder, VectorIndex
+from sync.redact import redact_data
 from sync.retry import RetryPolicy
 from sync.store import DEFAULT_MAX_FILE_BYTES, StoreLayout
 
@@ -59,6 +63,8 @@ class SyncDeps:
     encoder_factory: Callable[[], Encoder]
     index_factory: Callable[[], VectorIndex]
     index_exists: Callable[[], bool] = lambda: True  # False: nothing to open (embedded, fresh)
+    # a signature of the embedded index's files (sync.fsutil.tree_seal); None: no such thing
+    index_seal: Callable[[], str | None] = lambda: None
     index_id: str = "local"  # recorded in the checkpoint; a change re-indexes everything
     collection_prefix: str = "memsync"
     # a dry run that precedes a collection upgrade plans as if it were done (vectors reused)
@@ -110,7 +116,7 @@ def preview(
     layout: StoreLayout, deps: SyncDeps, checkpoint: Checkpoint
 ) -> tuple[Plan, dict[str, Memory]]:
     """The plan a sync would run now, and the memories it would index (path -> memory)."""
-    plan, scanned = _plan(layout, SyncOptions(dry_run=True), deps, checkpoint, deps.clock())
+    plan, scanned, _, _ = _plan(layout, SyncOptions(dry_run=True), deps, checkpoint, deps.clock())
     return plan, {sf.path: sf.memory for sf in scanned if sf.memory is not None}
 
 
@@ -120,8 +126,13 @@ def _plan(
     deps: SyncDeps,
     checkpoint: Checkpoint,
     now: dt.datetime,
-) -> tuple[Plan, list[ScannedFile]]:
-    """Scan memory/ (plus a dry run's overlay of files capture would write) and plan."""
+    timings: dict[str, float] | None = None,
+) -> tuple[Plan, list[ScannedFile], IndexCheck, bool]:
+    """Check the index against the checkpoint (unless its files are as the last run left
+    them), scan memory/ (plus a dry run's overlay of files capture would write) and plan.
+    Returns the plan, what was scanned, the index check and whether the index was sealed."""
+    timings = {} if timings is None else timings
+    t = time.perf_counter()
     plan_opts = PlanOptions(
         deps.encoder_model,
         index_id=deps.index_id,
@@ -132,14 +143,32 @@ def _plan(
         scope=opts.scope,
         dim_hint=checkpoint.encoder.dim if checkpoint.encoder else 384,
     )
+    check = IndexCheck(expected=len(checkpoint.entries))
+    sealed = checkpoint.index_seal is not None and checkpoint.index_seal == deps.index_seal()
+    if not must_read_all(checkpoint, plan_opts) and not sealed:
+        check = _check(checkpoint, deps, opts)
+        plan_opts = dataclasses.replace(plan_opts, missing=check.missing, strays=check.strays)
+    timings["verify_index"] = round(time.perf_counter() - t, 4)
+    t = time.perf_counter()
     known = {} if must_read_all(checkpoint, plan_opts) else checkpoint.entries
+    if check.missing:  # read them again: their point is rebuilt from the markdown
+        known = {p: e for p, e in known.items() if p not in check.missing}
+    leftovers: list[Path] = []
     now_ns = time.time_ns()
     scanned = scan(
-        layout.memory_dir, known, now_ns=now_ns, max_bytes=deps.max_file_bytes, only=opts.scope
+        layout.memory_dir,
+        known,
+        now_ns=now_ns,
+        max_bytes=deps.max_file_bytes,
+        only=opts.scope,
+        leftovers=leftovers,
     )
+    if not (opts.dry_run or opts.ignore_lock):  # no other writer is half-way through a file
+        _remove_leftovers(layout, leftovers)
     if opts.overlay:
         scanned = overlay_files(scanned, opts.overlay, known, now_ns)
-    return plan_sync(scanned, checkpoint, plan_opts, now), scanned
+    timings["scan"] = round(time.perf_counter() - t, 4)
+    return plan_sync(scanned, checkpoint, plan_opts, now), scanned, check, sealed
 
 
 def _run_locked(
@@ -154,9 +183,7 @@ def _run_locked(
         else load_checkpoint(layout.checkpoint_path, layout.journal_path)
     )
     timings: dict[str, float] = {}
-    t = time.perf_counter()
-    plan, scanned = _plan(layout, opts, deps, checkpoint, started)
-    timings["scan"] = round(time.perf_counter() - t, 4)
+    plan, scanned, check, sealed = _plan(layout, opts, deps, checkpoint, started, timings)
     outcome: Outcome | None = None
     if not opts.dry_run:
         outcome = _execute(layout, plan, scanned, checkpoint, deps, started, recovered)
@@ -177,7 +204,11 @@ def _run_locked(
         earlier=earlier.results,
     )
     report["warnings"] += kind_warnings(scanned, deps.kinds)
+    report["index_check"] = {**check.as_dict(), "unchanged_since_last_run": sealed}
+    if check.problem:
+        report["warnings"].append(check.problem)
     report.update(opts.attachments or {})
+    report = redact_data(report)  # error messages may quote a file; paths name hand-made files
     if not opts.dry_run and opts.write_reports:
         report["report_files"] = [str(p) for p in write_report(layout.reports_dir, report)]
         prune_reports(layout.reports_dir, keep=deps.keep_reports)
@@ -199,6 +230,30 @@ def kind_warnings(scanned: Sequence[ScannedFile], kinds: Sequence[str] | None) -
             problem = kind_problem(sf.memory.kind, custom)
             out.append(f"memory/{sf.path}: kind {problem} (indexed all the same)")
     return out
+
+
+def _remove_leftovers(layout: StoreLayout, found: list[Path]) -> None:
+    """Temporary files of atomic writes whose process was killed (memory/, state/, reports/)."""
+    for folder in (layout.state_dir, layout.reports_dir):
+        if folder.is_dir():
+            found.extend(folder.glob(f".*{TMP_SUFFIX}"))
+    for path in found:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _check(checkpoint: Checkpoint, deps: SyncDeps, opts: SyncOptions) -> IndexCheck:
+    """Verify the index against the checkpoint (not for runs limited to some paths)."""
+    if opts.scope is not None:
+        return IndexCheck()
+    return check_index(
+        checkpoint,
+        index_id=deps.index_id,
+        encoder_model=deps.encoder_model,
+        index_exists=deps.index_exists,
+        index_factory=deps.index_factory,
+        repair=not opts.dry_run,
+    )
 
 
 def _execute(
@@ -231,8 +286,10 @@ def _execute(
         journal.close()
         executor.close()
     outcome.warnings.extend(checkpoint.warnings)
-    if journal.wrote or recovered:
+    seal = deps.index_seal()  # the index as this run leaves it, closed: the next run's check
+    if journal.wrote or recovered or seal != checkpoint.index_seal:
         checkpoint.last_run = {"finished": now.isoformat()}
+        checkpoint.index_seal = seal
         save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)
     return outcome
 

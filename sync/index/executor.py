@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sync.errors import PermanentError
+from sync.errors import PermanentError, StorageError
 from sync.hashing import payload_bytes, text_hash
 from sync.index.checkpoint import Checkpoint, IndexedEntry, Journal, apply_op
 from sync.index.outcome import ItemResult, Outcome, point_payload, remediation
@@ -85,6 +85,8 @@ class Executor:
                 self._timed(
                     out, "optimize", lambda: self._open_index().maintain(out.collection or "")
                 )
+        except StorageError:
+            raise
         except Exception as exc:  # boundary: retried by the next run
             out.warnings.append(f"index housekeeping failed, the next run retries it: {exc}")
         self.journal.commit()
@@ -114,11 +116,19 @@ class Executor:
 
     def _delete(self, items: Sequence[PlanItem], out: Outcome) -> list[ItemResult]:
         results = []
-        live = [i for i in items if i.point_id and self._entry_model(i.path) == self._model(out)]
+        live = [
+            i
+            for i in items
+            if i.point_id and (i.stray or self._entry_model(i.path) == self._model(out))
+        ]
         try:
-            if live and out.collection:
-                index = self._open_index()
-                index.delete(out.collection, [i.point_id for i in live if i.point_id])
+            ids = [i.point_id for i in live if i.point_id]
+            if out.collection and any(i.find_point for i in items):
+                ids += self._unrecorded_points([i for i in items if i.find_point], out.collection)
+            if ids and out.collection:
+                self._open_index().delete(out.collection, ids)
+        except StorageError:
+            raise  # the disk, not the item: the run stops
         except Exception as exc:  # boundary: a failed delete is retried next run
             return [self._fail(i, f"index delete failed: {exc}", permanent=False) for i in items]
         for item in items:
@@ -127,6 +137,17 @@ class Executor:
         self.journal.commit()
         return results
 
+    def _unrecorded_points(self, items: Sequence[PlanItem], collection: str) -> list[str]:
+        """Points written for files the checkpoint never recorded (their run failed after the
+        index took them), found by path; never one a recorded memory owns."""
+        owned = {e.point_id for e in self.checkpoint.entries.values()}
+        index = self._open_index()
+        found = []
+        for item in items:
+            hits = index.find_by(collection, "path", item.path, limit=16)
+            found += [h.point_id for h in hits if h.point_id not in owned]
+        return found
+
     def _index_all(
         self, work: Sequence[PlanItem], encoder: Encoder, collection: str
     ) -> list[ItemResult]:
@@ -134,6 +155,8 @@ class Executor:
         index = self._open_index()
         try:
             index.ensure_collection(collection, identity.dim)
+        except StorageError:
+            raise
         except Exception as exc:  # boundary: an unreachable index fails the items, not the run
             return [self._fail(i, f"index unavailable: {exc}", permanent=False) for i in work]
         cp = self.checkpoint
@@ -232,12 +255,16 @@ class Executor:
         try:
             future.result()
             return self._commit_batch(items, points, collection)
+        except StorageError:
+            raise
         except Exception:  # boundary: retry one by one to find the failing points
             results = []
             for item, point in zip(items, points, strict=True):
                 try:
                     self._open_index().upsert(collection, [point])
                     results.extend(self._commit_batch([item], [point], collection))
+                except StorageError:
+                    raise
                 except Exception as exc:
                     results.append(
                         self._fail(

@@ -27,6 +27,8 @@ class PlanOptions:
     retry_now: bool = False  # `memsync retry`: ignore backoff and dead letters
     scope: frozenset[str] | None = None  # only these paths (used by `memsync add`)
     dim_hint: int = 384
+    missing: frozenset[str] = frozenset()  # indexed paths whose point is gone (verify.py)
+    strays: tuple[str, ...] = ()  # point ids no memory accounts for
 
 
 def must_read_all(checkpoint: Checkpoint, opts: PlanOptions) -> bool:
@@ -93,8 +95,19 @@ def plan_sync(
     for path in sorted(checkpoint.retry):
         if path not in current and path not in checkpoint.entries and _in_scope(path, opts):
             items.append(
-                PlanItem(path, Action.DELETE, "file deleted; dropped from the retry queue")
+                PlanItem(
+                    path,
+                    Action.DELETE,
+                    "file deleted; dropped from the retry queue",
+                    find_point=True,
+                )
             )
+    items.extend(
+        PlanItem(
+            f"<point {pid}>", Action.DELETE, "point without a memory file", point_id=pid, stray=True
+        )
+        for pid in opts.strays
+    )
     reembed = reindex is not None or (
         checkpoint.encoder is not None and checkpoint.encoder.model != opts.encoder_model
     )
@@ -176,6 +189,7 @@ def _plan_file(
         and entry.model == opts.encoder_model
         and reindex is None
         and sf.content_hash == entry.content_hash
+        and sf.path not in opts.missing
     ):
         return item(
             Action.UNCHANGED,
@@ -201,6 +215,8 @@ def _plan_file(
         if reindex and entry is not None
         else _reason(entry, previous, renamed_from, retry, sf, opts)
     )
+    if sf.path in opts.missing and entry is not None and sf.content_hash == entry.content_hash:
+        reason = "its point was missing from the index; re-indexed from the markdown"
     est = _point_bytes(sf, opts) - (previous.bytes if previous else 0)
     return item(
         action,

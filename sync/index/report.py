@@ -13,6 +13,7 @@ from sync.fsutil import atomic_write_bytes
 from sync.index.checkpoint import Checkpoint
 from sync.index.outcome import ItemResult, Outcome
 from sync.models import Action, Plan, PlanItem
+from sync.redact import redact_data
 from sync.store import StoreLayout
 
 _COUNTED = {Action.ADD: "added", Action.UPDATE: "updated", Action.DELETE: "deleted"}
@@ -160,6 +161,7 @@ def write_report(target: Path, report: dict[str, Any], *, exact: bool = False) -
     else:
         json_path = target / f"{report_stem(report)}.json"
         md_path = target / f"{report_stem(report)}.md"
+    report = redact_data(report)
     atomic_write_bytes(
         json_path, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
     )
@@ -280,6 +282,8 @@ def _maintain_markdown(report: dict[str, Any]) -> str:
         ]
     for a in report["archives"]:
         lines.append(f"- archive `{a['path']}`: {a['reason']}")
+    if report.get("status") == "applying":
+        lines += ["", "Status: applying (written before the first move; a killed run stops here)"]
     if not report["dry_run"]:
         lines += ["", f"Undo: `memsync maintain --undo {report['run_id']}`"]
     return "\n".join(lines) + "\n"

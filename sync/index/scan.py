@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import MemoryFileError, UnsafePathError
-from sync.fsutil import confined
+from sync.fsutil import TMP_SUFFIX, confined
 from sync.hashing import content_hash, raw_hash
 from sync.index.checkpoint import IndexedEntry
 from sync.models import ARCHIVE_FOLDER, ScannedFile
+from sync.redact import redact_memory
 from sync.store.files import DEFAULT_MAX_FILE_BYTES
 from sync.store.markdown import decode_text, parse_memory
 
@@ -27,13 +28,15 @@ def scan(
     now_ns: int,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     only: Iterable[str] | None = None,
+    leftovers: list[Path] | None = None,
 ) -> list[ScannedFile]:
-    """Observe every ``*.md`` under memory/: stat first, read and hash only what may differ."""
+    """Observe every ``*.md`` under memory/: stat first, read and hash only what may differ.
+    ``leftovers`` collects the temporary files of atomic writes a killed process left."""
     if only is not None:
         for rel in only:
             confined(memory_dir, rel)  # paths given by a caller, not found by the walk
-    rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir)
-    return [_observe(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
+    rel_paths = sorted(set(only)) if only is not None else _walk(memory_dir, leftovers)
+    return [_isolated(memory_dir, rel, known.get(rel), now_ns, max_bytes) for rel in rel_paths]
 
 
 def overlay_files(
@@ -50,7 +53,20 @@ def overlay_files(
     return [out[rel] for rel in sorted(out)]
 
 
-def _walk(memory_dir: Path) -> list[str]:
+def _isolated(
+    memory_dir: Path, rel: str, entry: IndexedEntry | None, now_ns: int, max_bytes: int
+) -> ScannedFile:
+    """One file's observation; whatever goes wrong with it is that file's error alone."""
+    try:
+        return _observe(memory_dir, rel, entry, now_ns, max_bytes)
+    except Exception as exc:  # boundary: per item
+        archived = rel.startswith(ARCHIVE_FOLDER + "/")
+        return ScannedFile(
+            rel, 0, 0, archived, error=f"cannot be read: {type(exc).__name__}: {exc}"
+        )
+
+
+def _walk(memory_dir: Path, leftovers: list[Path] | None) -> list[str]:
     found: list[str] = []
     if not memory_dir.is_dir():
         return found
@@ -58,7 +74,9 @@ def _walk(memory_dir: Path) -> list[str]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel_folder = os.path.relpath(folder, memory_dir)
         for name in files:
-            if name.endswith(".md") and not name.startswith("."):
+            if leftovers is not None and name.startswith(".") and name.endswith(TMP_SUFFIX):
+                leftovers.append(Path(folder, name))
+            elif name.endswith(".md") and not name.startswith("."):
                 rel = name if rel_folder == "." else f"{rel_folder}/{name}"
                 found.append(rel.replace(os.sep, "/"))
     found.sort()
@@ -130,4 +148,6 @@ def _from_bytes(
         memory = parse_memory(decode_text(data, rel), rel)
     except MemoryFileError as exc:
         return seen(raw_hash=digest, error=exc.reason)
-    return seen(raw_hash=digest, content_hash=content_hash(memory), memory=memory)
+    # the file stays as its author wrote it; what is hashed, embedded and recorded is not
+    memory, secrets = redact_memory(memory)
+    return seen(raw_hash=digest, content_hash=content_hash(memory), memory=memory, secrets=secrets)

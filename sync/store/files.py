@@ -10,6 +10,7 @@ from pathlib import Path
 from sync.errors import MemsyncError
 from sync.fsutil import atomic_write_bytes, confined
 from sync.models import Memory, kind_folder
+from sync.redact import redact, redact_memory
 from sync.store.layout import DEFAULT_MAX_FILE_BYTES
 from sync.store.markdown import decode_text, parse_memory, render_memory
 
@@ -29,11 +30,8 @@ def memory_rel_path(memory: Memory, day: str, taken: Callable[[str], bool]) -> s
     """``<kind-folder>/<YYYYMMDD>-<slug>.md`` (summaries: ``summaries/<YYYYMMDD>/<slug>.md``),
     suffixed ``-2``, ``-3``… while ``taken`` says the name is in use."""
     folder = kind_folder(memory.kind)
-    stem = (
-        f"{day}/{slugify(memory.title)}"
-        if memory.kind == "summary"
-        else f"{day}-{slugify(memory.title)}"
-    )
+    slug = slugify(redact(memory.title)[0])
+    stem = f"{day}/{slug}" if memory.kind == "summary" else f"{day}-{slug}"
     return unique_rel_path(f"{folder}/{stem}.md", taken)
 
 
@@ -46,9 +44,10 @@ def unique_rel_path(rel: str, taken: Callable[[str], bool]) -> str:
 
 
 def write_memory(memory_dir: Path, rel: str, memory: Memory) -> Path:
-    """Atomically write a memory inside memory/; refuses any path that would leave it."""
+    """Atomically write a memory inside memory/ (secrets redacted: memsync never writes one);
+    refuses any path that would leave it."""
     path = confined(memory_dir, rel)
-    atomic_write_bytes(path, render_memory(memory).encode("utf-8"))
+    atomic_write_bytes(path, render_memory(redact_memory(memory)[0]).encode("utf-8"))
     return path
 
 

@@ -15,10 +15,28 @@ from sync.hashing import path_memory_id
 from sync.models import ARCHIVE_FOLDER, KIND_RE, Memory, kind_from_folder
 
 try:  # the C loader is ~10x faster; the pure one is a fallback, not a requirement
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+    _SafeLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
     _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover
-    _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+    _SafeLoader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader; a value that cannot be built (``2026-13-45``, ``!!timestamp 'nope'``,
+    a 5,000-digit number) is a YAML error at its line, not a crash."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            shown = repr(node.value)[:60] if isinstance(node.value, str) else "the value"
+            problem = f"{shown} is not a valid {node.tag.rsplit(':', 1)[-1]}"
+            if isinstance(exc, ValueError | OverflowError):
+                problem += f" ({str(exc)[:80]})"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
 
 KNOWN_FIELDS = (
     "id",
@@ -33,7 +51,9 @@ KNOWN_FIELDS = (
     "superseded_by",
 )
 MAX_FRONTMATTER_BYTES = 64 * 1024
-MAX_FRONTMATTER_NODES = 5_000
+MAX_FRONTMATTER_NODES = 5_000  # counted with aliases expanded
+MAX_FRONTMATTER_CHARS = 4 * MAX_FRONTMATTER_BYTES  # text, aliases expanded
+MAX_FRONTMATTER_DEPTH = 32
 _FENCE_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _HEADING_RE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
 
@@ -116,8 +136,12 @@ def _split(text: str, rel_path: str) -> tuple[dict[str, Any], str]:
     raw = match.group(1)
     if len(raw.encode("utf-8")) > MAX_FRONTMATTER_BYTES:
         raise MemoryFileError(rel_path, f"frontmatter larger than {MAX_FRONTMATTER_BYTES} bytes")
+    if _flow_depth(raw) > MAX_FRONTMATTER_DEPTH:
+        raise MemoryFileError(rel_path, f"frontmatter nested deeper than {MAX_FRONTMATTER_DEPTH}")
     try:
         meta = yaml.load(raw, Loader=_Loader)
+    except RecursionError:
+        raise MemoryFileError(rel_path, "frontmatter nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -132,18 +156,53 @@ def _split(text: str, rel_path: str) -> tuple[dict[str, Any], str]:
 
 
 def _check_size(value: Any, rel_path: str) -> None:
-    """Reject alias bombs: YAML anchors can expand a small file into a huge tree."""
-    stack, seen = [value], 0
+    """Reject alias bombs and deep nesting: anchors can expand a small file into a huge tree
+    (walked here with aliases expanded, so the walk stops at the budget, not at the end)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    nodes = chars = 0
     while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > MAX_FRONTMATTER_NODES:
-            raise MemoryFileError(rel_path, "frontmatter too deeply nested or too large")
+        node, depth = stack.pop()
+        nodes += 1
+        if isinstance(node, str):
+            chars += len(node)
+        if nodes > MAX_FRONTMATTER_NODES or chars > MAX_FRONTMATTER_CHARS:
+            raise MemoryFileError(
+                rel_path, "frontmatter too large once its aliases (*name) are expanded"
+            )
+        if depth > MAX_FRONTMATTER_DEPTH:
+            raise MemoryFileError(
+                rel_path, f"frontmatter nested deeper than {MAX_FRONTMATTER_DEPTH}"
+            )
         if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
+            stack.extend((k, depth + 1) for k in node)
+            stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend((v, depth + 1) for v in node)
+        elif not isinstance(node, _PLAIN_TYPES):
+            raise MemoryFileError(
+                rel_path, f"frontmatter holds a {type(node).__name__} value; use text or numbers"
+            )
+
+
+_PLAIN_TYPES = (str, int, float, bool, type(None), dt.date, dt.datetime)
+
+
+def _flow_depth(raw: str) -> int:
+    """The deepest ``[``/``{`` nesting outside quotes: refused before the parser recurses."""
+    depth = deepest = 0
+    quote = ""
+    for c in raw:
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def _folder_kind(rel_path: str) -> str | None:

@@ -42,7 +42,10 @@ def iso_utc(value: object) -> str | None:
             moment = moment.replace(tzinfo=dt.UTC)
     else:
         return None
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 has no UTC datetime
+        return None
 
 
 def project_name(cwd: str | None) -> str | None:

@@ -65,7 +65,7 @@ def test_alias_bomb_is_rejected() -> None:
     for i in range(1, 8):
         bomb += f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]\n"
     bomb += "---\nbody"
-    with pytest.raises(MemoryFileError, match="too deeply nested or too large"):
+    with pytest.raises(MemoryFileError, match="too large once its aliases"):
         parse_memory(bomb, "decisions/bomb.md")
 
 
