@@ -79,12 +79,16 @@ class Settings:
         default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS)
     )
     kinds_custom: tuple[str, ...] = ()  # memory kinds beyond the built-in ones
+    # the agents' hooks: the brief at session start, the memories recalled for a prompt
+    hooks_brief_tokens: int = 1500
+    hooks_prompt_tokens: int = 800
+    hooks_prompt_k: int = 5
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
 _SECTIONS = (
     "qdrant", "retry", "dedup", "service", "sources", "digest", "llm", "maintain", "daily", "audit",
-    "ask", "kinds",
+    "ask", "kinds", "hooks",
 )  # fmt: skip
 _ENV = {
     "MEMSYNC_MODEL": "model",
@@ -237,6 +241,10 @@ def _validate(s: Settings) -> None:
     if not s.collection.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"collection {s.collection!r}: letters, digits, '-' and '_' only")
     _validate_ask(s)
+    if not 100 <= s.hooks_brief_tokens <= 20_000 or not 100 <= s.hooks_prompt_tokens <= 20_000:
+        raise ConfigError("[hooks] brief_tokens and prompt_tokens: choose 100..20000 tokens")
+    if not 1 <= s.hooks_prompt_k <= 20:
+        raise ConfigError(f"[hooks] prompt_k = {s.hooks_prompt_k}: choose 1..20 memories")
 
 
 def _validate_ask(s: Settings) -> None:
@@ -338,6 +346,11 @@ DEFAULT_CONFIG = """\
 [kinds]
 # custom = ["runbook"]           # kinds beyond decision, learning, convention, insight, summary,
 #                                # daily, note (each gets its folder: memory/runbooks/)
+
+[hooks]
+# brief_tokens = 1500            # the brief an agent gets at session start (memsync hook)
+# prompt_tokens = 800            # memories recalled for a prompt, when any is relevant
+# prompt_k = 5
 
 [daily]
 # timezone = "Europe/Paris"      # days of memory/daily/YYYY-MM-DD.md (default: the system's)

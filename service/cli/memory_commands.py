@@ -20,6 +20,7 @@ from service.cli.common import (
     remote_service,
 )
 from service.http.client import request
+from service.memories import search_store
 from service.sessions import session_source
 from service.settings import DEFAULT_CONFIG, Settings
 from service.status import store_status
@@ -27,19 +28,15 @@ from service.wiring import (
     ask_scoring,
     check_kind,
     dedup_thresholds,
-    index_exists,
     index_id,
     make_encoder,
-    make_index,
     prepare_index,
 )
 from sync.capture.add import add_memory, new_candidate
 from sync.errors import MemsyncError, UsageError
 from sync.fsutil import atomic_write_bytes
-from sync.index.checkpoint import load_checkpoint
-from sync.models import collection_name
 from sync.ports import SearchFilter
-from sync.recall.retrieve import Scoring, ask
+from sync.recall.retrieve import Scoring
 from sync.store import STORE_DIRNAME, StoreLayout, init_store
 from sync.store.access import record_access
 
@@ -182,43 +179,11 @@ def cmd_ask(args: argparse.Namespace) -> Result:
 def _search(
     args: argparse.Namespace, layout: StoreLayout, settings: Settings, scoring: Scoring
 ) -> dict[str, Any]:
-    """Ask the index; lexical mode loads no model (the collection comes from the checkpoint)."""
-    lexical = args.mode == "lexical"
-    empty = {
-        "results": [],
-        "scoring": {
-            "mode": args.mode,
-            "score": "bm25" if lexical else "relevance",
-            "min_score": None if lexical else scoring.min_score,
-        },
-        "withheld": 0,
-        "closest": None,
-        "no_strong_match": False,
-    }
-    if not index_exists(settings, layout):
-        return empty
-    collection = load_checkpoint(layout.checkpoint_path, layout.journal_path).collection
-    encoder = None if lexical else make_encoder(settings)
-    if encoder is not None:
-        collection = collection_name(settings.collection, encoder.identity)
-    if collection is None:
-        return empty  # nothing indexed yet
-    index = make_index(settings, layout)
-    try:
-        flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
-        return ask(
-            args.question,
-            encoder=encoder,
-            index=index,
-            collection=collection,
-            k=args.k,
-            flt=flt,
-            memory_dir=layout.memory_dir,
-            mode=args.mode,
-            scoring=scoring,
-        )
-    finally:
-        index.close()
+    flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
+    return search_store(
+        layout, settings, args.question, k=args.k, flt=flt, mode=args.mode, scoring=scoring,
+        encoder=lambda: make_encoder(settings),
+    )  # fmt: skip
 
 
 def _answer(settings: Settings, question: str, results: list[dict[str, Any]]) -> Any:

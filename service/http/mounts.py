@@ -1,0 +1,69 @@
+"""Other ASGI apps the service serves beside its API (the MCP endpoint at /mcp), behind the
+same token rule: with a token set, every request needs ``Authorization: Bearer <token>`` and
+is refused with 401 and the API's ``{"error": ...}`` body otherwise."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+UNAUTHORIZED = "missing or wrong token: send 'Authorization: Bearer <MEMSYNC_API_TOKEN>'"
+
+
+@dataclass(frozen=True)
+class Mounted:
+    """An ASGI app served at ``path``, and what must run while the service runs (its
+    lifespan: the MCP session manager's task group)."""
+
+    path: str
+    app: ASGIApp
+    lifespan: Callable[[], AbstractAsyncContextManager[Any]]
+
+
+def authorized(header: str | None, token: str | None) -> bool:
+    """The API's token rule: no token set lets every request in; else the bearer must match."""
+    if token is None:
+        return True
+    given = (header or "").removeprefix("Bearer ").strip()
+    return bool(given) and secrets.compare_digest(given.encode(), token.encode())
+
+
+class TokenGate:
+    """ASGI middleware applying :func:`authorized` to every HTTP request of ``app``."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            header = headers.get(b"authorization", b"").decode("latin-1") or None
+            if not authorized(header, self.token):
+                await _refuse(send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send) -> None:
+    body = json.dumps({"error": {"type": "Unauthorized", "message": UNAUTHORIZED}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b"Bearer"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
