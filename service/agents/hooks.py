@@ -51,8 +51,18 @@ def run_hook(event: str, stdin: str, env: Mapping[str, str], cwd: Path) -> str:
             return ""  # no memory here: nothing to say, nothing to capture
         return _handle(event, payload, layout, env)
     except Exception as exc:  # boundary: a hook must never break the agent's session
-        log(layout, event, f"failed: {type(exc).__name__}: {exc}")
+        log(layout or _store_of(cwd, env), event, f"failed: {type(exc).__name__}: {exc}")
         return ""
+
+
+def _store_of(folder: Path, env: Mapping[str, str]) -> StoreLayout | None:
+    """The store to log into when the payload did not say where the session runs."""
+    from service.settings import locate_store
+
+    try:
+        return locate_store(folder, env)
+    except Exception:  # boundary: no store, nowhere to log
+        return None
 
 
 def parse_payload(stdin: str) -> dict[str, Any]:
