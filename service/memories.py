@@ -101,8 +101,18 @@ def recent(
         memory = try_read_memory(layout.memory_dir, path)
         if memory is not None:
             found.append((path, entry, memory))
-    found.sort(key=lambda f: (f[2].updated or f[2].created, f[0]), reverse=True)
+    found.sort(key=lambda f: (when(f[1], f[2]), f[0]), reverse=True)
     return found[:n]
+
+
+def when(entry: IndexedEntry, memory: Memory) -> str:
+    """When a memory last changed: its ``updated`` or ``created`` field, else (a file written
+    by hand without dates) its modification time."""
+    stamp = memory.updated or memory.created
+    if stamp:
+        return stamp
+    moment = dt.datetime.fromtimestamp(entry.mtime_ns / 1e9, dt.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _day_hint(path: str, entry: IndexedEntry) -> tuple[str, int]:
@@ -120,7 +130,7 @@ def _row(path: str, entry: IndexedEntry, memory: Memory | None) -> dict[str, Any
         "tags": list(entry.tags),
     }
     if memory is not None:
-        row.update(created=memory.created, updated=memory.updated or memory.created)
+        row.update(created=memory.created or None, updated=when(entry, memory))
     return row
 
 

@@ -356,3 +356,22 @@ def test_install_links_memsync_onto_path_without_ever_failing(tmp_path: Path) ->
     home_made = link()
     assert home_made.returncode == 0
     assert (tmp_path / "home" / ".local" / "bin" / "memsync").resolve() == exe
+
+
+def test_skills_rules_and_briefs_name_only_tools_the_server_has() -> None:
+    import re
+
+    import anyio
+
+    from service.agents.brief import MORE
+    from service.agents.connect_targets import RULES
+    from service.agents.mcp_server import INSTRUCTIONS, build_server
+    from service.agents.skills import SKILLS, skill_text
+
+    def no_store() -> Any:
+        raise AssertionError("listing the tools opens no store")
+
+    tools = {t.name for t in anyio.run(build_server(no_store).list_tools)}
+    texts = " ".join([*(skill_text(n) for n in SKILLS), RULES, INSTRUCTIONS, MORE])
+    named = set(re.findall(r"\bmemory_[a-z_]+\b", texts))
+    assert len(named) >= 8 and named <= tools

@@ -5,9 +5,12 @@ tools and the hooks call one of these and get the same plain data back."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from service.http.client import Remote, find_service, request
 from service.settings import Settings, load_settings, locate_store
@@ -16,8 +19,10 @@ from sync.store import StoreLayout
 
 if TYPE_CHECKING:
     from service.http.runtime import ServiceState
+    from sync.index.engine import SyncDeps
 
-SEARCH_K = 5
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class MemoryOps(Protocol):
@@ -71,6 +76,20 @@ class RemoteOps:
         return request(self.remote, "GET", "/api/status", timeout=60)
 
 
+def one_at_a_time(
+    method: Callable[Concatenate[LocalOps, P], R],
+) -> Callable[Concatenate[LocalOps, P], R]:
+    """Calls of one LocalOps run one at a time (an MCP client may send several at once: the
+    embedded index takes one owner, and the model loads once)."""
+
+    @functools.wraps(method)
+    def run(self: LocalOps, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class LocalOps:
     """In this process: the index opened per call and closed after (an embedded index has one
     owner, and a `memsync sync` may need it), the model loaded on the first search or add and
@@ -80,6 +99,7 @@ class LocalOps:
         self.layout, self.settings = layout, settings
         self._encoder: Encoder | None = None
         self._prepared = False
+        self.lock = threading.RLock()
 
     def encoder(self) -> Encoder:
         if self._encoder is None:
@@ -88,7 +108,7 @@ class LocalOps:
             self._encoder = make_encoder(self.settings)
         return self._encoder
 
-    def _deps(self) -> Any:
+    def _deps(self) -> SyncDeps:
         from service.wiring import prepare_index, sync_deps
 
         if not self._prepared:  # move or upgrade the index once, as any data command does
@@ -98,6 +118,7 @@ class LocalOps:
         deps.encoder_factory = self.encoder
         return deps
 
+    @one_at_a_time
     def search(self, query: str, k: int, kinds: list[str], tags: list[str]) -> dict[str, Any]:
         from service.memories import search_store
         from service.wiring import ask_scoring, check_kind
@@ -113,11 +134,13 @@ class LocalOps:
         record_access(self.layout, (r["id"] for r in found["results"]), dt.datetime.now(dt.UTC))
         return {"question": query, **found}
 
+    @one_at_a_time
     def get(self, memory_id: str) -> dict[str, Any]:
         from service.memories import get_memory
 
         return get_memory(self.layout, memory_id)
 
+    @one_at_a_time
     def add(
         self, *, kind: str, title: str, body: str, tags: list[str], session: str | None
     ) -> dict[str, Any]:
@@ -139,16 +162,19 @@ class LocalOps:
             neighbours_k=self.settings.dedup_neighbours,
         )  # fmt: skip
 
+    @one_at_a_time
     def recent(self, limit: int, kind: str | None) -> dict[str, Any]:
         from service.memories import list_memories
 
         return list_memories(self.layout, kind=kind, limit=limit, sort="recent")
 
+    @one_at_a_time
     def archive(self, memory_id: str, reason: str) -> dict[str, Any]:
         from service.care import archive_memory
 
         return archive_memory(self.layout, self._deps(), memory_id, reason)
 
+    @one_at_a_time
     def status(self) -> dict[str, Any]:
         from service.status import store_status
 

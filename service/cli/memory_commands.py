@@ -61,7 +61,8 @@ def cmd_init(args: argparse.Namespace) -> Result:
     )
     text = (
         f"{verb} {root}\n{scope}\n"
-        f"Next: add memories under {layout.memory_dir}, then `memsync sync`."
+        f"Next: add memories under {layout.memory_dir}, then `memsync sync`; "
+        "`memsync connect claude` (or codex, cursor, opencode) gives your agent this memory."
     )
     return data, text, EXIT_OK
 
