@@ -156,15 +156,29 @@ def session_end(project: Path, env: dict[str, str], runs: int) -> dict[str, Any]
     fields = {"session_id": "bench-end", "cwd": str(project), "transcript_path": str(transcript),
               "reason": "other"}  # fmt: skip
     walls = [hook("SessionEnd", fields, env)[0] for _ in range(runs)]
-    _wait_unlocked(project)
+    _wait_captured(project)
     return stats(walls)
 
 
-def _wait_unlocked(project: Path) -> None:
-    lock = project / ".memsync" / "state" / "sync.lock"
+def _wait_captured(project: Path) -> None:
+    """The captures the hooks started are done: the service's queue is empty, or (no
+    service) the detached syncs let go of the store's lock."""
+    import urllib.request
+
+    from service.agents.hooks import running_service
+    from sync.store import StoreLayout
+
+    layout = StoreLayout(project / ".memsync")
     deadline = time.monotonic() + 300
     time.sleep(1.0)
-    while lock.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        service = running_service(layout, {})
+        if service is None and not layout.lock_path.exists():
+            return
+        if service is not None:
+            with urllib.request.urlopen(service[0] + "/api/status", timeout=30) as answer:
+                if json.load(answer)["service"]["queued_syncs"]["waiting"] == 0:
+                    return
         time.sleep(0.5)
 
 

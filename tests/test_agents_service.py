@@ -88,16 +88,24 @@ def test_archive_recent_and_a_queued_capture_through_the_api(state: ServiceState
     assert client.get("/api/memories", params={"sort": "recent"}).json()["total"] == 3
     bad = client.post("/api/sync", json={"wait": False, "dry_run": True})
     assert bad.status_code == 400
-    queued = client.post("/api/sync", json={"sessions": [str(transcript)], "wait": False,
-                                            "scope": "sessions"})  # fmt: skip
-    assert queued.status_code == 202 and queued.json()["queued"] is True
+    body = {"sessions": [str(transcript)], "wait": False, "scope": "sessions"}
+    with state.write_lock:  # a run in progress: what is queued behind it waits
+        queued = client.post("/api/sync", json=body)
+        assert queued.status_code == 202 and queued.json()["queued"] is True
+        while state.queued()["waiting"] and not state._running:
+            time.sleep(0.05)
+        behind = client.post("/api/sync", json=body).json()
+        assert "already_waiting" not in behind  # the first one has started
+        assert client.post("/api/sync", json=body).json()["already_waiting"] is True
+        assert state.queued()["waiting"] == 2
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and state.last_queued is None:
+    while time.monotonic() < deadline and state.queued()["waiting"]:
         time.sleep(0.2)
     assert state.last_queued and state.last_queued["counts"], state.last_queued
     decisions = [p.name for p in (state.layout.memory_dir / "decisions").iterdir()]
     assert any("zstd" in n for n in decisions), decisions
-    assert client.get("/api/status").json()["service"]["queued_sync"]["run_id"]
+    queued_syncs = client.get("/api/status").json()["service"]["queued_syncs"]
+    assert queued_syncs["waiting"] == 0 and queued_syncs["last"]["run_id"]
 
 
 @pytest.fixture

@@ -76,6 +76,9 @@ class ServiceState:
         self._loop: threading.Thread | None = None
         self._jobs: concurrent.futures.ThreadPoolExecutor | None = None  # queued syncs
         self.last_queued: dict[str, Any] | None = None
+        self._queue_lock = threading.Lock()
+        self._waiting: set[str] = set()  # queued runs not started yet
+        self._running = 0
         self.last_background: dict[str, Any] | None = None
         self.last_maintain: dict[str, Any] | None = None
         self._lm: Any = None  # the DSPy LM, made on the first answer
@@ -186,14 +189,24 @@ class ServiceState:
 
     def queue_sync(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
         """Run a sync later, one queued run at a time under the write lock, and answer at
-        once (a session-end hook hands its transcript over without waiting for it)."""
-        if self._jobs is None:
-            self._jobs = concurrent.futures.ThreadPoolExecutor(1, "memsync-queued")
+        once (a session-end hook hands its transcript over without waiting for it). The same
+        run asked again while it still waits is queued once."""
+        key = json.dumps([vars(opts), capture], sort_keys=True, default=str)
         queued_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self._jobs.submit(self._queued, opts, dict(capture), queued_at)
-        return {"queued": True, "at": queued_at, "sessions": list(capture.get("sessions", ()))}
+        answer = {"queued": True, "at": queued_at, "sessions": list(capture.get("sessions", ()))}
+        with self._queue_lock:
+            if key in self._waiting:
+                return {**answer, "already_waiting": True}
+            self._waiting.add(key)
+            if self._jobs is None:
+                self._jobs = concurrent.futures.ThreadPoolExecutor(1, "memsync-queued")
+            self._jobs.submit(self._queued, key, opts, dict(capture), queued_at)
+        return answer
 
-    def _queued(self, opts: SyncOptions, capture: dict[str, Any], queued_at: str) -> None:
+    def _queued(self, key: str, opts: SyncOptions, capture: dict[str, Any], queued_at: str) -> None:
+        with self._queue_lock:
+            self._waiting.discard(key)  # from now on the same request queues a new run
+            self._running += 1
         try:
             report = self.sync(opts, capture)
             self.last_queued = {"queued": queued_at, "run_id": report["run_id"],
@@ -201,6 +214,14 @@ class ServiceState:
         except Exception as exc:  # boundary: a queued run reports, the service goes on
             self.last_queued = {"queued": queued_at, "error": str(exc)}
             print(f"memsync: queued sync failed: {exc}", file=sys.stderr)
+        finally:
+            with self._queue_lock:
+                self._running -= 1
+
+    def queued(self) -> dict[str, Any]:
+        """The queued syncs: how many wait or run, and the last one that finished."""
+        with self._queue_lock:
+            return {"waiting": len(self._waiting) + self._running, "last": self.last_queued}
 
     def answer(self, question: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
         """A short answer citing ``results`` when a language model is configured."""
@@ -297,7 +318,7 @@ class ServiceState:
             "uptime_s": round((dt.datetime.now(dt.UTC) - self.started).total_seconds()),
             "background_sync": self.last_background,
             "background_maintain": self.last_maintain,
-            "queued_sync": self.last_queued,
+            "queued_syncs": self.queued(),
         }
         return data
 
