@@ -309,7 +309,7 @@ def test_connect_cli_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "--scope user" in capsys.readouterr().err
     assert main(["connect", "claude", "--scope", "user", "--dry-run", "--json"]) == 0
     dry = one_json(capsys.readouterr().out)
-    assert dry["command"] == [str(fake)] and "+++ b/.claude.json" in dry["diff"]
+    assert dry["command"] == [str(fake)] and "+++ ~/.claude.json" in dry["diff"]
     assert not (home / ".claude.json").exists()
     assert main(["connect", "claude", "--scope", "user", "--json"]) == 0
     done = one_json(capsys.readouterr().out)

@@ -206,26 +206,26 @@ def _apply_remove(
         manifests.drop(change.path)
 
 
-def diff(changes: list[Change], base: Path | None = None) -> str:
+def diff(changes: list[Change], base: Path | None = None, prefix: str = "") -> str:
     """A unified diff of the planned changes (what --dry-run prints)."""
     out: list[str] = []
     for change in changes:
         if change.action == "unchanged":
             continue
-        name = _shown(change.path, base)
+        name = _shown(change.path, base, prefix)
         old = _lines(change.before)
         new = _lines(change.after)
         out += difflib.unified_diff(
             old,
             new,
-            "/dev/null" if change.before is None else f"a/{name}",
-            "/dev/null" if change.after is None else f"b/{name}",
+            "/dev/null" if change.before is None else name if prefix else f"a/{name}",
+            "/dev/null" if change.after is None else name if prefix else f"b/{name}",
         )
     return "".join(out)
 
 
 def summary(agent: str, scope: str, changes: list[Change], *, remove: bool,
-            dry_run: bool, base: Path | None) -> str:  # fmt: skip
+            dry_run: bool, base: Path | None, prefix: str = "") -> str:  # fmt: skip
     """What happened (or would), file by file, for people."""
     verb = "would " if dry_run else ""
     words = {"create": "create", "update": "update", "delete": "remove",
@@ -280,10 +280,11 @@ def _rmdir_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _shown(path: Path, base: Path | None) -> str:
+def _shown(path: Path, base: Path | None, prefix: str = "") -> str:
+    """``path`` below ``base`` (``prefix`` names the base: "~/" for the home folder)."""
     if base is not None:
         try:
-            return str(path.relative_to(base))
+            return prefix + str(path.relative_to(base))
         except ValueError:
             pass
     return str(path)

@@ -61,7 +61,7 @@ def _store_of(folder: Path, env: Mapping[str, str]) -> StoreLayout | None:
 
     try:
         return locate_store(folder, env)
-    except Exception:  # boundary: no store, nowhere to log
+    except (MemsyncError, OSError):  # no store (or a bad MEMSYNC_DIR): nowhere to log
         return None
 
 

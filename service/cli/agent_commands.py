@@ -88,7 +88,7 @@ def cmd_connect(args: argparse.Namespace) -> Result:
         args.agent, args.scope, project=project, home=home, env=env, command=command,
         remove=args.remove,
     )  # fmt: skip
-    base = project or home
+    base, prefix = (project, "") if project else (home, "~/")
     data: dict[str, Any] = {
         "agent": args.agent,
         "scope": args.scope,
@@ -99,10 +99,11 @@ def cmd_connect(args: argparse.Namespace) -> Result:
         "changes": [{"path": str(c.path), "what": c.what, "action": c.action} for c in changes],
     }
     text = connect.summary(
-        args.agent, args.scope, changes, remove=args.remove, dry_run=args.dry_run, base=base
-    )
+        args.agent, args.scope, changes, remove=args.remove, dry_run=args.dry_run, base=base,
+        prefix=prefix,
+    )  # fmt: skip
     if args.dry_run:
-        data["diff"] = connect.diff(changes, base)
+        data["diff"] = connect.diff(changes, base, prefix)
         text = f"{data['diff']}\n{text}" if data["diff"] else text
     else:
         connect.apply(changes, args.agent, remove=args.remove, home=home, env=env)
