@@ -103,7 +103,16 @@ class JsonEntry:
     what: str = "MCP server"
 
     def where(self, data: dict[str, Any]) -> tuple[str, ...]:
+        """Where the entry goes in this file's data."""
         return self.keys
+
+    def entry(self, data: dict[str, Any]) -> Any:
+        """What goes there."""
+        return self.value
+
+    def fresh(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The data a new (empty) file starts from."""
+        return data
 
     def holds(self, text: str | None) -> bool:
         node: Any = load_json(self.path, text)
@@ -115,11 +124,12 @@ class JsonEntry:
 
     def add(self, text: str | None) -> str | None:
         data = load_json(self.path, text)
+        data = data if data else self.fresh(data)
         keys = self.where(data)
         node = data
         for key in keys[:-1]:
             node = _child(node, key, self.path)
-        node[keys[-1]] = self.value
+        node[keys[-1]] = self.entry(data)
         return dump_json(data, text)
 
     def remove(self, text: str | None) -> str | None:
@@ -127,7 +137,7 @@ class JsonEntry:
             return None
         data = load_json(self.path, text)
         _prune(data, self.where(data))
-        return dump_json(data, text) if data else None
+        return dump_json(data, text) if data and data != self.fresh({}) else None
 
     def rest(self, text: str | None) -> Any:
         removed = self.remove(text)
@@ -137,7 +147,7 @@ class JsonEntry:
 @dataclass(frozen=True)
 class OpenCodeEntry(JsonEntry):
     """OpenCode's ``mcp.memsync``, or ``mcp.servers.memsync`` where the file already uses
-    the newer form (its ``mcp`` holds a ``servers`` object)."""
+    the newer form (its ``mcp`` holds a ``servers`` object, and no ``enabled`` field)."""
 
     def where(self, data: dict[str, Any]) -> tuple[str, ...]:
         mcp = data.get("mcp")
@@ -145,28 +155,13 @@ class OpenCodeEntry(JsonEntry):
             return ("mcp", "servers", "memsync")
         return ("mcp", "memsync")
 
-    def add(self, text: str | None) -> str | None:
-        data = load_json(self.path, text)
-        value = dict(self.value)
-        if len(self.where(data)) == 3:  # the newer form has no `enabled` (it has `disabled`)
-            value.pop("enabled", None)
-        if "$schema" not in data and not data:
-            data["$schema"] = "https://opencode.ai/config.json"
-        node = data
-        keys = self.where(data)
-        for key in keys[:-1]:
-            node = _child(node, key, self.path)
-        node[keys[-1]] = value
-        return dump_json(data, text)
+    def entry(self, data: dict[str, Any]) -> Any:
+        if len(self.where(data)) == 2:
+            return self.value
+        return {k: v for k, v in self.value.items() if k != "enabled"}
 
-    def remove(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        data = load_json(self.path, text)
-        _prune(data, self.where(data))
-        if set(data) == {"$schema"}:  # what memsync put in a file it created
-            data = {}
-        return dump_json(data, text) if data else None
+    def fresh(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"$schema": "https://opencode.ai/config.json", **data}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from service import __version__
 from service.http.api_commands import add_command_routes
 from service.http.docs import add_docs_routes
-from service.http.mounts import UNAUTHORIZED, Mounted, TokenGate, authorized
+from service.http.mounts import UNAUTHORIZED, Mounted, TokenGate, authorized, send_error
 from service.http.runtime import NotFoundError, ServiceState
 from sync.capture.combined import NOTHING_QUEUED, queued
 from sync.errors import LockBusyError, MemsyncError, UsageError
@@ -365,15 +365,4 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
-    body = b'{"error":{"type":"BodyTooLarge","message":"request body over %d bytes"}}' % limit
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 413, "BodyTooLarge", f"request body over {limit} bytes")

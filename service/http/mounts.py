@@ -54,16 +54,14 @@ class TokenGate:
 
 
 async def _refuse(send: Send) -> None:
-    body = json.dumps({"error": {"type": "Unauthorized", "message": UNAUTHORIZED}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        }
-    )
+    await send_error(send, 401, "Unauthorized", UNAUTHORIZED, ((b"www-authenticate", b"Bearer"),))
+
+
+async def send_error(
+    send: Send, status: int, kind: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer with the API's error body, ``{"error": {"type", "message"}}``, from ASGI code."""
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*head, *headers]})
     await send({"type": "http.response.body", "body": body})
