@@ -41,8 +41,8 @@ sys.path.insert(0, str(REPO))
 from service.capture_wiring import capture_deps, capture_options  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.wiring import make_encoder, make_index, sync_deps  # noqa: E402
+from sync.capture.combined import capture_and_index  # noqa: E402
 from sync.capture.digest import build_digest  # noqa: E402
-from sync.capture.pipeline import capture_and_index  # noqa: E402
 from sync.capture.sessions import item_for_path, read_transcript  # noqa: E402
 from sync.capture.sources.base import SourceAdapter, SourceItem  # noqa: E402
 from sync.index.engine import SyncOptions  # noqa: E402

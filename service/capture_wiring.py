@@ -93,6 +93,7 @@ def capture_options(
         exclude=tuple(request.get("exclude") or ()),
         content_type=content_type,
         dry_run=bool(request.get("dry_run", False)),
+        sessions=tuple(request.get("sessions") or ()),
     )
 
 

@@ -13,7 +13,7 @@ from service.settings import Settings
 from service.wiring import maintain_policy
 from sync.care.audit import AuditPolicy, AuditThresholds, audit_store
 from sync.care.audit_drift import fix_drift
-from sync.care.maintain_run import deterministic_merge, restore, run_maintain, undo
+from sync.care.maintain_run import archive, deterministic_merge, restore, run_maintain, undo
 from sync.errors import UsageError
 from sync.index.engine import SyncDeps, writer_lock
 from sync.ports import Encoder
@@ -88,6 +88,18 @@ def restore_memory(
 ) -> dict[str, Any]:
     """Bring an archived memory back where it was."""
     return restore(layout, deps, memory_id, lock_held=lock_held)
+
+
+def archive_memory(
+    layout: StoreLayout,
+    deps: SyncDeps,
+    memory_id: str,
+    reason: str,
+    *,
+    lock_held: bool = False,
+) -> dict[str, Any]:
+    """Archive one memory (never deletes); `memsync restore ID` brings it back."""
+    return archive(layout, deps, memory_id, reason, lock_held=lock_held)
 
 
 def audit_policy(settings: Settings, near: float | None) -> AuditPolicy:

@@ -72,6 +72,11 @@ DEFAULT_CONFIG = """\
 # custom = ["runbook"]           # kinds beyond decision, learning, convention, insight, summary,
 #                                # daily, note (each gets its folder: memory/runbooks/)
 
+[hooks]
+# brief_tokens = 1500            # the brief an agent gets at session start (memsync hook)
+# prompt_tokens = 800            # memories recalled for a prompt, when any is relevant
+# prompt_k = 5
+
 [daily]
 # timezone = "Europe/Paris"      # days of memory/daily/YYYY-MM-DD.md (default: the system's)
 

@@ -182,3 +182,13 @@ def session_source(
     if head.cwd and store_scope(settings, layout, user_home()) is None:
         tags = (slugify(Path(head.cwd.replace("\\", "/")).name, 40),)
     return source, parse_moment(head.started), tags
+
+
+def session_paths(settings: Settings, layout: StoreLayout, refs: list[str]) -> tuple[str, ...]:
+    """The transcripts ``refs`` name (ids from `memsync sessions`, or paths), as capture takes
+    them: ``PATH``, or ``PATH#ID`` for one conversation of a database."""
+    out = []
+    for ref in refs:
+        item = resolve_session(settings, layout, ref)[0]
+        out.append(f"{item.path}#{item.locator}" if item.locator else str(item.path))
+    return tuple(out)

@@ -90,12 +90,16 @@ class Settings:
         default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS)
     )
     kinds_custom: tuple[str, ...] = ()  # memory kinds beyond the built-in ones
+    # the agents' hooks: the brief at session start, the memories recalled for a prompt
+    hooks_brief_tokens: int = 1500
+    hooks_prompt_tokens: int = 800
+    hooks_prompt_k: int = 5
 
 
 # config.toml spells settings as sections: [qdrant] url = ... -> qdrant_url
 _SECTIONS = (
     "qdrant", "retry", "dedup", "service", "sources", "digest", "llm", "maintain", "daily", "audit",
-    "ask", "kinds",
+    "ask", "kinds", "hooks",
 )  # fmt: skip
 # [model] name = ... is `model`; its other keys are model_<key>
 _MODEL_SECTION = {"name": "model", "backend": "model_backend", "cache_dir": "model_cache_dir"}
@@ -306,6 +310,10 @@ def _validate(s: Settings) -> None:
     if not s.collection.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"collection {s.collection!r}: letters, digits, '-' and '_' only")
     _validate_ask(s)
+    if not 100 <= s.hooks_brief_tokens <= 20_000 or not 100 <= s.hooks_prompt_tokens <= 20_000:
+        raise ConfigError("[hooks] brief_tokens and prompt_tokens: choose 100..20000 tokens")
+    if not 1 <= s.hooks_prompt_k <= 20:
+        raise ConfigError(f"[hooks] prompt_k = {s.hooks_prompt_k}: choose 1..20 memories")
 
 
 def _validate_ask(s: Settings) -> None:

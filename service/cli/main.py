@@ -35,6 +35,7 @@ _MODULES = {
     "retry": "sync_commands",
     "maintain": "sync_commands",
     "restore": "sync_commands",
+    "archive": "sync_commands",
     "sources": "sync_commands",
     "sessions": "session_commands",
     "digest": "session_commands",
@@ -42,6 +43,9 @@ _MODULES = {
     "audit": "audit",
     "compare": "daily",
     "backfill": "daily",
+    "mcp": "agent_commands",
+    "hook": "agent_commands",
+    "connect": "agent_commands",
 }
 
 

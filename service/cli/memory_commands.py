@@ -61,7 +61,8 @@ def cmd_init(args: argparse.Namespace) -> Result:
     )
     text = (
         f"{verb} {root}\n{scope}\n"
-        f"Next: add memories under {layout.memory_dir}, then `memsync sync`."
+        f"Next: add memories under {layout.memory_dir}, then `memsync sync`; "
+        "`memsync connect claude` (or codex, cursor, opencode) gives your agent this memory."
     )
     return data, text, EXIT_OK
 
@@ -201,48 +202,15 @@ def _search(
     args: argparse.Namespace, layout: StoreLayout, settings: Settings, scoring: Scoring
 ) -> dict[str, Any]:
     """Ask the index; lexical mode loads no model (the collection comes from the checkpoint)."""
-    from service.wiring import index_exists, make_encoder, make_index
-    from sync.index.checkpoint import load_checkpoint
-    from sync.models import collection_name
+    from service.memories import search_store
+    from service.wiring import make_encoder
     from sync.ports import SearchFilter
-    from sync.recall.retrieve import ask
 
-    lexical = args.mode == "lexical"
-    empty = {
-        "results": [],
-        "scoring": {
-            "mode": args.mode,
-            "score": "bm25" if lexical else "relevance",
-            "min_score": None if lexical else scoring.min_score,
-        },
-        "withheld": 0,
-        "closest": None,
-        "no_strong_match": False,
-    }
-    if not index_exists(settings, layout):
-        return empty
-    collection = load_checkpoint(layout.checkpoint_path, layout.journal_path).collection
-    encoder = None if lexical else make_encoder(settings)
-    if encoder is not None:
-        collection = collection_name(settings.collection, encoder.identity)
-    if collection is None:
-        return empty  # nothing indexed yet
-    index = make_index(settings, layout, reader=True)
-    try:
-        flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
-        return ask(
-            args.question,
-            encoder=encoder,
-            index=index,
-            collection=collection,
-            k=args.k,
-            flt=flt,
-            memory_dir=layout.memory_dir,
-            mode=args.mode,
-            scoring=scoring,
-        )
-    finally:
-        index.close()
+    flt = SearchFilter(tuple(args.kind), tuple(args.tag), args.include_archived)
+    return search_store(
+        layout, settings, args.question, k=args.k, flt=flt, mode=args.mode, scoring=scoring,
+        encoder=lambda: make_encoder(settings),
+    )  # fmt: skip
 
 
 def _answer(settings: Settings, question: str, results: list[dict[str, Any]]) -> Any:

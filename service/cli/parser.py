@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from service import __version__
+from service.cli import agent_commands
 from sync.models import KINDS
 
 SYNC_DESCRIPTION = """\
@@ -132,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="capture every project's sessions this run (default: this project's only)",
     )
+    p.add_argument(
+        "--session",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="capture only this session (an id from `memsync sessions`, or a transcript "
+        "path; repeatable), then index",
+    )
     p.add_argument("--report", type=Path, help="also write the report (JSON + .md) here")
     p.add_argument("--ignore-lock", action="store_true", help="skip the writer lock (debugging)")
     p.add_argument("--all-items", action="store_true", help="list unchanged items too")
@@ -204,9 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", parents=[common], help="bring an archived memory back")
     p.add_argument("memory_id", metavar="ID")
+    p = sub.add_parser(
+        "archive", parents=[common], help="retire a memory that no longer holds (never deleted)"
+    )
+    p.add_argument("memory_id", metavar="ID")
+    p.add_argument("--reason", required=True, help="why it no longer holds (kept with it)")
 
     add_daily_parsers(sub, common)
     add_audit_parsers(sub, common)
+    agent_commands.add_parsers(sub, common)
 
     p = sub.add_parser("serve", parents=[common], help="run the HTTP API (FastAPI) for this store")
     p.add_argument("--host", help="address to bind (default 127.0.0.1; others need a token)")

@@ -18,6 +18,7 @@ ROUTES: dict[str, Callable[[argparse.Namespace], Request]] = {
     "audit": lambda a: ("POST", "/api/audit", {"fix": a.fix, "near_threshold": a.near_threshold}),
     "maintain": lambda a: ("POST", "/api/maintain", {"dry_run": a.dry_run, "undo": a.undo}),
     "restore": lambda a: ("POST", "/api/restore", {"memory_id": a.memory_id}),
+    "archive": lambda a: ("POST", "/api/archive", {"memory_id": a.memory_id, "reason": a.reason}),
     "compare": lambda a: ("GET", "/api/compare", {"tz": a.tz} if a.tz else {}),
     "backfill": lambda a: ("POST", "/api/backfill", _backfill(a)),
     "sources": lambda a: ("GET", "/api/sources", {}),

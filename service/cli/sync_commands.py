@@ -1,5 +1,5 @@
 """Commands that capture, index and care for the store: sync, retry, maintain, restore,
-sources, serve."""
+archive, sources, serve."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from sync.store import StoreLayout
 
 
 def cmd_sync(args: argparse.Namespace) -> Result:
+    from service.sessions import session_paths
     from sync.capture.combined import capture_and_index
 
     if args.run_id is not None and not RUN_ID.match(args.run_id):
@@ -49,6 +50,7 @@ def cmd_sync(args: argparse.Namespace) -> Result:
         "exclude": args.exclude,
         "content_type": args.content_type,
         "all_projects": args.all_projects,
+        "sessions": args.session,
     }
     remote = remote_service()
     if remote is not None:
@@ -60,6 +62,8 @@ def cmd_sync(args: argparse.Namespace) -> Result:
         return report, render.sync_text(report), sync_exit(report)
     layout, settings, deps, migrated = open_for_data(dry_run=args.dry_run)
     deps.progress = progress_printer("indexing")
+    if args.session:
+        capture["sessions"] = session_paths(settings, layout, args.session)
     capture_opts = capture_options(
         settings,
         {**capture, "force": args.force, "dry_run": args.dry_run},
@@ -147,6 +151,21 @@ def present_restore(args: argparse.Namespace, data: dict[str, Any]) -> Result:
     return data, text, EXIT_OK
 
 
+def cmd_archive(args: argparse.Namespace) -> Result:
+    from service.care import archive_memory
+
+    layout, _, deps, _ = open_for_data()
+    return present_archive(args, archive_memory(layout, deps, args.memory_id, args.reason))
+
+
+def present_archive(args: argparse.Namespace, data: dict[str, Any]) -> Result:
+    text = (
+        f"archived {data['archived']}: memory/{data['from']} -> memory/{data['to']} "
+        f"({data['reason']}); `memsync restore {data['archived']}` brings it back"
+    )
+    return data, text, EXIT_OK
+
+
 def cmd_sources(args: argparse.Namespace) -> Result:
     layout, settings = open_store()
     return present_sources(args, list_sources(settings, layout, user_home()))
@@ -157,6 +176,7 @@ def present_sources(args: argparse.Namespace, data: dict[str, Any]) -> Result:
 
 
 def cmd_serve(args: argparse.Namespace) -> Result:
+    from service.agents.mcp_http import mcp_mount
     from service.http.server import serve
 
     layout, settings = open_store()
@@ -170,5 +190,6 @@ def cmd_serve(args: argparse.Namespace) -> Result:
         port=settings.service_port if args.port is None else args.port,
         token=os.environ.get("MEMSYNC_API_TOKEN") or None,
         sync_every_s=every * 60,
+        mounts=[mcp_mount],
     )
     return {"stopped": True}, "memsync: service stopped", EXIT_OK

@@ -9,21 +9,23 @@ names a path to write: the service only ever writes inside its store.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from service import __version__
 from service.http.api_commands import add_command_routes
 from service.http.docs import add_docs_routes
 from service.http.guard import LOOPBACK_HOSTS, Guard
+from service.http.mounts import UNAUTHORIZED, Mounted, TokenGate, authorized
 from service.http.runtime import NotFoundError, ServiceState
 from sync.capture.combined import NOTHING_QUEUED, queued
 from sync.errors import LockBusyError, MemsyncError, UsageError
@@ -65,6 +67,15 @@ class SyncRequest(Strict):
     )
     content_type: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,40}$")
     all_projects: bool = Field(False, description="capture every project's sessions this run")
+    sessions: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="capture only these sessions (ids from `memsync sessions`, or transcript "
+        "paths), then index",
+    )
+    wait: bool = Field(
+        True, description="false: queue the run and answer 202 at once (one queued run at a time)"
+    )
 
 
 class AskRequest(Strict):
@@ -166,11 +177,21 @@ def create_app(
     *,
     instance: str | None = None,
     allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
+    mounts: Sequence[Mounted] = (),
 ) -> FastAPI:
-    """The API over ``state``. ``token``: required as ``Bearer`` on /api, /docs and
-    /openapi.json; ``instance``: the id /healthz proves the service by (service.json);
-    ``allowed_hosts``: the Host header names answered (DNS rebinding gets 400)."""
+    """The API over ``state``. ``token``: required as ``Bearer`` on /api, /docs,
+    /openapi.json and the ``mounts`` (the MCP endpoint, served beside the API); ``instance``:
+    the id /healthz proves the service by (service.json); ``allowed_hosts``: the Host header
+    names answered (DNS rebinding gets 400)."""
     hidden = token is not None  # the API's description is behind the token as well
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for mounted in mounts:
+                await stack.enter_async_context(mounted.lifespan())
+            yield
+
     app = FastAPI(
         title="memsync",
         version=__version__,
@@ -178,7 +199,13 @@ def create_app(
         docs_url=None,  # served below from packaged assets: no CDN, works offline
         redoc_url=None,
         openapi_url=None if hidden else "/openapi.json",
+        lifespan=lifespan,
     )
+    for mounted in mounts:
+        methods = ["GET", "POST", "DELETE"]
+        app.router.routes.append(
+            Route(mounted.path, TokenGate(mounted.app, token), methods=methods)
+        )
     _errors(app)
     app.add_middleware(Guard, max_body=max_body, hosts=allowed_hosts)
     auth = [Depends(_bearer(token))]
@@ -194,12 +221,17 @@ def create_app(
         return {"status": "ok", "instance": instance} if instance else {"status": "ok"}
 
     @app.post("/api/sync", dependencies=auth)
-    def sync(req: SyncRequest) -> dict[str, Any]:
+    def sync(req: SyncRequest, response: Response) -> dict[str, Any]:
         opts = SyncOptions(
             dry_run=req.dry_run, force=req.force, list_unchanged=req.all_items, run_id=req.run_id
         )
-        capture = req.model_dump(exclude={"all_items", "run_id"})
-        return state.sync(opts, capture)
+        capture = req.model_dump(exclude={"all_items", "run_id", "wait"})
+        if req.wait:
+            return state.sync(opts, capture)
+        if req.dry_run:
+            raise UsageError("a dry run answers with its report: it cannot be queued (wait=true)")
+        response.status_code = 202
+        return state.queue_sync(opts, capture)
 
     @app.post("/api/ask", dependencies=auth, response_model=AskResponse)
     def ask(req: AskRequest) -> dict[str, Any]:
@@ -227,8 +259,12 @@ def create_app(
         tag: Annotated[str | None, Query(max_length=100)] = None,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        sort: Annotated[
+            Literal["path", "recent"],
+            Query(description="recent: newest first, with dates (archived ones left out)"),
+        ] = "path",
     ) -> dict[str, Any]:
-        return state.list_memories(kind=kind, tag=tag, offset=offset, limit=limit)
+        return state.list_memories(kind=kind, tag=tag, offset=offset, limit=limit, sort=sort)
 
     @app.get("/api/memories/{memory_id:path}", dependencies=auth)
     def get_memory(memory_id: str) -> dict[str, Any]:
@@ -261,14 +297,9 @@ def create_app(
 
 def _bearer(token: str | None) -> Callable[..., None]:
     """``Authorization: Bearer <token>`` exactly (scheme required), compared in constant time."""
-    expected = (token or "").encode()
 
     def check(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            return
-        scheme, _, given = (authorization or "").strip().partition(" ")
-        ok = secrets.compare_digest(given.strip().encode(), expected)
-        if scheme.lower() != "bearer" or not ok:
+        if not authorized(authorization, token):
             raise _Unauthorized()
 
     return check
@@ -328,7 +359,7 @@ def _handler(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         message = str(exc) if isinstance(exc, MemsyncError) else f"internal error: {exc}"
         if code == 401:
-            message = "missing or wrong token: send 'Authorization: Bearer <MEMSYNC_API_TOKEN>'"
+            message = UNAUTHORIZED
         return JSONResponse(
             {"error": {"type": type(exc).__name__, "message": message}}, status_code=code
         )

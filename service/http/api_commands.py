@@ -32,6 +32,11 @@ class RestoreRequest(Strict):
     memory_id: str = Field(min_length=1, max_length=200)
 
 
+class ArchiveRequest(Strict):
+    memory_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500, description="why: kept with the memory")
+
+
 class BackfillRequest(Strict):
     date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     all: bool = False
@@ -59,6 +64,11 @@ def add_command_routes(app: FastAPI, state: ServiceState, auth: list[Any]) -> No
     def restore(req: RestoreRequest) -> dict[str, Any]:
         """`memsync restore ID`: an archived memory back where it was."""
         return commands.run_restore(state, req.memory_id)
+
+    @app.post("/api/archive", dependencies=auth)
+    def archive(req: ArchiveRequest) -> dict[str, Any]:
+        """`memsync archive ID --reason TEXT`: out of the default search; never deleted."""
+        return commands.run_archive(state, req.memory_id, req.reason)
 
     @app.get("/api/compare", dependencies=auth)
     def compare(tz: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:

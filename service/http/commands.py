@@ -1,6 +1,7 @@
 """The commands the service runs for the CLI while it owns the store (audit, maintain,
-restore, compare, backfill, sources): read-only ones at once, writing ones as jobs, one at a
-time under the write lock with the background sync, on the index and model it holds."""
+restore, archive, compare, backfill, sources): read-only ones at once, writing ones as jobs,
+one at a time under the write lock with the background sync, on the index and model it
+holds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.capture_wiring import list_sources, user_home
-from service.care import audit, audit_fix, maintain, restore_memory
+from service.care import archive_memory, audit, audit_fix, maintain, restore_memory
 from service.daily import backfill_days, compare_days
 from service.http.runtime import ServiceState
 
@@ -30,6 +31,11 @@ def run_maintain(state: ServiceState, *, dry_run: bool, undo: str | None) -> dic
 def run_restore(state: ServiceState, memory_id: str) -> dict[str, Any]:
     with state.write_lock:
         return restore_memory(state.layout, state.deps(), memory_id, lock_held=True)
+
+
+def run_archive(state: ServiceState, memory_id: str, reason: str) -> dict[str, Any]:
+    with state.write_lock:
+        return archive_memory(state.layout, state.deps(), memory_id, reason, lock_held=True)
 
 
 def run_compare(state: ServiceState, tz: str | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ write is already running, so runs never overlap.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import json
@@ -25,7 +26,8 @@ from service.capture_wiring import (
     make_merger,
     make_referee,
 )
-from service.sessions import session_source
+from service.memories import NotFoundError, get_memory, list_memories
+from service.sessions import session_paths, session_source
 from service.settings import Settings
 from service.status import store_status
 from service.wiring import (
@@ -41,9 +43,7 @@ from service.wiring import (
 from sync.capture.add import add_memory, new_candidate
 from sync.capture.combined import capture_and_index
 from sync.care.maintain_run import run_maintain
-from sync.errors import MemoryFileError, MemsyncError, UsageError
-from sync.fsutil import confined
-from sync.index.checkpoint import load_checkpoint
+from sync.errors import MemsyncError
 from sync.index.engine import SyncDeps, SyncOptions, drop_from_queue
 from sync.llm import make_lm
 from sync.lock import WriterLock
@@ -51,16 +51,10 @@ from sync.models import collection_name
 from sync.ports import Encoder, SearchFilter, VectorIndex
 from sync.recall.answer import answer_question
 from sync.recall.retrieve import ask
-from sync.redact import redact_memory
 from sync.store import StoreLayout
 from sync.store.access import record_access
-from sync.store.markdown import decode_text, parse_memory
 
 _RUN_ID = RUN_ID
-
-
-class NotFoundError(UsageError):
-    """The requested memory or report does not exist."""
 
 
 class _SharedIndex:
@@ -87,6 +81,11 @@ class ServiceState:
         self._index: VectorIndex | None = None
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
+        self._jobs: concurrent.futures.ThreadPoolExecutor | None = None  # queued syncs
+        self.last_queued: dict[str, Any] | None = None
+        self._queue_lock = threading.Lock()
+        self._waiting: set[str] = set()  # queued runs not started yet
+        self._running = 0
         self.last_background: dict[str, Any] | None = None
         self.last_maintain: dict[str, Any] | None = None
         self._lm: Any = None  # the DSPy LM, made on the first answer
@@ -111,6 +110,8 @@ class ServiceState:
         self._stop.set()
         if self._loop is not None:
             self._loop.join(timeout=60)
+        if self._jobs is not None:  # a queued capture finishes; the next sync redoes the rest
+            self._jobs.shutdown(wait=True, cancel_futures=True)
         with self.write_lock:
             if self._index is not None:
                 self._index.close()
@@ -168,6 +169,9 @@ class ServiceState:
     def _capture_and_index(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
         """One sync run; the caller holds ``write_lock`` unless it is a dry run."""
         deps = self.deps()
+        if capture.get("sessions"):
+            refs = list(capture["sessions"])
+            capture = {**capture, "sessions": session_paths(self.settings, self.layout, refs)}
         copts = capture_options(self.settings, capture, deps.clock(), layout=self.layout)
         cdeps = capture_deps(self.settings, self.layout, deps)
         return capture_and_index(self.layout, copts, opts, cdeps, lock_held=True)
@@ -190,6 +194,42 @@ class ServiceState:
             return self._capture_and_index(opts, capture or {})
         with self.write_lock:
             return self._capture_and_index(opts, capture or {})
+
+    def queue_sync(self, opts: SyncOptions, capture: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a sync later, one queued run at a time under the write lock, and answer at
+        once (a session-end hook hands its transcript over without waiting for it). The same
+        run asked again while it still waits is queued once."""
+        key = json.dumps([vars(opts), capture], sort_keys=True, default=str)
+        queued_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        answer = {"queued": True, "at": queued_at, "sessions": list(capture.get("sessions", ()))}
+        with self._queue_lock:
+            if key in self._waiting:
+                return {**answer, "already_waiting": True}
+            self._waiting.add(key)
+            if self._jobs is None:
+                self._jobs = concurrent.futures.ThreadPoolExecutor(1, "memsync-queued")
+            self._jobs.submit(self._queued, key, opts, dict(capture), queued_at)
+        return answer
+
+    def _queued(self, key: str, opts: SyncOptions, capture: dict[str, Any], queued_at: str) -> None:
+        with self._queue_lock:
+            self._waiting.discard(key)  # from now on the same request queues a new run
+            self._running += 1
+        try:
+            report = self.sync(opts, capture)
+            self.last_queued = {"queued": queued_at, "run_id": report["run_id"],
+                                "counts": report["counts"]}  # fmt: skip
+        except Exception as exc:  # boundary: a queued run reports, the service goes on
+            self.last_queued = {"queued": queued_at, "error": str(exc)}
+            print(f"memsync: queued sync failed: {exc}", file=sys.stderr)
+        finally:
+            with self._queue_lock:
+                self._running -= 1
+
+    def queued(self) -> dict[str, Any]:
+        """The queued syncs: how many wait or run, and the last one that finished."""
+        with self._queue_lock:
+            return {"waiting": len(self._waiting) + self._running, "last": self.last_queued}
 
     def answer(self, question: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
         """A short answer citing ``results`` when a language model is configured."""
@@ -287,43 +327,17 @@ class ServiceState:
             "uptime_s": round((dt.datetime.now(dt.UTC) - self.started).total_seconds()),
             "background_sync": self.last_background,
             "background_maintain": self.last_maintain,
+            "queued_syncs": self.queued(),
         }
         return data
 
     def list_memories(
-        self, *, kind: str | None, tag: str | None, offset: int, limit: int
+        self, *, kind: str | None, tag: str | None, offset: int, limit: int, sort: str = "path"
     ) -> dict[str, Any]:
-        checkpoint = load_checkpoint(self.layout.checkpoint_path, self.layout.journal_path)
-        rows = [
-            {"id": e.id, "path": path, "kind": e.kind, "title": e.title, "tags": list(e.tags)}
-            for path, e in sorted(checkpoint.entries.items())
-            if (kind is None or e.kind == kind) and (tag is None or tag in e.tags)
-        ]
-        return {
-            "total": len(rows),
-            "offset": offset,
-            "limit": limit,
-            "memories": rows[offset : offset + limit],
-        }
+        return list_memories(self.layout, kind=kind, tag=tag, offset=offset, limit=limit, sort=sort)
 
     def get_memory(self, memory_id: str) -> dict[str, Any]:
-        checkpoint = load_checkpoint(self.layout.checkpoint_path, self.layout.journal_path)
-        path = next((p for p, e in checkpoint.entries.items() if e.id == memory_id), None)
-        if path is None:
-            raise NotFoundError(f"no indexed memory with id {memory_id!r}")
-        try:
-            data = confined(self.layout.memory_dir, path).read_bytes()
-        except FileNotFoundError:
-            raise NotFoundError(f"memory/{path} was deleted; the next sync drops it") from None
-        try:
-            memory = redact_memory(parse_memory(decode_text(data, path), path))[0]
-        except MemoryFileError as exc:
-            raise UsageError(str(exc)) from None
-        record_access(self.layout, [memory.id], dt.datetime.now(dt.UTC))
-        return {
-            "path": path,
-            **{f.name: _plain(getattr(memory, f.name)) for f in dataclasses.fields(memory)},
-        }
+        return get_memory(self.layout, memory_id)
 
     def reports(self, offset: int, limit: int) -> dict[str, Any]:
         files = sorted(self._report_files(), reverse=True)
@@ -354,11 +368,3 @@ class ServiceState:
         if self._encoder is None or self._index is None:
             raise RuntimeError("the service is not open")
         return self._encoder, self._index
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "items"):
-        return dict(value)
-    return value

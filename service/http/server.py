@@ -10,11 +10,17 @@ import secrets
 import signal
 import socket
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from service.http.mounts import Mounted
 from service.settings import Settings
 from sync.errors import ConfigError
 from sync.fsutil import atomic_write_bytes
 from sync.store import StoreLayout
+
+if TYPE_CHECKING:
+    from service.http.runtime import ServiceState
 
 
 def is_loopback(host: str) -> bool:
@@ -34,8 +40,10 @@ def serve(
     port: int,
     token: str | None,
     sync_every_s: float,
+    mounts: Sequence[Callable[[ServiceState, str], Mounted]] = (),
 ) -> None:
-    """Serve until interrupted. Refuses a non-loopback address without a token."""
+    """Serve until interrupted. Refuses a non-loopback address without a token. ``mounts``
+    make the apps served beside the API (the MCP endpoint) for the running state."""
     if not is_loopback(host) and not token:
         raise ConfigError(
             f"serving on {host} exposes your memories: set MEMSYNC_API_TOKEN (clients send "
@@ -44,11 +52,11 @@ def serve(
     import uvicorn
 
     from service.http.api import create_app
-    from service.http.runtime import ServiceState
+    from service.http.runtime import ServiceState as State
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = listen(host, port, family)
-    state = ServiceState(layout, settings)
+    state = State(layout, settings)
     state.open()
     info = layout.service_path
     # the CLI believes service.json only when the service at its URL knows this id
@@ -72,7 +80,13 @@ def serve(
         )
         print(f"memsync: serving {layout.root} on http://{url_host}:{bound}", file=sys.stderr)
         state.start_background_sync(sync_every_s, settings.maintain_interval_min * 60)
-        app = create_app(state, token, instance=instance, allowed_hosts=_hosts(host))
+        app = create_app(
+            state,
+            token,
+            instance=instance,
+            allowed_hosts=_hosts(host),
+            mounts=[make(state, host) for make in mounts],
+        )
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         # uvicorn re-raises SIGTERM after its graceful shutdown: exit normally instead, so
         # that the cleanup below (service.json, the store lock, the index) always runs

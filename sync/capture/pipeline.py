@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sync.capture.dedup import decide_candidates, pending_index
@@ -24,6 +25,7 @@ from sync.capture.extraction.echo import strip_echo
 from sync.capture.knowledge import KnowledgeSource
 from sync.capture.redact import redact_transcript
 from sync.capture.select import KNOWLEDGE, Selection, in_scope, select_items, stat_key
+from sync.capture.sessions import item_for_path
 from sync.capture.sources import adapter
 from sync.capture.sources.base import (
     ParseIssue,
@@ -166,6 +168,8 @@ def _discover(
     knowledge = KnowledgeSource()
     if opts.scope == "memories":
         return items, problems, knowledge
+    if opts.sessions:
+        return _named(opts.sessions, problems), problems, knowledge
     for agent in opts.agents:
         if not in_scope(agent, opts.scope):
             continue
@@ -180,6 +184,19 @@ def _discover(
         items.extend(knowledge.discover(insights, campaigns))
         problems.extend(knowledge.problems)
     return items, problems, knowledge
+
+
+def _named(refs: tuple[str, ...], problems: list[ParseIssue]) -> list[SourceItem]:
+    """The sessions ``refs`` name (``PATH`` or ``PATH#ID``); one that cannot be found is a
+    problem of the run, not its end."""
+    items = []
+    for ref in refs:
+        path, _, locator = ref.partition("#")
+        try:
+            items.append(item_for_path(Path(path), locator))
+        except (MemsyncError, OSError, ValueError) as exc:
+            problems.append(ParseIssue(path, None, str(exc)))
+    return items
 
 
 def _read(

@@ -69,6 +69,9 @@ class CaptureOptions:
     content_type: str | None = None
     dry_run: bool = False
     project: ProjectScope | None = None  # only this project's sessions; None: every project
+    # only these transcripts (paths, ``PATH#ID`` for one conversation of a database): the
+    # agents' folders are not walked (a session-end hook captures the session that ended)
+    sessions: tuple[str, ...] = ()
     tag_project: bool = False  # tag each memory with its session's project (a global store)
 
 

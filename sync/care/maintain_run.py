@@ -202,6 +202,33 @@ def _move_to_archive(
     confined(layout.memory_dir, rel).unlink()
 
 
+def archive(
+    layout: StoreLayout,
+    deps: SyncDeps,
+    memory_id: str,
+    reason: str,
+    *,
+    lock_held: bool = False,
+) -> dict[str, Any]:
+    """Move one live memory under memory/archived/ with the reason (`memsync archive ID`):
+    it leaves the default search, stays searchable with --include-archived, and
+    `memsync restore ID` brings it back. Nothing is deleted."""
+    if not reason.strip():
+        raise UsageError("say why the memory is archived (a reason that is not blank)")
+    with writer_lock(layout, skip=lock_held):
+        checkpoint = load_checkpoint(layout.checkpoint_path, layout.journal_path)
+        live = [r for r, e in checkpoint.entries.items() if e.id == memory_id]
+        rel = next((r for r in live if not r.startswith(f"{ARCHIVE_FOLDER}/")), None)
+        if rel is None:
+            where = "is already archived" if live else "is not an indexed memory"
+            raise UsageError(f"{memory_id!r} {where} (see `memsync ask` or memory/)")
+        reason = reason.strip()
+        to = unique_rel_path(_archived_path(rel), lambda r: confined(layout.memory_dir, r).exists())
+        _move_to_archive(layout, rel, to, _require(layout, rel), deps.clock(), reason=reason)
+        run_sync(layout, SyncOptions(write_reports=False), deps, lock_held=True)
+        return {"archived": memory_id, "from": rel, "to": to, "reason": reason}
+
+
 def restore(
     layout: StoreLayout, deps: SyncDeps, memory_id: str, *, lock_held: bool = False
 ) -> dict[str, Any]:
