@@ -42,7 +42,7 @@ from service.capture_wiring import capture_deps, capture_options  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.wiring import make_encoder, make_index, sync_deps  # noqa: E402
 from sync.capture.digest import build_digest  # noqa: E402
-from sync.capture.pipeline import capture_and_index  # noqa: E402
+from sync.capture.combined import capture_and_index  # noqa: E402
 from sync.capture.sessions import item_for_path, read_transcript  # noqa: E402
 from sync.capture.sources.base import SourceAdapter, SourceItem  # noqa: E402
 from sync.index.engine import SyncOptions  # noqa: E402
@@ -201,7 +201,8 @@ def ask_hits(
                 flt=SearchFilter(),
                 memory_dir=layout.memory_dir,
             )
-            hits += any(holds(memories.get(str(r["path"]), ""), fact) for r in results[:3])
+            shown = results["results"][:3]  # what a user sees: the top three above the floor
+            hits += any(holds(memories.get(str(r["path"]), ""), fact) for r in shown)
         return hits
     finally:
         index.close()
