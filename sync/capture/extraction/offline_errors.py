@@ -34,8 +34,8 @@ CAUSE = re.compile(
     re.I,
 )
 _SEEN = re.compile(
-    r"^(?:(?:ah|oh|ok(?:ay)?|so|now)[,!.]?\s+)*(?:i (?:notice|see|can see|found)|it (?:seems|looks"
-    r" like)|looks like)(?: that)?[,:]?\s+",
+    r"^(?:(?:ah|oh|ok(?:ay)?|so|now)[,!.]?\s+)*(?:(?:i (?:notice|see|can see|found)|it (?:seems"
+    r"|looks like)|looks like)(?: that)?[,:]?|(?:looking at|after checking|checking) [^,]{1,60},)\s+",
     re.I,
 )
 _FIX_SAY = re.compile(
@@ -136,12 +136,18 @@ def _episode(turn: Turn, act: Act) -> _Episode:
     return ep
 
 
+def unhedged(sentence: str) -> str:
+    """``sentence`` without "I notice that", "Looking at the code," and the like."""
+    out = _SEEN.sub("", sentence)
+    return out[:1].upper() + out[1:] if out is not sentence else sentence
+
+
 def cause_of(says: Sequence[Said], limit: int = 3) -> str:
     """The agent's explanation among ``says``: a sentence with a causal cue ("because", "is
     missing", "don't exist"), "I notice that" and the like cut off."""
     for said in says[:limit]:
         for sentence in sentences(said.text):
-            sentence = _SEEN.sub("", sentence)
+            sentence = unhedged(sentence)
             if not 20 <= len(sentence) <= 320 or sentence.endswith("?"):
                 continue
             if CAUSE.search(sentence) and not NARRATION.match(sentence):

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from sync.capture.extraction.found import Found, found
+from sync.capture.extraction.offline_errors import unhedged
 from sync.capture.extraction.offline_text import NARRATION, clip, polite, sentences
 from sync.capture.extraction.timeline import Said, Timeline, Turn
 
@@ -177,6 +178,7 @@ def finding_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
                     continue
                 detail = parts[i + 1] if i + 1 < len(parts) and len(parts[i + 1]) < 240 else ""
                 files = ", ".join(tl.relative(f) for f in _after(turn, said)[:3])
+                sentence = unhedged(sentence)
                 lines = [("Finding", polite(sentence)), ("Detail", polite(detail)),
                          ("Fix", f"changed {files}" if files else "")]  # fmt: skip
                 item = found("learning", polite(sentence), lines, score=4.5, pos=said.pos * 100 + i,
@@ -210,16 +212,16 @@ def _sentence(name: str, rule: str) -> str:
 
 def hook_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
     """Conventions from hook feedback that blocked the agent, one per hook."""
-    by_name: dict[str, tuple[list[Said], list[str], list[str]]] = {}
+    by_name: dict[str, tuple[str, list[Said], list[str], list[str]]] = {}
     for said in tl.hooks:
         name, rules, listed = _hook_rules(said.text)
         if not rules:
             continue
-        seen, kept, items = by_name.setdefault(name.lower(), ([], [], []))
+        _, seen, kept, items = by_name.setdefault(name.lower(), (name, [], [], []))
         seen.append(said)
         kept += [r for r in rules if r not in kept]
         items += [i for i in listed if i not in items]
-    for name, (seen, rules, listed) in by_name.items():
+    for name, seen, rules, listed in by_name.values():
         done = _reaction(tl, seen)
         lines = [("Rule", " ".join(rules[:5])), ("Listed", ", ".join(listed[:8])), ("Done", done)]
         title = _sentence(name, rules[0])

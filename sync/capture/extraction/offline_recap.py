@@ -42,8 +42,8 @@ def asked(tl: Timeline) -> tuple[str, list[str]]:
     first = clip(polite(" ".join(prose(users[0].text).split())), 400)
     later: list[str] = []
     for user in users[1:]:
-        if classify(user.text, False) in ("ack", "confirm") or is_paste(user.text):
-            continue
+        if classify(user.text, False) != "task" or is_paste(user.text):
+            continue  # rules, preferences and bugs are told under what was decided and fixed
         line = next(iter(sentences(user.text)), "")
         if len(line) >= 12 and line not in later:
             later.append(clip(polite(line), 110))

@@ -177,29 +177,34 @@ class _Rules:
             return None
         cause = cause_of(turn.says(), 4)
         fix = self._fix(turn)
-        if not fix:
-            return None
-        first = self._first_report(i, turn.user.text)
+        first, tried_before = self._first_report(i, turn.user.text)
         moved_on = any(classify(u.text, False) not in ("ack",) for u in later)
         if not moved_on and not _verified(turn):
-            lines = [("Open", problem), ("Earlier", first), ("Cause", cause), ("Tried", fix)]
+            tried = fix or self._done(turn)
+            lines = [("Open", problem), ("Earlier", first), ("Tried before", tried_before),
+                     ("Cause", cause), ("Tried", tried)]  # fmt: skip
             return found("issue", headline(turn.user.text), lines, score=5.5, pos=turn.user.pos,
                          span=_span(turn), tags=self.tags, confidence=0.6)  # fmt: skip
+        if not fix:
+            return None
         title = cause if titled(cause) else headline(turn.user.text)
-        lines = [("Problem", problem), ("Earlier", first), ("Cause", cause), ("Fix", fix)]
+        lines = [("Problem", problem), ("Earlier", first), ("Tried before", tried_before),
+                 ("Cause", cause), ("Fix", fix)]  # fmt: skip
         score = 5.0 + (1.0 if cause else 0.0) + (0.5 if turn.edits() else 0.0)
         return found("learning", title, lines, score=score, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.7)  # fmt: skip
 
-    def _first_report(self, i: int, text: str) -> str:
-        """The first report of the same problem before turn ``i`` ("" when it is the first)."""
+    def _first_report(self, i: int, text: str) -> tuple[str, str]:
+        """The first report of the same problem before turn ``i`` and what the agent tried
+        then (both "" when this is the first)."""
         for turn in self.turns[:i]:
             user = turn.user
             bug = user is not None and classify(user.text, False) == "bug"
             if user is not None and bug and same_problem(text, user.text):
                 earlier = problem_of(user.text)
-                return earlier if earlier != problem_of(text) else ""
-        return ""
+                tried = self._fix(turn, 240) or self._done(turn, 200)
+                return (earlier if earlier != problem_of(text) else ""), tried
+        return "", ""
 
     def _fix(self, turn: Turn, limit: int = 300) -> str:
         """What the agent changed in the turn: its sentences about the change, and the files."""

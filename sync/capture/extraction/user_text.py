@@ -111,6 +111,9 @@ def _is_diff(text: str) -> bool:
 def classify(text: str, first: bool) -> str:
     """What a user message is: ack | confirm | finding | rule | bug | prefer | task."""
     flat = own_words(text)
+    logged = any(_is_log(ln) for ln in text.splitlines())
+    if not flat and logged:
+        return "bug"  # a paste and nothing else
     if not flat or _ACK.match(flat) or (_FLATTERY.search(flat) and len(flat) < 80):
         return "ack"
     if MARK in text or _is_diff(text):
@@ -119,10 +122,7 @@ def classify(text: str, first: bool) -> str:
         ("confirm", not first and bool(_CONFIRM.match(flat))),
         ("finding", not first and bool(FINDING.search(flat))),
         ("rule", bool(RULE.search(flat)) and len(flat) < 600),
-        (
-            "bug",
-            any(_is_log(ln) for ln in text.splitlines()) or (not first and bool(BUG.search(flat))),
-        ),
+        ("bug", logged or (not first and bool(BUG.search(flat)))),
         ("prefer", not first and bool(PREFER.search(flat)) and len(flat) < 600),
     )
     return next((kind for kind, hit in checks if hit), "task")
