@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.found import Found
-from sync.capture.extraction.offline_decide import agent_decisions
+from sync.capture.extraction.offline_decide import stated_decisions
 from sync.capture.extraction.offline_errors import error_found
 from sync.capture.extraction.offline_notes import curated_found, finding_found, hook_found
 from sync.capture.extraction.offline_recap import session_recap
@@ -52,7 +52,7 @@ def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
         *curated_found(tl, tags),
         *finding_found(tl, tags),
         *hook_found(tl, tags),
-        *agent_decisions(tl, tags),
+        *stated_decisions(tl, tags),
     ]
 
 
@@ -65,12 +65,21 @@ def _words(c: Candidate) -> set[str]:
     return set(_WORDS.findall(f"{c.title} {c.body}".lower()))
 
 
+def _lead(c: Candidate) -> str:
+    """The first line of a body without its label: what the memory states."""
+    return normalized(c.body.split("\n", 1)[0].split(": ", 1)[-1])
+
+
 def _repeats(item: Found, kept: Sequence[Found]) -> bool:
-    """Whether ``item`` says what a kept one says (same title, or mostly the same words)."""
+    """Whether ``item`` says what a kept one says: the same title, the same statement, or
+    mostly the same words."""
     key = normalized(item.candidate.title)[:60]
+    lead = _lead(item.candidate)
     words = _words(item.candidate)
     for other in kept:
         if normalized(other.candidate.title)[:60] == key:
+            return True
+        if len(lead) > 30 and lead == _lead(other.candidate):
             return True
         theirs = _words(other.candidate)
         if words and theirs and len(words & theirs) / len(words | theirs) >= 0.6:

@@ -1,8 +1,8 @@
-"""Decisions the agent states with its reason (pure): "we decided to", "I chose X over Y
-because", "switched from X to Y", "use X instead of Y, since". A decision needs a reason in its
-sentence or the next one ("This keeps …", "because …"); questions, conditionals ("if we
-decided …") and narration ("Let me …") are not decisions. The user's own choices are read by
-``offline_turns``.
+"""Decisions stated in so many words, with their reason (pure): "we decided to", "I chose X
+over Y because", "switched from X to Y", "use X instead of Y, since". A decision needs a reason
+in its sentence or the next one ("This keeps …", "because …"); questions, conditionals ("if we
+decided …") and narration ("Let me …") are not decisions. The user's preferences and
+corrections in their own words are read by ``offline_turns``.
 """
 
 from __future__ import annotations
@@ -156,6 +156,16 @@ def _match(sentence: str) -> tuple[_Cue, re.Match[str]] | None:
     return None
 
 
+def decision_title(sentence: str) -> str | None:
+    """The imperative title a stated decision gets ("Use X instead of Y"), or None when
+    ``sentence`` states no decision in so many words."""
+    hit = _match(sentence)
+    if hit is None:
+        return None
+    title = _title(sentence, _title_start(sentence, *hit))
+    return title if len(title) >= 12 and not _WEAK_START.search(title) else None
+
+
 def _decision(sentence: str, following: str, said: Said, tags: tuple[str, ...]) -> Found | None:
     """A decision for ``sentence``, or None when it is not one (or gives no reason)."""
     if not 20 <= len(sentence) <= 400 or _QUESTION.search(sentence):
@@ -181,10 +191,12 @@ def _decision(sentence: str, following: str, said: Said, tags: tuple[str, ...]) 
                  tags=tags, confidence=0.8)  # fmt: skip
 
 
-def agent_decisions(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
-    """Every decision the agent stated with a reason, in session order."""
+def stated_decisions(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """Every decision stated in so many words, with a reason, by the agent or the user (the
+    first message included: "we decided to use X because Y" is no task), in session order."""
     for turn in tl.turns:
-        for said in turn.says():
+        users = [turn.user] if turn.user is not None and not turn.side else []
+        for said in [*users, *turn.says()]:
             if len(said.text) < 20:
                 continue
             parts = list(sentences(said.text))

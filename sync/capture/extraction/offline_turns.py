@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from sync.capture.extraction.found import Found, found
+from sync.capture.extraction.offline_decide import decision_title
 from sync.capture.extraction.offline_errors import cause_of, titled
 from sync.capture.extraction.offline_text import clip, gist_of, polite, prose, sentences, telling
 from sync.capture.extraction.timeline import Timeline, Turn
@@ -139,12 +140,13 @@ class _Rules:
         reason = _reason(turn.user.text, report)
         lines = [
             ("Decision", choice),
-            ("Reason", reason),
+            ("Reason", "" if reason and reason in choice else reason),
             ("Done", self._done(turn)),
             ("Context", _before(self.turns, i)),
         ]
         score = 5.5 if reason else 4.0
-        return found("decision", choice, lines, score=score, pos=turn.user.pos, span=_span(turn),
+        title = next(filter(None, map(decision_title, sentences(choice))), None) or choice
+        return found("decision", title, lines, score=score, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.7 if reason else 0.6)  # fmt: skip
 
     def _finding(self, i: int, turn: Turn) -> Found | None:
