@@ -227,9 +227,8 @@ def test_rules_preferences_and_findings_from_the_user() -> None:
     assert "256-colour" not in rule.body and "hex RGB" in line(rule, "Done")
     (choice,) = of_kind(cands, "decision")
     assert choice.title == "The footer should be dimmer so that it does not distract"
-    assert line(choice, "Reason") == choice.title.lower()[:1] + choice.title[1:] or line(
-        choice, "Reason"
-    ).startswith("the footer should be dimmer so that")
+    assert line(choice, "Decision") == "the footer should be dimmer so that it does not distract"
+    assert line(choice, "Reason") == ""  # the reason is in the statement itself
     assert "footer.ts" in line(choice, "Done")
     (finding,) = of_kind(cands, "learning")
     assert finding.title == "It was actually the console.log calls in theme.ts that broke it"
