@@ -35,7 +35,8 @@ CAUSE = re.compile(
 )
 _SEEN = re.compile(
     r"^(?:(?:ah|oh|ok(?:ay)?|so|now)[,!.]?\s+)*(?:(?:i (?:notice|see|can see|found)|it (?:seems"
-    r"|looks like)|looks like)(?: that)?[,:]?|(?:looking at|after checking|checking) [^,]{1,60},)\s+",
+    r"|looks like)|looks like)(?: that)?[,:]?|(?:looking at|after checking|checking) [^,]{1,60},)"
+    r"\s+",
     re.I,
 )
 _FIX_SAY = re.compile(

@@ -27,8 +27,8 @@ from sync.capture.extraction.timeline import Timeline
 from sync.capture.extraction.user_text import classify, is_paste
 from sync.capture.sources.base import Transcript
 
-MAX_FILES = 8  # files listed with a line each; the rest by path only
-MAX_ASKS = 4
+MAX_FILES = 6  # files listed with a line each; the rest by name only
+MAX_ASKS = 3
 MIN_WORDS = 8  # a summary with fewer words of recap says nothing
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]+[^\]]*\]")
 _NOTE_LINE = re.compile(r"^[\s\-*+•#>\d.)]*")
@@ -46,7 +46,7 @@ def asked(tl: Timeline) -> tuple[str, list[str]]:
             continue  # rules, preferences and bugs are told under what was decided and fixed
         line = next(iter(sentences(user.text)), "")
         if len(line) >= 12 and line not in later:
-            later.append(clip(polite(line), 110))
+            later.append(clip(polite(line), 90))
     return first, later[:MAX_ASKS]
 
 
@@ -71,7 +71,7 @@ def _notes(tl: Timeline, texts: Sequence[str]) -> dict[str, str]:
                 if path not in found and key and key in low:
                     said = bare.replace(path, "").replace(_base(path), "")
                     if len(re.findall(r"[^\W\d_]{3,}", said)) >= 3:
-                        found[path] = clip(polite(bare), 90)
+                        found[path] = clip(polite(bare), 80)
     return {p: found.get(p, "") for p, _ in counts.most_common()}
 
 
@@ -84,8 +84,10 @@ def done_lines(tl: Timeline, texts: Sequence[str]) -> list[str]:
     listed = list(notes.items())
     lines = [f"- {p} — {n}" if n else f"- {p}" for p, n in listed[:MAX_FILES]]
     rest = [p for p, _ in listed[MAX_FILES:]]
+    names = Counter(_base(p) for p in rest)
     if rest:
-        lines.append(clip("- also changed: " + ", ".join(rest), 360))
+        shown = [_base(p) if names[_base(p)] == 1 else p for p in rest]
+        lines.append(clip("- also changed: " + ", ".join(shown), 280))
     installs, checks, commits = [], [], []
     for _, act in tl.acts():
         f = act.facts
@@ -155,7 +157,7 @@ def session_recap(
     sections.append(("Decided and fixed", [f"- {s}" for s in settled[:10]]))
     sections.append(("Left open", [f"- {c.title}" for c in chosen if c.kind == "issue"]))
     used = sum(len(line) + 1 for _, lines in sections for line in lines)
-    account_room = max(min(900, (limit - used) // 2), 400)
+    account_room = 450 if len(rest) >= 6 else max(min(900, (limit - used) // 2), 400)
     sections.append(("Also decided, fixed or open", _also(rest, limit - used - account_room)))
     used = sum(len(line) + 1 for _, lines in sections for line in lines)
     heading, account = _account(tl, max(limit - used, 400))

@@ -125,6 +125,7 @@ class _Rules:
             ("Rule", rule),
             ("Why", _reason(words) or (bug if bug != rule else "")),
             ("Done", self._done(turn)),
+            ("Context", _before(self.turns, i) if i != self.first else ""),
         ]
         return found("convention", rule, lines, score=6.5, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.8)  # fmt: skip
@@ -171,8 +172,8 @@ class _Rules:
         assert turn.user is not None
         if not turn.edits() and turn.report is None:
             return None
-        if i + 1 < len(self.turns) and self._confirms(i + 1):
-            return None  # the confirmation makes the learning
+        if any(self._confirms(j) for j in range(i + 1, min(i + 4, len(self.turns)))):
+            return None  # a confirmation soon after makes the learning
         problem = problem_of(turn.user.text)
         later = [t.user for t in self.turns[i + 1 :] if t.user is not None]
         if any(same_problem(turn.user.text, u.text) for u in later):
@@ -241,7 +242,9 @@ class _Rules:
         if previous is None or previous.report is None or reported is None:
             return None
         problem = problem_of(reported.text)
-        fix = self._fix(previous, 360)
+        files = _files(previous, self.tl)
+        said = gist_of(previous.report.text, 300, _FIX_VERB)
+        fix = f"{said} (changed {files})" if files else said
         confirmed = polite(next(iter(sentences(turn.user.text)), turn.user.text))
         cause = cause_of(previous.says(), 4)
         title = cause if titled(cause) else headline(reported.text)

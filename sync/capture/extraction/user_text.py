@@ -59,8 +59,8 @@ BUG = re.compile(
     re.I,
 )
 PREFER = re.compile(
-    r"\b(?:should(?:n'?t)? (?:be (?!good|fine|ok|done|ready|able|working)|use|have|return|stay"
-    r"|keep|not|only|always|never|look|go|live|read|know)|(?:should|need|needs) (?:explicit"
+    r"\b(?:should(?:n'?t)? (?:be\b(?! (?:good|fine|ok|done|ready|able|working))|use|have|return"
+    r"|stay|keep|not|only|always|never|look|go|live|read|know)|(?:should|need|needs) (?:explicit"
     r"|separate|dedicated|its own|their own)|i (?:would |'d )?(?:only )?(?:want|prefer|like)"
     r"|i'?d rather|prefer|instead of"
     r"|rather than|no need|not needed|isn'?t needed|needs? to be|has to be|make sure"
@@ -90,11 +90,14 @@ _TELLING_ERROR = re.compile(
 )
 
 
+def _is_error(line: str) -> bool:
+    """A pasted error line: an error with a location, a code or an exception name."""
+    return bool(error_lines(line, 1)) and bool(_LOG_SHAPE.search(line))
+
+
 def _is_log(line: str) -> bool:
-    """A pasted log line (an error with a location, a code or an exception name; a frame)."""
-    return bool(_FRAME.match(line)) or (
-        bool(error_lines(line, 1)) and bool(_LOG_SHAPE.search(line))
-    )
+    """A pasted log line: an error line, a stack frame, a shell prompt."""
+    return bool(_FRAME.match(line)) or _is_error(line)
 
 
 def own_words(text: str) -> str:
@@ -104,20 +107,24 @@ def own_words(text: str) -> str:
 
 
 def _is_diff(text: str) -> bool:
+    """A pasted diff: several lines that add or remove (``+ 8 - text``, ``-old``)."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    return len(lines) >= 3 and sum(ln.lstrip()[:1] in "+-" for ln in lines) * 2 >= len(lines)
+    changed = sum(bool(re.match(r"\s*[+-](?:\s?\d+\s|\S)", ln)) for ln in lines)
+    return changed >= 3 and changed * 4 >= len(lines)
 
 
 def classify(text: str, first: bool) -> str:
     """What a user message is: ack | confirm | finding | rule | bug | prefer | task."""
+    if _is_diff(text):
+        return "task"  # reviews a diff: no memory of its own
     flat = own_words(text)
-    logged = any(_is_log(ln) for ln in text.splitlines())
+    logged = any(_is_error(ln) for ln in text.splitlines())
     if not flat and logged:
         return "bug"  # a paste and nothing else
     if not flat or _ACK.match(flat) or (_FLATTERY.search(flat) and len(flat) < 80):
         return "ack"
-    if MARK in text or _is_diff(text):
-        return "task"  # hands over a credential, or reviews a diff: no memory of its own
+    if MARK in text:
+        return "task"  # hands over a credential: never a memory of its own
     checks = (
         ("confirm", not first and bool(_CONFIRM.match(flat))),
         ("finding", not first and bool(FINDING.search(flat))),
@@ -142,7 +149,7 @@ def problem_of(text: str) -> str:
     """A bug report as one line: the user's words, or for a pasted log its first line and its
     most telling error lines (stack frames and source excerpts left out)."""
     if not is_paste(text):
-        first = next(iter(sentences(text)), "")
+        first = next(iter(sentences(own_words(text))), "")
         errors = [e for e in error_lines(text, 2) if e not in first]
         return polite(" ".join([first, *errors]).strip()) or clip(text, 200)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _FRAME.match(ln)]

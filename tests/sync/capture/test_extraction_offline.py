@@ -224,7 +224,7 @@ def test_rules_preferences_and_findings_from_the_user() -> None:
     cands = extract(t)
     (rule,) = of_kind(cands, "convention")
     assert rule.title == "Use rgb values in the themes, never palette indices"
-    assert "256-colour" not in rule.body and "hex RGB" in line(rule, "Done")
+    assert "256-colour" in line(rule, "Context") and "hex RGB" in line(rule, "Done")
     (choice,) = of_kind(cands, "decision")
     assert choice.title == "The footer should be dimmer so that it does not distract"
     assert line(choice, "Decision") == "the footer should be dimmer so that it does not distract"
