@@ -160,12 +160,19 @@ def error_lines(output: str, limit: int = 3) -> tuple[str, ...]:
     return tuple(found)
 
 
+_BARE_LINE = re.compile(
+    r"^\s*(?:[{}()\[\];,]+|/\*.*|\*.*|//.*|#.*|<!--.*|['\"]use \w+['\"];?)\s*$"
+)  # braces, comments, "use client"
+
+
 def _changed_line(old: str, new: str) -> str:
-    """The first line of ``new`` that ``old`` does not have (what the edit is about)."""
+    """The first line of ``new`` that ``old`` does not have and that says something (not a
+    brace, a comment or a "use client" directive): what the edit is about."""
     before = {line.strip() for line in old.splitlines()}
-    for line in new.splitlines():
-        if line.strip() and line.strip() not in before:
-            return one_line(line)
+    fresh = [line for line in new.splitlines() if line.strip() and line.strip() not in before]
+    telling = next((line for line in fresh if not _BARE_LINE.match(line)), "")
+    if telling or fresh:
+        return one_line(telling or fresh[0])
     return one_line(new.strip().splitlines()[0]) if new.strip() else ""
 
 

@@ -32,12 +32,13 @@ _SECTIONS = (
      r"|standards?|instructions?|user feedback"),
     ("decision", r"decisions?|decided|choices?|chosen|trade-?offs?"),
     ("learning", r"errors?|fix(?:es)?|bugs?|lessons?|learn(?:ed|ings?)|gotchas?|pitfalls?"
-     r"|findings?|discover(?:ed|ies)|root cause|insights?|problem solving|caveats?"),
+     r"|findings?|discover(?:ed|ies)|root cause|insights?|problem solving|caveats?"
+     r"|differences?|discrepanc\w*|mismatch\w*"),
 )  # fmt: skip
 _SECTION_RES = tuple((kind, re.compile(rf"\b(?:{rx})\b", re.I)) for kind, rx in _SECTIONS)
 _INSIGHT = re.compile(
     r"\b(?:root cause|lessons?|learn\w*|gotchas?|pitfalls?|findings?|insights?|caveats?"
-    r"|discover\w*|why)\b",
+    r"|discover\w*|why|differences?|discrepanc\w*|mismatch\w*)\b",
     re.I,
 )
 _LEAD = re.compile(r"^\*\*(?P<lead>[^*]{3,80})\*\*\s*[-—–:]?\s*(?P<rest>.*)$")
@@ -149,7 +150,12 @@ def curated_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
     and rules are kept."""
     reports = [t.report for t in tl.main() if t.report is not None]
     last = {tl.summaries[-1].pos if tl.summaries else -1, reports[-1].pos if reports else -1}
-    for said in [*tl.summaries, *reports]:
+    delegated = [
+        Said(a.pos, a.line, "agent", a.facts.report)
+        for _, a in tl.acts()
+        if a.facts.kind == "subagent" and a.facts.report
+    ]
+    for said in [*tl.summaries, *reports, *delegated]:
         for kind, heading, items in sections(said.text):
             if kind == "issue" and said.pos not in last:
                 continue  # what was open then may have been done since

@@ -51,28 +51,41 @@ def asked(tl: Timeline) -> tuple[str, list[str]]:
 
 
 def _notes(tl: Timeline, texts: Sequence[str]) -> dict[str, str]:
-    """Each changed file (most changed first) with the first line of the agent's writing that
-    names it (by its path, else by a name no other changed file shares)."""
+    """Each changed file with the first line of the agent's writing that names it (by its
+    path, else by a name no other changed file shares); the files the agent wrote about most,
+    then the most changed, first."""
     counts: Counter[str] = Counter()
+    changed: dict[str, str] = {}  # the line an edit added, when the agent says nothing
     for _, act in tl.acts():
         if act.facts.kind in ("edit", "run") and not act.failed:
             for path in act.facts.files:
                 counts[tl.relative(path)] += 1
+                if act.facts.kind == "edit" and len(act.facts.summary) > 12:
+                    changed[tl.relative(path)] = f"`{clip(act.facts.summary, 70)}`"  # the last
     bases = Counter(_base(p) for p in counts)
-    keys = {p: p.lower() if bases[_base(p)] > 1 else _base(p).lower() for p in counts}
+    keys = {p: _name_pattern(p, unique=bases[_base(p)] == 1) for p in counts}
     found: dict[str, str] = {}
+    told: Counter[str] = Counter()
     for text in texts:
         for line in text.splitlines():
             bare = _NOTE_LINE.sub("", line).replace("**", "").replace("`", "").strip()
+            told.update(p for p, key in keys.items() if key.search(bare))
             if len(bare) < 25 or NARRATION.match(bare) or bare.endswith(("?", ":")):
                 continue
-            low = bare.lower()
             for path, key in keys.items():
-                if path not in found and key and key in low:
+                if path not in found and key.search(bare):
                     said = bare.replace(path, "").replace(_base(path), "")
                     if len(re.findall(r"[^\W\d_]{3,}", said)) >= 3:
                         found[path] = clip(polite(bare), 80)
-    return {p: found.get(p, "") for p, _ in counts.most_common()}
+    ranked = sorted(counts, key=lambda p: (-min(told[p], 3), -counts[p]))
+    return {p: found.get(p, "") or changed.get(p, "") for p in ranked}
+
+
+def _name_pattern(path: str, unique: bool) -> re.Pattern[str]:
+    """How the agent's writing names a file: its path, or its name when no other changed
+    file shares it (``todo.ts`` is not found inside ``AddTodo.tsx``)."""
+    names = [re.escape(path)] + ([re.escape(_base(path))] if unique else [])
+    return re.compile(rf"(?<![\w.-])(?:[\w.-]*/)*(?:{'|'.join(names)})(?![\w-])", re.I)
 
 
 def _base(path: str) -> str:

@@ -127,7 +127,7 @@ class _Rules:
             ("Done", self._done(turn)),
             ("Context", _before(self.turns, i) if i != self.first else ""),
         ]
-        return found("convention", rule, lines, score=6.5, pos=turn.user.pos, span=_span(turn),
+        return found("convention", rule, lines, score=6.0, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.8)  # fmt: skip
 
     def _prefer(self, i: int, turn: Turn) -> Found | None:
@@ -145,7 +145,7 @@ class _Rules:
             ("Done", self._done(turn)),
             ("Context", _before(self.turns, i)),
         ]
-        score = 5.5 if reason else 4.0
+        score = 5.5 if reason else 4.8
         title = next(filter(None, map(decision_title, sentences(choice))), None) or choice
         return found("decision", title, lines, score=score, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.7 if reason else 0.6)  # fmt: skip
