@@ -138,11 +138,16 @@ def _account(tl: Timeline, limit: int) -> tuple[str, str]:
 
 
 def _also(rest: Sequence[Candidate], room: int) -> list[str]:
-    """One line for each memory that did not fit on its own, best first, within ``room``."""
+    """One line for each memory that did not fit on its own, best first, within ``room``: what
+    it states (its first line, or its title when that says more; an issue's error)."""
     out: list[str] = []
     for c in rest:
+        rows = {r.split(": ", 1)[0]: r.split(": ", 1)[-1] for r in c.body.splitlines()}
         first = c.body.split("\n", 1)[0].split(": ", 1)[-1] if c.body else ""
-        line = f"- {c.kind}: {clip(first if len(first) > len(c.title) else c.title, 150)}"
+        said = first if len(first) > len(c.title) else c.title
+        if c.kind == "issue" and rows.get("Error"):
+            said = f"{rows.get('Open', c.title)} — {rows['Error']}"
+        line = f"- {c.kind}: {clip(said, 150)}"
         if sum(len(x) + 1 for x in out) + len(line) > room:
             break
         out.append(line)

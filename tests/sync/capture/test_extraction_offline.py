@@ -111,7 +111,7 @@ def test_a_rerun_a_wrong_path_and_agent_hiccups_teach_nothing() -> None:
             "",
             bash("cp /opt/x/a.json b.json", "cp: /opt/x/a.json: No such file or directory", True),
             bash("cp src/a.json b.json", ""),
-        ),  # fmt: skip
+        ),
         agent("", ToolCall("Edit", "{}", "File has not been read yet. Read it first.", True)),
         agent("", ToolCall("Edit", json.dumps({"file_path": "/home/dev/demo/a.py"}), "ok")),
     )
@@ -147,7 +147,7 @@ def test_codex_apply_patch_inside_a_shell_call_is_the_fix() -> None:
                 json.dumps({"command": ["bash", "-lc", "pytest -q"]}),
                 "FAILED tests/test_app.py::test_env - TypeError: x is not int\nExit code: 1",
             ),
-        ),  # fmt: skip
+        ),
         agent("", shell),
         agent(
             "",
@@ -156,7 +156,7 @@ def test_codex_apply_patch_inside_a_shell_call_is_the_fix() -> None:
                 json.dumps({"command": ["bash", "-lc", "pytest -q"]}),
                 "4 passed\nExit code: 0",
             ),
-        ),  # fmt: skip
+        ),
         agent="codex",
     )
     (learning,) = of_kind(t, "learning")
@@ -174,7 +174,7 @@ def test_a_failure_never_fixed_is_left_open() -> None:
                 "> next build\n\n[TypeError: generate is not a function]\nExit code 1",
                 True,
             ),
-        ),  # fmt: skip
+        ),
         agent("The build issue might be related to the configuration. The dev server works."),
     )
     (issue,) = of_kind(t, "issue")
@@ -195,7 +195,7 @@ def test_a_fix_the_user_confirms_needs_no_rerun() -> None:
                 "FAILED tests/test_invoice.py::test_total - AssertionError: 10.005 != 10.01",
                 True,
             ),
-        ),  # fmt: skip
+        ),
         agent("Floats lose cents, so amounts become Decimal.", edit("/home/dev/demo/invoice.py")),
         user("Great, the rounding is right now."),
     )
@@ -213,7 +213,7 @@ def test_rules_preferences_and_findings_from_the_user() -> None:
         agent(
             "Done: the selector now uses theme colours, 256-colour indices for greys.",
             edit("/home/dev/demo/theme.ts"),
-        ),  # fmt: skip
+        ),
         user("use rgb values in the themes, never palette indices!"),
         agent("All colours are now hex RGB values.", edit("/home/dev/demo/dark.json")),
         user("i think the footer should be dimmer so that it does not distract"),
@@ -265,11 +265,11 @@ def test_a_reported_bug_the_agent_fixed_is_a_learning_and_a_repeated_one_is_open
         agent(
             "The error occurs because we haven't imported the NgClass directive. Added NgClass "
             "to the component's imports array."
-        ),  # fmt: skip
+        ),
         user(
             'now the icons: name "send-sharp" is not registered\n'
             "Error: icon send-sharp not found\n   at loadIcon (main.js:23)"
-        ),  # fmt: skip
+        ),
         agent("Register the icon with addIcons({ sendSharp })."),
         user("Error: icon send-sharp not found\n   at loadIcon (main.js:23)\nstill"),
         agent("Try clearing the cache."),
@@ -280,7 +280,8 @@ def test_a_reported_bug_the_agent_fixed_is_a_learning_and_a_repeated_one_is_open
     assert "NG8002" in line(learning, "Problem") and "Added NgClass" in line(learning, "Fix")
     (issue,) = of_kind(cands, "issue")
     assert issue.title == "Icon send-sharp not found"
-    assert "addIcons" in line(issue, "Tried before") and "clearing the cache" in line(issue, "Tried")
+    assert "addIcons" in line(issue, "Tried before")
+    assert "clearing the cache" in line(issue, "Tried")
 
 
 def test_a_confirmation_closes_the_problem_with_the_fix_just_made() -> None:
@@ -290,7 +291,7 @@ def test_a_confirmation_closes_the_problem_with_the_fix_just_made() -> None:
         user("the vs code terminal still looks the same for all gray levels"),
         agent(
             "VS Code applies its own contrast: set terminal.integrated.minimumContrastRatio to 1."
-        ),  # fmt: skip
+        ),
         user("that's it, now it renders the same. ok, let's move on"),
         agent("Good."),
     )
@@ -317,7 +318,8 @@ COMPACTED = session(
     agent("Continuing with the move.", edit("/home/dev/demo/src/utils/config.ts")),
     Message(
         "system",
-        "# Context Checkpoint\n\n## Pending Tasks\n- Update README.md with the new layout of src/\n",
+        "# Context Checkpoint\n\n## Pending Tasks\n"
+        "- Update README.md with the new layout of src/\n",
         kind="compaction",
     ),
     agent("All done: config.ts moved to utils/ and imports updated."),
@@ -363,7 +365,7 @@ def test_the_agent_states_a_decision_with_its_reason() -> None:
         agent(
             "We decided to use SQLite instead of Postgres because the tool must run without a "
             "server. I'll use the Read tool next."
-        ),  # fmt: skip
+        ),
         agent("Let's use tabs."),  # no reason: not kept
     )
     (decision,) = of_kind(t, "decision")
@@ -384,14 +386,14 @@ def test_the_summary_recaps_asked_done_decided_and_left_open() -> None:
             edit("/home/dev/demo/src/reports.py"),
             bash("pip install pandas", "Successfully installed pandas"),
             bash("pytest -q", "5 passed"),
-        ),  # fmt: skip
+        ),
         agent("Done. `src/reports.py` now has export_csv() that writes one row per report."),
         user("always run ruff before committing"),
         agent(
             "Understood.",
             bash("ruff check .", "All checks passed!"),
             bash("git commit -m 'CSV export'", "[main 1a2b3c4] CSV export"),
-        ),  # fmt: skip
+        ),
         user("Build the docs too."),
         agent("", bash("make docs", "sphinx-build: error: no conf.py\nExit code 2", True)),
         agent("The docs build needs a conf.py that the repo does not have."),
@@ -419,8 +421,12 @@ def test_the_summary_prefers_the_agents_own_account() -> None:
 
 def test_trivial_or_unreadable_sessions_have_no_summary() -> None:
     assert extract(session(user("hi"), agent("Hello! How can I help?"))) == []
-    hidden = session(user("[REDACTED_MESSAGE len=40 sha=1]"), agent("[REDACTED_MESSAGE len=9]"),
-                     user("[REDACTED_MESSAGE len=3 sha=2]"), agent("[REDACTED_MESSAGE len=90]"))  # fmt: skip
+    hidden = session(
+        user("[REDACTED_MESSAGE len=40 sha=1]"),
+        agent("[REDACTED_MESSAGE len=9]"),
+        user("[REDACTED_MESSAGE len=3 sha=2]"),
+        agent("[REDACTED_MESSAGE len=90]"),
+    )
     assert extract(hidden) == []
 
 
