@@ -89,7 +89,7 @@ _FILTERS = frozenset(
     }
 )  # fmt: skip
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.M)
-_NOISE_OUTPUT = re.compile(r"^\s*(?:\d+→|\d+\s*\|)")  # numbered file listings (Read output)
+_NOISE_OUTPUT = re.compile(r"^\s*(?:\d+→|\d+\s*[|│])")  # numbered listings and code excerpts
 LINE_CHARS = 160
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_errors import unhedged
+from sync.capture.extraction.offline_errors import CAUSE, unhedged
 from sync.capture.extraction.offline_text import NARRATION, clip, polite, sentences
 from sync.capture.extraction.timeline import Said, Timeline, Turn
 
@@ -118,7 +118,8 @@ def _from_section(
     items = [i for i in items if _prose_item(i)]
     if kind == "learning" and items:  # one account: its steps belong together
         joined = " ".join(_stop(i.replace("**", "")) for i in items)
-        title = heading if len(heading.split()) >= 4 else _title(items[0])
+        causal = next((x for i in items for x in sentences(i) if CAUSE.search(x)), "")
+        title = causal or (heading if len(heading.split()) >= 4 else _title(items[0]))
         span = (said.line, said.line)
         item_found = found(kind, title, [(_LABEL[kind], joined)], score=6.0, pos=said.pos * 100,
                            span=span, tags=tags, limit=MAX_ITEM + 200)  # fmt: skip

@@ -49,7 +49,8 @@ _FIX_VERB = re.compile(
 )
 _TASK_VERB = re.compile(
     r"^(?:please\s+)?(?:create|make|add|write|read|open|run|delete|remove|show|copy|commit|push"
-    r"|investigate|check|look|try|find|implement|fix|update|build|test|generate|say|think)\b",
+    r"|investigate|check|look|try|find|implement|fix|update|build|test|generate|say|think|propose"
+    r"|suggest|tell|explain|plan|figure|give|list)\b",
     re.I,
 )
 

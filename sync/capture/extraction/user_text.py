@@ -74,7 +74,7 @@ PREFER = re.compile(
 REASON = re.compile(
     r"\b(?:because|since|so (?:that|the user|users|people|we|it|they)|that way|otherwise"
     r"|in order to|to (?:avoid|keep|make sure|prevent|allow)|so i can|so we can|reason"
-    r"|which (?:means|avoids|keeps|lets|makes)|as (?:in|with|before)|same as|to match|matching"
+    r"|which (?:means|avoids|keeps|lets|makes)|as (?:in|with|before)|same as|to match"
     r"|consistent with)\b",
     re.I,
 )
