@@ -28,6 +28,7 @@ from sync.capture.extraction.offline_text import clip, gist_of, polite, prose, s
 from sync.capture.extraction.timeline import Timeline, Turn
 from sync.capture.extraction.user_text import (
     BUG,
+    CHANGE,
     CLAUSE,
     FINDING,
     PREFER,
@@ -135,8 +136,10 @@ class _Rules:
         assert turn.user is not None
         if not turn.edits() and turn.report is None:
             return None
-        choice = _statement(turn.user.text, PREFER)
-        if _TASK_VERB.match(choice) and not REASON.search(choice):
+        words = own_words(turn.user.text)
+        changes = bool(CHANGE.match(words))
+        choice = _statement(words, CHANGE if changes else PREFER)
+        if not changes and _TASK_VERB.match(choice) and not REASON.search(choice):
             return None
         report = turn.report.text if turn.report is not None else ""
         reason = _reason(turn.user.text, report)

@@ -71,6 +71,12 @@ PREFER = re.compile(
     r"|#?\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6} (?:is|for)\b",
     re.I,
 )
+CHANGE = re.compile(  # a directive that says how something should be: the user's choice
+    r"^(?:(?:ok(?:ay)?|now|also|and|please|alright)[,\s]+)*(?:change|rename|replace|make|switch"
+    r"|move|use|set|turn|keep)\b.{3,120}?\b(?:to|with|into|instead|like|as|same|brighter|dimmer"
+    r"|darker|lighter|smaller|bigger|less|more)\b",
+    re.I,
+)
 REASON = re.compile(
     r"\b(?:because|since|so (?:that|the user|users|people|we|it|they)|that way|otherwise"
     r"|in order to|to (?:avoid|keep|make sure|prevent|allow)|so i can|so we can|reason"
@@ -130,7 +136,10 @@ def classify(text: str, first: bool) -> str:
         ("finding", not first and bool(FINDING.search(flat))),
         ("rule", bool(RULE.search(flat)) and len(flat) < 600),
         ("bug", logged or (not first and bool(BUG.search(flat)))),
-        ("prefer", not first and bool(PREFER.search(flat)) and len(flat) < 600),
+        (
+            "prefer",
+            not first and bool(PREFER.search(flat) or CHANGE.match(flat)) and len(flat) < 600,
+        ),
     )
     return next((kind for kind, hit in checks if hit), "task")
 
