@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from sync.capture.sources.base import Transcript
 
 TITLE_MAX = 80
-EVIDENCE_MAX = 200
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.S)
 # Wrapper tags agents inject (<system-reminder>, <command-output>); plain HTML is left alone.

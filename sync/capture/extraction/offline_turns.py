@@ -1,11 +1,13 @@
 """Offline rules over what the user said (pure): conventions, decisions and learnings.
 
-Each user message after the first (the first is the task) is read as one of:
+Each user message is read (``user_text.classify``) as one of the following; the first
+message is the task, and counts only as a rule or a pasted error:
 
-- a rule ("always", "never", "must", "no console logs!") -> a convention;
-- a preference or correction ("i think it should be X", "use X not Y", "X is actually Y")
-  -> a decision: the choice, its reason (the user's, else the agent's), what was done, and
-  what it corrected;
+- a rule ("always", "never", "must", "no console logs!") -> a convention, with what it
+  corrected and what was done;
+- a preference, a correction or a directive that says how something should be ("i think it
+  should be X", "use X not Y", "X is actually Y", "change X to Y") -> a decision: the
+  choice, its reason (the user's, else the agent's), what was done, and what it corrected;
 - a finding ("it was actually the console.logs that did that") -> a learning;
 - a bug report (a pasted error, "X doesn't update") the agent then fixed -> a learning:
   problem -> cause -> fix;
