@@ -17,7 +17,7 @@ class Found:
 
     candidate: Candidate
     score: float
-    pos: int
+    pos: float  # order in the session (a message's position; its parts in between)
     subject: frozenset[str] = frozenset()  # the names it is about (to drop repeats)
 
 
@@ -32,7 +32,7 @@ def found(
     lines: Sequence[tuple[str, str]],
     *,
     score: float,
-    pos: int,
+    pos: float,
     span: tuple[int | None, int | None],
     tags: tuple[str, ...],
     confidence: float = 0.7,

@@ -7,8 +7,8 @@ No model call. The session is read as turns (``timeline``); rules then propose m
   user's findings (``offline_turns``), the agent's findings and its summaries' "errors and
   fixes" (``offline_notes``);
 - decisions as choice -> reason: the user's preferences and corrections (``offline_turns``),
-  the agent's stated choices with their reasons (``offline_decide``), the decisions its
-  summaries list (``offline_notes``);
+  choices stated with their reasons and answers given through tools (questions, plans:
+  ``offline_decide``), the decisions the agent's summaries list (``offline_notes``);
 - conventions: the user's rules ("always", "never", "must"), the preferences summaries list,
   what hooks enforce;
 - issues: errors never fixed before the session ended, what summaries list as still open;
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.found import Found
-from sync.capture.extraction.offline_decide import stated_decisions
+from sync.capture.extraction.offline_decide import stated_decisions, tool_answers
 from sync.capture.extraction.offline_errors import error_found
 from sync.capture.extraction.offline_notes import curated_found, finding_found, hook_found
 from sync.capture.extraction.offline_recap import session_recap
@@ -53,6 +53,7 @@ def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
         *finding_found(tl, tags),
         *hook_found(tl, tags),
         *stated_decisions(tl, tags),
+        *tool_answers(tl, tags),
     ]
 
 

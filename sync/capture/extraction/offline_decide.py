@@ -7,13 +7,15 @@ corrections in their own words are read by ``offline_turns``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_text import clean_title, polite, sentences
-from sync.capture.extraction.timeline import Said, Timeline
+from sync.capture.extraction.offline_text import clean_title, gist_of, polite, sentences
+from sync.capture.extraction.timeline import Act, Said, Timeline
+from sync.capture.sources.base import ToolCall
 
 _I = re.I
 
@@ -205,3 +207,71 @@ def stated_decisions(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
                 item = _decision(sentence, following, said, tags)
                 if item is not None:
                     yield item
+
+
+_ANSWER_PAIR = re.compile(r'"([^"]{3,300})"\s*=\s*"([^"]{1,300})"')
+_REJECTED = re.compile(r"(?i)doesn'?t want to proceed|rejected|not approved")
+_FEEDBACK = re.compile(
+    r"(?is)(?:the user said|user feedback|with (?:the following )?feedback)\s*:\s*(.+)"
+)
+
+
+def _options(call: ToolCall | None) -> dict[str, str]:
+    """Each offered option's label and description, from a question tool's input."""
+    try:
+        args = json.loads(call.input) if call is not None else {}
+    except ValueError:
+        return {}
+    questions = args.get("questions") if isinstance(args, dict) else None
+    out: dict[str, str] = {}
+    for q in questions if isinstance(questions, list) else []:
+        for o in q.get("options") or [] if isinstance(q, dict) else []:
+            if isinstance(o, dict) and o.get("label"):
+                out[str(o["label"]).strip().lower()] = str(o.get("description") or "")
+    return out
+
+
+def _answered(act: Act, tags: tuple[str, ...]) -> Iterator[Found]:
+    """A question the user answered through a tool: what was chosen, and the option's why."""
+    answer = act.facts.report
+    options = _options(act.call)
+    pairs = _ANSWER_PAIR.findall(answer) or [(act.facts.summary, answer)]
+    for n, (question, choice) in enumerate(pairs):
+        choice = choice.strip().rstrip(".")
+        why = options.get(choice.lower(), "")
+        lines = [("Decision", f'asked "{question}", the user chose "{choice}"'), ("Reason", why)]
+        title = f"{choice} (chosen for: {question})"
+        item = found("decision", title, lines, score=6.0, pos=act.pos + n / 100,
+                     span=(act.line, act.line), tags=tags, confidence=0.8)  # fmt: skip
+        if item is not None:
+            yield item
+
+
+def _planned(act: Act, tags: tuple[str, ...]) -> Found | None:
+    """A plan the user approved (its gist), or the feedback the user gave on rejecting it."""
+    plan, outcome = act.facts.report, act.call.output if act.call is not None else ""
+    head = next(iter(sentences(plan, lax=True)), "")
+    if _REJECTED.search(outcome):
+        feedback = _FEEDBACK.search(outcome)
+        if feedback is None:
+            return None
+        said = polite(" ".join(feedback.group(1).split()))
+        lines = [("Decision", said), ("Context", f"on the plan: {head}")]
+        return found("decision", said, lines, score=6.0, pos=act.pos, span=(act.line, act.line),
+                     tags=tags, confidence=0.8)  # fmt: skip
+    if not plan.strip() or "approv" not in outcome.lower():
+        return None
+    lines = [("Decision", f"the user approved the plan: {gist_of(plan, 400)}")]
+    return found("decision", f"Plan approved: {head}", lines, score=5.5, pos=act.pos,
+                 span=(act.line, act.line), tags=tags, confidence=0.8)  # fmt: skip
+
+
+def tool_answers(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """Choices the user made through tools: answered questions, approved or corrected plans."""
+    for _, act in tl.acts():
+        if act.facts.kind == "ask" and act.facts.report and not _REJECTED.search(act.facts.report):
+            yield from _answered(act, tags)
+        elif act.facts.kind == "plan":
+            item = _planned(act, tags)
+            if item is not None:
+                yield item

@@ -121,7 +121,7 @@ def _from_section(
         causal = next((x for i in items for x in sentences(i) if CAUSE.search(x)), "")
         title = causal or (heading if len(heading.split()) >= 4 else _title(items[0]))
         span = (said.line, said.line)
-        item_found = found(kind, title, [(_LABEL[kind], joined)], score=6.0, pos=said.pos * 100,
+        item_found = found(kind, title, [(_LABEL[kind], joined)], score=6.0, pos=said.pos,
                            span=span, tags=tags, limit=MAX_ITEM + 200)  # fmt: skip
         if item_found is not None:
             yield item_found
@@ -132,14 +132,14 @@ def _from_section(
             continue
         title = _title(item)
         lines = [(_LABEL[kind], polite(item.replace("**", "")))]
-        item_found = found(kind, title, lines, score=6.0, pos=said.pos * 100 + n,
+        item_found = found(kind, title, lines, score=6.0, pos=said.pos + n / 100,
                            span=(said.line, said.line), tags=tags, limit=MAX_ITEM)  # fmt: skip
         if item_found is not None:
             yield item_found
     if len(short) > 1:
         joined = "; ".join(s.replace("**", "") for s in short)
         title = f"{heading.strip(' :*#')}: {short[0].replace('**', '')}"
-        item_found = found(kind, title, [(_LABEL[kind], joined)], score=6.0, pos=said.pos * 100,
+        item_found = found(kind, title, [(_LABEL[kind], joined)], score=6.0, pos=said.pos,
                            span=(said.line, said.line), tags=tags, limit=MAX_ITEM)  # fmt: skip
         if item_found is not None:
             yield item_found
@@ -188,7 +188,7 @@ def finding_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
                 sentence = unhedged(sentence)
                 lines = [("Finding", polite(sentence)), ("Detail", polite(detail)),
                          ("Fix", f"changed {files}" if files else "")]  # fmt: skip
-                item = found("learning", polite(sentence), lines, score=4.5, pos=said.pos * 100 + i,
+                item = found("learning", polite(sentence), lines, score=4.5, pos=said.pos + i / 100,
                              span=(said.line, said.line), tags=tags)  # fmt: skip
                 if item is not None:
                     yield item

@@ -61,6 +61,7 @@ class Act:
     line: int | None
     facts: CallFacts
     error: str = ""
+    call: ToolCall | None = None  # as recorded (the options of a question, a plan's text)
 
     @property
     def failed(self) -> bool:
@@ -211,7 +212,7 @@ class _Walk:
                 for call in msg.tool_calls:
                     self.pos += 1
                     facts = self.facts(call)
-                    self.events.append(Act(self.pos, msg.line, facts, _error(facts)))
+                    self.events.append(Act(self.pos, msg.line, facts, _error(facts), call))
         self.close()
 
 

@@ -375,6 +375,48 @@ def test_the_agent_states_a_decision_with_its_reason() -> None:
     assert "because the tool must run without a server" in line(decision, "Decision")
 
 
+def test_choices_made_through_tools_are_decisions() -> None:
+    question = {
+        "questions": [
+            {
+                "question": "Keep the legacy export files?",
+                "header": "Legacy",
+                "options": [
+                    {"label": "Keep them", "description": "older clients still import them"},
+                    {"label": "Delete them", "description": "less code to maintain"},
+                ],
+            }
+        ]
+    }
+    ask = ToolCall(
+        "AskUserQuestion",
+        json.dumps(question),
+        'User has answered your questions: "Keep the legacy export files?"="Keep them". '
+        "You can now continue with the user's answers in mind.",
+    )
+    approved = ToolCall(
+        "ExitPlanMode",
+        json.dumps({"plan": "## Split the exporter\n1. Move CSV code to csv_export.py"}),
+        "User has approved your plan. You can now start coding.",
+    )
+    rejected = ToolCall(
+        "ExitPlanMode",
+        json.dumps({"plan": "## Add a cache\n1. Cache every query in Redis"}),
+        "The user doesn't want to proceed with this tool use. The tool use was rejected. "
+        "The user said:\nno Redis, keep an in-process LRU cache",
+    )
+    t = session(user("Tidy the exporter."), agent("", ask, approved, rejected))
+    kept = of_kind(t, "decision")
+    titles = [d.title for d in kept]
+    assert "Keep them (chosen for: Keep the legacy export files?)" in titles
+    keep = kept[titles.index("Keep them (chosen for: Keep the legacy export files?)")]
+    assert line(keep, "Reason") == "older clients still import them"
+    assert "Plan approved: Split the exporter" in titles
+    redis = kept[titles.index("No Redis, keep an in-process LRU cache")]
+    assert line(redis, "Context") == "on the plan: Cache every query in Redis"
+    assert titles[0] == "Keep them (chosen for: Keep the legacy export files?)"  # session order
+
+
 # -- the summary -------------------------------------------------------------------------------
 
 
