@@ -13,7 +13,11 @@ holds a fact when it contains every key term, case-insensitively. Per session an
   into a fresh store of its own; fact recall of its memory files (a fact is recalled when one
   memory holds it; "union" when its memories hold it together), their count and characters;
 * ask hit@3: each fact's question through `memsync ask` on that store; a hit when one of the
-  top three memories holds the fact.
+  top three memories it shows (above the relevance floor) holds the fact; "ranked" counts the
+  top three of the ranking whatever the floor;
+* noise: the share of the session's memories that `memsync audit` flags as noise
+  (``sync.care.audit_noise``; left out where this checkout has no such rules);
+* misses: the facts no memory holds, by id and key terms (read them against the memories).
 
 Score the dev split while working; the held-out split once, at the end (`--split heldout`).
 
@@ -48,7 +52,7 @@ from sync.capture.sources.base import SourceAdapter, SourceItem  # noqa: E402
 from sync.index.engine import SyncOptions  # noqa: E402
 from sync.models import collection_name  # noqa: E402
 from sync.ports import SearchFilter  # noqa: E402
-from sync.recall.retrieve import ask  # noqa: E402
+from sync.recall.retrieve import Scoring, ask  # noqa: E402
 from sync.store import init_store  # noqa: E402
 from sync.store.markdown import decode_text, parse_memory  # noqa: E402
 
@@ -160,7 +164,7 @@ def capture_scores(label: dict[str, Any], item: SourceItem, encoder: Any) -> dic
         facts = label["facts"]
         recalled = [f for f in facts if any(holds(t, f) for t in memories.values())]
         union = [f for f in facts if holds("\n".join(memories.values()), f)]
-        hits = ask_hits(settings, layout, encoder, facts, memories)
+        hits, ranked = ask_hits(settings, layout, encoder, facts, memories)
         return {
             "recalled": len(recalled),
             "recalled_union": len(union),
@@ -168,6 +172,11 @@ def capture_scores(label: dict[str, Any], item: SourceItem, encoder: Any) -> dic
             "kinds": kinds,
             "chars": sum(len(t) for t in memories.values()),
             "ask_hits": hits,
+            "ask_hits_ranked": ranked,
+            "noisy": noisy(memories),
+            "missed": [
+                {"id": f["id"], "key_terms": f["key_terms"]} for f in facts if f not in recalled
+            ],
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -179,30 +188,46 @@ def item_for_path_all(path: Path) -> list[SourceItem]:
     return sniff_items(path)
 
 
+def noisy(memories: dict[str, str]) -> int | None:
+    """How many of ``memories`` the audit's noise rules flag (None without those rules)."""
+    try:
+        from sync.care.audit_noise import noise_reasons  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    parsed = [parse_memory(decode_text(t.encode(), rel), rel) for rel, t in memories.items()]
+    return sum(bool(noise_reasons(m, 25)) for m in parsed)
+
+
 def ask_hits(
     settings: Settings,
     layout: Any,
     encoder: Any,
     facts: list[dict[str, Any]],
     memories: dict[str, str],
-) -> int:
+) -> tuple[int, int]:
+    """(facts one of the top three shown holds, facts one of the top three ranked holds)."""
     if not memories:
-        return 0
+        return 0, 0
     index = make_index(settings, layout)
     try:
-        hits = 0
+        shown = ranked = 0
         for fact in facts:
-            results = ask(
-                fact["question"],
-                encoder=encoder,
-                index=index,
-                collection=collection_name(settings.collection, encoder.identity),
-                k=3,
-                flt=SearchFilter(),
-                memory_dir=layout.memory_dir,
-            )
-            hits += any(holds(memories.get(str(r["path"]), ""), fact) for r in results[:3])
-        return hits
+            for floor, scoring in ((True, None), (False, Scoring(min_score=0.0))):
+                results = ask(
+                    fact["question"],
+                    encoder=encoder,
+                    index=index,
+                    collection=collection_name(settings.collection, encoder.identity),
+                    k=3,
+                    flt=SearchFilter(),
+                    memory_dir=layout.memory_dir,
+                    scoring=scoring,
+                )
+                top = results["results"][:3]  # above the floor: what a user sees
+                hit = any(holds(memories.get(str(r["path"]), ""), fact) for r in top)
+                shown += hit and floor
+                ranked += hit and not floor
+        return shown, ranked
     finally:
         index.close()
 
@@ -243,8 +268,18 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for n in sorted(names)
     }
     if rows and "capture" in rows[0]:
-        for key in ("recalled", "recalled_union", "memories", "chars", "ask_hits"):
+        for key in (
+            "recalled",
+            "recalled_union",
+            "memories",
+            "chars",
+            "ask_hits",
+            "ask_hits_ranked",
+        ):
             out[key] = sum(r["capture"][key] for r in rows)
+        out["chars_max"] = max(r["capture"]["chars"] for r in rows)
+        flagged = [r["capture"]["noisy"] for r in rows]
+        out["noisy"] = None if None in flagged else sum(f or 0 for f in flagged)
     return out
 
 
@@ -260,12 +295,20 @@ def render_row(row: dict[str, Any]) -> str:
     )
     if "capture" in row:
         c = row["capture"]
+        noise = "" if c["noisy"] is None else f" noise {pct(c['noisy'], c['memories'])}"
         text += (
             f"  recall {pct(c['recalled'], n):>11} union {pct(c['recalled_union'], n):>11} "
             f"{c['memories']:>3} memories {c['chars']:>6} chars  ask@3 {pct(c['ask_hits'], n)}"
+            f" (ranked {c['ask_hits_ranked']}){noise}"
         )
     missed = ", ".join("+".join(m["key_terms"]) for m in d["missed"])
-    return text + (f"\n    digest misses: {missed}" if missed else "")
+    text += f"\n    digest misses: {missed}" if missed else ""
+    if "capture" in row and row["capture"]["missed"]:
+        lost = ", ".join(
+            f"{m['id']} ({'+'.join(m['key_terms'])})" for m in row["capture"]["missed"]
+        )
+        text += f"\n    capture misses: {lost}"
+    return text
 
 
 def render_total(result: dict[str, Any]) -> str:
@@ -280,10 +323,13 @@ def render_total(result: dict[str, Any]) -> str:
         ratios = ", ".join(f"{k} {v}" for k, v in t["tokenizer_max_over_estimate"].items())
         lines.append(f"real tokens / estimate, worst session: {ratios} (<= 1: the budget holds)")
     if "recalled" in t:
+        noise = "" if t["noisy"] is None else f"; noise {pct(t['noisy'], t['memories'])}"
         lines.append(
             f"offline capture: recall {pct(t['recalled'], t['facts'])} (union "
             f"{pct(t['recalled_union'], t['facts'])}), {t['memories']} memories, "
-            f"{t['chars']} chars; ask hit@3 {pct(t['ask_hits'], t['facts'])}"
+            f"{t['chars']} chars (largest session {t['chars_max']}); ask hit@3 "
+            f"{pct(t['ask_hits'], t['facts'])} (top three ranked, floor aside: "
+            f"{pct(t['ask_hits_ranked'], t['facts'])}){noise}"
         )
     return "\n".join(lines)
 

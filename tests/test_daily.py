@@ -273,8 +273,9 @@ def test_backfill_creates_indexed_daily_memories_and_compare_tracks_them(
         "23:30–23:45 · claude · infra · session cccccccc (continues)",
         "- Use Decimal with ROUND_HALF_UP for every invoice amount (billing, 09:05)",
         "`OPENAI_API_KEY=[REDACTED:openai_key] pytest tests/test_invoice.py`",
-        "src/invoice.py (edited)",
+        "## Done\n- billing: src/invoice.py",
         "AssertionError: 10.005 != 10.01",
+        "## Fixed\n- test_total failed: AssertionError: 10.005 != 10.01 (pytest) (billing, 09:01)",
         f"09:05 claude · billing: {SONNET} → {OPUS}",
         "- Messages: 9 (assistant 4, user 5, tool calls 3)",
     ):

@@ -82,8 +82,14 @@ _FAMILIES = frozenset(
         "kubectl", "python", "python3", "dotnet", "gradle", "mvn", "pip", "pip3",
     }
 )  # fmt: skip
+_FILTERS = frozenset(
+    {
+        "tail", "head", "grep", "egrep", "rg", "sed", "awk", "less", "more", "wc", "sort", "uniq",
+        "cut", "tee", "cat", "jq", "tr", "column", "xargs",
+    }
+)  # fmt: skip
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.M)
-_NOISE_OUTPUT = re.compile(r"^\s*(?:\d+→|\d+\s*\|)")  # numbered file listings (Read output)
+_NOISE_OUTPUT = re.compile(r"^\s*(?:\d+→|\d+\s*[|│])")  # numbered listings and code excerpts
 LINE_CHARS = 160
 
 
@@ -154,12 +160,19 @@ def error_lines(output: str, limit: int = 3) -> tuple[str, ...]:
     return tuple(found)
 
 
+_BARE_LINE = re.compile(
+    r"^\s*(?:[{}()\[\];,]+|/\*.*|\*.*|//.*|#.*|<!--.*|['\"]use \w+['\"];?)\s*$"
+)  # braces, comments, "use client"
+
+
 def _changed_line(old: str, new: str) -> str:
-    """The first line of ``new`` that ``old`` does not have (what the edit is about)."""
+    """The first line of ``new`` that ``old`` does not have and that says something (not a
+    brace, a comment or a "use client" directive): what the edit is about."""
     before = {line.strip() for line in old.splitlines()}
-    for line in new.splitlines():
-        if line.strip() and line.strip() not in before:
-            return one_line(line)
+    fresh = [line for line in new.splitlines() if line.strip() and line.strip() not in before]
+    telling = next((line for line in fresh if not _BARE_LINE.match(line)), "")
+    if telling or fresh:
+        return one_line(telling or fresh[0])
     return one_line(new.strip().splitlines()[0]) if new.strip() else ""
 
 
@@ -213,10 +226,13 @@ def _added_text(args: dict[str, Any]) -> str:
 
 
 def program_of(command: str) -> str:
-    """The program a command line is about: the last ``&&``/``;`` step, the last pipe stage,
-    runners (npx, sudo, env) and versions dropped; two or three words for tool families."""
+    """The program a command line is about: the last ``&&``/``;`` step, its last pipe stage
+    that is not a filter (``| tail``, ``| grep``), runners (npx, sudo, env) and versions
+    dropped; two or three words for tool families."""
     step = re.split(r"&&|;|\|\|", command.strip())[-1]
-    stage = step.split("|")[-1].split()
+    stages = [s.split() for s in step.split("|") if s.strip()]
+    kept = [s for s in stages if s[0] not in _FILTERS]
+    stage = (kept or stages or [[]])[-1]
     words = [w for w in stage if "=" not in w or w.startswith("-")]
     while words and words[0] in ("npx", "sudo", "env", "time", "timeout", "exec", "command"):
         words = words[1:]
@@ -233,9 +249,14 @@ def program_of(command: str) -> str:
     return head
 
 
+def _exit_code(output: str) -> int:
+    """The first non-zero exit code the end of ``output`` reports (0 when none)."""
+    return next((int(m) for m in _EXIT.findall(output[-400:]) if m != "0"), 0)
+
+
 def _run(call: ToolCall) -> CallFacts:
     command = command_of(call)
-    exit_code = next((int(m) for m in _EXIT.findall(call.output[-400:]) if m != "0"), 0)
+    exit_code = _exit_code(call.output)
     program = program_of(command)
     inspects = bool(_INSPECT.match(program))
     quiet = not call.output.strip() or call.output.strip().startswith("(no output)")
@@ -288,6 +309,12 @@ def classify(call: ToolCall) -> CallFacts:
     if name in EDIT_TOOLS or call.input.lstrip().startswith("*** Begin Patch"):
         return _edit(call, args)
     if name in RUN_TOOLS:
+        command = command_of(call)
+        if "*** Begin Patch" in command:  # Codex: apply_patch run through the shell
+            files, line = _patch(command)
+            failed = call.is_error or _exit_code(call.output) != 0
+            errors = error_lines(call.output) if failed else ()
+            return CallFacts("edit", call.name, files, line, failed, errors=errors)
         return _run(call)
     if name in ASK_TOOLS:
         return _ask(call, args)

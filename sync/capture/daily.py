@@ -38,7 +38,7 @@ MARKER = (
 )
 _MARKER_RE = re.compile(r"^<!-- memsync:daily:end\b.*?-->", re.M)
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-FORMAT = 1  # bumped when the generated section changes shape: every day then reads stale
+FORMAT = 2  # bumped when the generated section changes shape: every day then reads stale
 NEEDS_LM = (
     "--summarize needs a language model: set [llm] model in .memsync/config.toml "
     '(e.g. model = "openai/gpt-4o-mini") or MEMSYNC_LLM_MODEL'

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sync.capture.sources.base import Transcript
 
-CANDIDATE_KINDS = ("decision", "learning", "insight", "summary")
+CANDIDATE_KINDS = ("decision", "learning", "convention", "issue", "insight", "summary")
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,13 @@
-"""Text and tool-call helpers shared by the offline extractor's rules. Pure and linear."""
+"""Text helpers shared by the offline extractor's rules. Pure and linear."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
-from sync.capture.sources.base import ToolCall, Transcript
+from sync.capture.sources.base import Transcript
 
 TITLE_MAX = 80
-EVIDENCE_MAX = 200
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.S)
 # Wrapper tags agents inject (<system-reminder>, <command-output>); plain HTML is left alone.
@@ -19,7 +17,7 @@ _SENT_SPLIT = re.compile(
     r"|\s+[—–]\s+(?=[A-Z])"
 )
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
-_MD = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`")
+_MD = re.compile(r"\*\*|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|`")  # underscores belong to names
 _WS = re.compile(r"\s+")
 _NOT_LETTER = re.compile(r"[^\w ]|[\d_]")
 _TRAIL = re.compile(r"[\s.,;:!?\-—–(\[{'\"/]+$")
@@ -28,18 +26,6 @@ _DANGLING = re.compile(
     re.I,
 )
 
-SHELL_TOOLS = {
-    "bash", "shell", "exec_command", "exec", "run_terminal_cmd", "terminal", "local_shell",
-    "run_shell_command", "execute_command", "shell_command", "run_command", "command",
-}  # fmt: skip
-EDIT_TOOLS = {
-    "write", "edit", "multiedit", "notebookedit", "apply_patch", "str_replace_editor",
-    "str_replace_based_edit_tool", "create_file", "edit_file", "write_file", "search_replace",
-    "patch",
-}  # fmt: skip
-_LOOKUP_TOOLS = re.compile(r"(?i)glob|grep|^ls$|list|search|find")
-_PATH_KEYS = ("file_path", "filePath", "path", "notebook_path", "target_file", "filename", "file")
-_PATCH_FILE = re.compile(r"\*\*\* (?:Update|Add|Delete) File: ([^\n\\]+)")
 
 _TECH_WORDS = {
     "python", "pytest", "pip", "uv", "ruff", "mypy", "rust", "cargo", "typescript", "javascript",
@@ -54,36 +40,42 @@ _EXT_TECH = {
     ".swift": "swift", ".c": "c", ".cpp": "cpp", ".cs": "csharp",
 }  # fmt: skip
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#-]*")
-
-_ERROR_LINE = re.compile(
-    r"^(?:Traceback \(most recent call last\)|[\w.]*(?:Error|Exception)\b|error(?:\[E\d+\])?:"
-    r"|fatal:|FAILED\b|FAIL\b|npm ERR!|panic:|ERROR\b)"
-    r"|command not found|No such file or directory|\bexit (?:code|status):? [1-9]"
-    r"|^Exit code:? [1-9]|Process exited with code [1-9]",
-    re.M,
+# swearing, interjections and insults: they carry the mood, not the fact
+NARRATION = re.compile(
+    r"^(?:(?:now|ok(?:ay)?|great|perfect|good|alright|first|next|then|so)[,!.]?\s+)*"
+    r"(?:let me|let'?s|i'?ll|i will|i'?m going to|i need to|now i|i can see|i see|i notice)\b",
+    re.I,
 )
-_INFORMATIVE = re.compile(
-    r"(?i)\berror\b|\bfailed\b|\bexception\b|not found|cannot|can't|unable|denied|invalid"
-    r"|missing|undefined|panic|no such|refused|mismatch|expected"
+_RUDE = re.compile(
+    r"\b(?:f+u+c+k\w*(?: up)?|(?:screw|mess)ed up|shit\w*|crap\w*|damn\w*|hell\b|wtf|omfg|omg"
+    r"|ffs|jesus|dude|bro|idiot\w*|stupid\w*|dumb\w*|moron\w*|ugh+|argh+|lol|lmao|w\.t\.f\.?"
+    r"|my dude|you know)\b",
+    re.I,
 )
-_EXC_LINE = re.compile(r"^\s*[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*$", re.M)
-_TOOL_ERR_TAG = re.compile(r"</?tool_use_error>")
-_AGENT_MECHANICS = re.compile(
-    r"(?i)has not been read yet|string to replace not found|found \d+ matches of the string"
-    r"|doesn't want to (?:proceed|take)|does not want to|rejected by (?:the )?user"
-    r"|interrupted by user|file has been (?:unexpectedly )?modified|must read .* before"
-    r"|no changes to make|oldString not found|request was aborted|operation aborted"
-    r"|could not find the exact text|command aborted|^aborted$|user cancel"
-    r"|requested permissions? to|haven't granted|permission to use .* was denied"
+_LEAD_FILLER = re.compile(
+    r"^(?:(?:ok(?:ay)?|alright|all right|right|so|well|yeah|yes|hm+|hmm+|ah+|oh|wait|btw"
+    r"|also|and|but|actually|now|great|nice|cool|please|just|i (?:think|guess|suppose|feel like)"
+    r"(?: that)?)\b[\s,.!:;-]*)+",
+    re.I,
 )
-_PROBES = {
-    "ls", "cat", "grep", "rg", "ag", "find", "fd", "head", "tail", "which", "echo", "pwd", "wc",
-    "stat", "file", "test", "[", "tree", "diff", "type", "command", "less", "more", "du", "df",
-    "whereis", "locate", "ps", "env", "printenv", "true", "false", "sleep",
-}  # fmt: skip
-_GIT_PROBES = {"status", "log", "diff", "show", "branch", "remote", "rev-parse", "ls-files"}
-_PREFIX_WORDS = {"sudo", "time", "nohup", "exec", "command", "env"}
-_SETUP_WORDS = {"cd", "export", "source", "set", "pushd", "popd", ".", "unset", "mkdir"}
+_DANGLING_END = re.compile(
+    r"\s*\b(?:is|are|was|were|be|the|a|an|so|of|to|and|or|but|this|that|it|its|with|for|as|in"
+    r"|on|at|by|from|into|not)$",
+    re.I,
+)
+_LOCATION = re.compile(r"(?:[\w.@~-]*[/\\])*[\w.@-]+\.\w+(?:\(\d+,\d+\)|:\d+(?::\d+)?)[:\s]*")
+_ERROR_WORD = re.compile(
+    r"(?:\b(?:error|fatal|warning)\b|\bERR!)\s*(?:\[?(?P<code>[A-Z]+\d+[A-Z0-9]*)\]?)?\s*:\s*",
+    re.I,
+)
+_LONG_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/]?[\w.@~-]+[\\/]){2,}([\w.@-]+)")
+_TEST_FAILED = re.compile(r"^\s*FAIL(?:ED)?\s+\S*?(?:::|\s>\s)([\w\[\]-]+)\s+-\s+")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+NAME = re.compile(
+    r"`[^`\n]{2,60}`|\b[a-z]+(?:[A-Z][a-z0-9]+)+\b|\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+\b"
+    r"|\b[A-Za-z]+_[A-Za-z0-9_]+\b|(?:~|\.{1,2})?/?\b[\w.-]+/[\w./-]+|\b[\w-]+\.[a-z]{1,5}\b"
+    r"|(?<![\w-])--?[a-z][\w-]+|\b[A-Z]+\d+[A-Z0-9]*\b|#[0-9a-fA-F]{6}\b|\bv?\d+\.\d+(?:\.\d+)?\b"
+)
 
 
 def clip(text: str, limit: int) -> str:
@@ -112,11 +104,19 @@ def _is_codeish(line: str) -> bool:
     return len(_NOT_LETTER.sub("", line)) < 0.7 * len(line)
 
 
-def sentences(text: str) -> Iterator[str]:
-    """The prose sentences of ``text``, markdown stripped, each on one line."""
+def _is_listing(line: str) -> bool:
+    """A list item or plain line with a few words, however many digits it holds."""
+    if line.startswith(("    ", "\t", "|", ">", "+", "@@")) or line.rstrip().endswith(("{", ";")):
+        return False
+    return len(re.findall(r"[^\W\d_]{2,}", line)) >= 2
+
+
+def sentences(text: str, lax: bool = False) -> Iterator[str]:
+    """The prose sentences of ``text``, markdown stripped, each on one line. ``lax`` keeps
+    lines heavy with numbers and symbols (versions, ports, colours) that are not code."""
     for raw in prose(text).splitlines():
         line = _BULLET.sub("", raw)
-        if len(line) < 12 or _is_codeish(raw):
+        if len(line) < 12 or (_is_codeish(raw) and not (lax and _is_listing(raw))):
             continue
         line = _MD.sub("", line)
         for part in _SENT_SPLIT.split(line):
@@ -133,6 +133,11 @@ def clean_title(text: str, limit: int = TITLE_MAX) -> str:
         text = cut[: cut.rfind(" ")] if " " in cut else cut[:limit]
     for _ in range(3):
         text = _DANGLING.sub("", _TRAIL.sub("", text))
+    head = text.split(" ", 1)[0]
+    if re.search(
+        r"[-_./@\d]|[a-z][A-Z]", head
+    ):  # a name (create-next-app, useTodos) keeps its case
+        return text
     return text[:1].upper() + text[1:]
 
 
@@ -183,124 +188,80 @@ def ext_tag(path: str) -> str | None:
     return _EXT_TECH.get(path[dot:].lower()) if dot > path.rfind("/") else None
 
 
-def _arguments(call: ToolCall) -> dict[str, object] | None:
-    text = call.input.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def is_shell(call: ToolCall) -> bool:
-    return call.name.lower() in SHELL_TOOLS
-
-
-def is_edit(call: ToolCall) -> bool:
-    return call.name.lower() in EDIT_TOOLS
-
-
-def command_of(call: ToolCall) -> str:
-    """The shell command a shell tool call ran (first line), or "" for other tools."""
-    if not is_shell(call):
-        return ""
-    args = _arguments(call)
-    value: object = call.input
-    if args is not None:
-        value = args.get("command", args.get("cmd", ""))
-    if isinstance(value, list):
-        parts = [str(v) for v in value]
-        value = parts[-1] if len(parts) >= 3 and parts[1] in ("-lc", "-c") else " ".join(parts)
-    lines = str(value).strip().splitlines()
-    return lines[0].strip() if lines else ""
-
-
-def paths_of(call: ToolCall) -> list[str]:
-    """File paths a tool call names in its structured input (or in an apply_patch body)."""
-    args = _arguments(call)
-    found: list[str] = []
-    if args is not None and not _LOOKUP_TOOLS.search(call.name):
-        for key in _PATH_KEYS:
-            value = args.get(key)
-            if isinstance(value, str) and 0 < len(value) < 300 and "\n" not in value:
-                found.append(value)
-                break
-    if "*** " in call.input:
-        found.extend(p.strip() for p in _PATCH_FILE.findall(call.input))
-    return found
-
-
-def command_head(command: str) -> str:
-    """The program and sub-command a shell command runs: ``cd x && npm run check | tail`` →
-    ``npm run check``."""
-    fallback = ""
-    for segment in re.split(r"&&|;|\|\||\n", command):
-        words = segment.split("|", 1)[0].split()
-        while words and (words[0] in _PREFIX_WORDS or re.match(r"[A-Za-z_]\w*=", words[0])):
-            words = words[2:] if words[0] == "timeout" else words[1:]
-        if words and words[0] == "timeout":
-            words = words[2:]
-        if not words:
+def polite(text: str) -> str:
+    """``text`` without swearing, insults and leading filler ("ok, so", "hmm"); clauses that
+    were only that go."""
+    parts = re.split(r"(?<=[,.;!?])\s+", text.strip())
+    kept = []
+    for part in parts:
+        if not _RUDE.search(part):
+            kept.append(part)
             continue
-        fallback = fallback or words[0]
-        if words[0] in _SETUP_WORDS:
+        cleaned = _WS.sub(" ", _RUDE.sub("", part)).strip()
+        end = cleaned[-1:] if cleaned[-1:] in ",.;!?" else ""
+        bare = cleaned.rstrip(" ,.;!?")
+        for _ in range(3):
+            bare = _DANGLING_END.sub("", bare).rstrip(" ,;")
+        if len(re.findall(r"[A-Za-z]{2,}", bare)) >= 3:
+            kept.append(bare + end)
+    out = _LEAD_FILLER.sub("", " ".join(kept)).strip(" ,;:-")
+    return re.sub(r"\s+([,.;!?])(?=\s|$)", r"\1", out)
+
+
+def gist(error: str, limit: int = 110, cut: bool = True) -> str:
+    """An error line as a phrase: file locations, "error:" heads and escape codes gone;
+    ``cut=False`` cuts at a word without marking it (for titles)."""
+    text = _ANSI.sub("", error)
+    text = _TEST_FAILED.sub(r"\1 failed: ", text)
+    text = _LOCATION.sub("", text)
+    text = _LONG_PATH.sub(lambda m: m.group(1), text)
+    codes = [m.group("code") for m in _ERROR_WORD.finditer(text) if m.group("code")]
+    text = _ERROR_WORD.sub("", text)
+    text = re.sub(r"<[^>]{1,40}>", "", text).strip(" ;:-[]")
+    code = f" ({codes[0]})" if codes and codes[0] not in text else ""
+    room = limit - len(code)
+    if not cut and len(text) > room:
+        text = text[: text.rfind(" ", 0, room) if " " in text[:room] else room].rstrip(" ,;:")
+        for _ in range(3):
+            text = _DANGLING_END.sub("", _DANGLING.sub("", text)).rstrip(" ,;:")
+    return clip(text, room) + code
+
+
+def names(text: str) -> set[str]:
+    """The identifiers ``text`` mentions (code spans, camelCase, snake_case, paths, file
+    names, flags, error codes, colours, versions), lowercased."""
+    return {n.strip("`").lower() for n in NAME.findall(text)}
+
+
+def telling(text: str, limit: int, keep: re.Pattern[str] | None = None) -> list[str]:
+    """The telling sentences of an agent's text, in order, within ``limit`` characters:
+    narration and filler out, those naming things (or matching ``keep``) first."""
+    said = [
+        s
+        for s in sentences(text, lax=True)
+        if len(s) >= 12 and not NARRATION.match(s) and not s.rstrip().endswith((":", "?"))
+    ]
+    ranked = sorted(
+        range(len(said)),
+        key=lambda i: (-(bool(names(said[i])) + bool(keep and keep.search(said[i]))), i),
+    )
+    chosen: list[int] = []
+    used = 0
+    for i in ranked:
+        if used + len(said[i]) + 1 > limit and chosen:
             continue
-        head = [words[0].rsplit("/", 1)[-1]]
-        for word in words[1:]:
-            module = word == "-m" and head[0].startswith("python")
-            if len(head) >= 3 or (word[:1] in "-'\"<>&$(" and not module) or word[:1].isdigit():
-                break
-            head.append(word)
-        return " ".join(head)
-    return fallback
+        chosen.append(i)
+        used += len(said[i]) + 1
+        if used >= limit:
+            break
+    return [_stop(clip(polite(said[i]), limit)) for i in sorted(chosen)]
 
 
-def is_probe(command: str) -> bool:
-    """Look-ups (ls, grep, git status) fail as a way of answering "no"; that is no error."""
-    words = command_head(command).split()
-    if not words:
-        return False
-    return words[0] in _PROBES or (words[0] == "git" and len(words) > 1 and words[1] in _GIT_PROBES)
+def _stop(sentence: str) -> str:
+    """``sentence`` ending with a stop, so that sentences run together still read apart."""
+    return sentence if sentence[-1:] in ".!?…)" else sentence + "."
 
 
-def _head_tail(output: str) -> str:
-    """Errors sit at the start or the end of long outputs; bound the scan to keep it linear."""
-    return output if len(output) <= 12_000 else output[:8_000] + "\n" + output[-4_000:]
-
-
-def failure(call: ToolCall) -> str:
-    """The error line of a failed call ("" when it did not fail): flagged by the agent, or a
-    shell output that reads as an error. Look-ups (ls, grep) and agent-tool hiccups (edit
-    before read, a rejected call) do not count: they teach nothing about the project.
-    """
-    if is_shell(call) and is_probe(command_of(call)):
-        return ""
-    if not call.is_error and not (is_shell(call) and _ERROR_LINE.search(_head_tail(call.output))):
-        return ""
-    line = error_line(call.output)
-    return "" if is_mechanics(line) else line or "(no output)"
-
-
-def is_mechanics(error: str) -> bool:
-    """Agent-tool hiccups (edit before read, user rejection) teach nothing about the project."""
-    return bool(_AGENT_MECHANICS.search(error))
-
-
-def error_line(output: str, limit: int = 160) -> str:
-    """The most informative line of an error output (a traceback's last exception line first)."""
-    text = _TOOL_ERR_TAG.sub("", _head_tail(output))
-    if "Traceback (most recent call last)" in text:
-        exceptions = _EXC_LINE.findall(text)
-        if exceptions:
-            return clip(exceptions[-1], limit)
-    fallback = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or len(line) > 400 or re.match(r"(?i)exit code:? \d+$", line):
-            continue
-        if _INFORMATIVE.search(line):
-            return clip(line, limit)
-        fallback = fallback or line
-    return clip(fallback or text.strip(), limit)
+def gist_of(text: str, limit: int, keep: re.Pattern[str] | None = None) -> str:
+    """``telling`` sentences on one line."""
+    return clip(" ".join(telling(text, limit, keep)), limit)

@@ -1,0 +1,368 @@
+"""Offline rules over failed tool calls (pure): learnings and what was left open.
+
+A failed command (or one the agent says did not work) opens an episode that runs until the
+same program passes or the turn ends. What it becomes:
+
+- fixed by changes (edits, patches, files written) and then passing: a learning, problem ->
+  cause (the agent's explanation in the episode) -> fix (the files changed and how);
+- passing only once run differently (flags, piped answers): a learning on how to run it;
+- passing when run again unchanged, with nothing changed: a rerun, nothing learned;
+- never passing again before the session ends: an issue (left open).
+
+Look-ups (ls, grep, cat), agent-tool hiccups (edit before read, a rejected call) and wrong
+path guesses are not errors of the project and make nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sync.capture.extraction.found import Found, found
+from sync.capture.extraction.offline_text import NARRATION, clip, gist, polite, sentences
+from sync.capture.extraction.timeline import Act, Said, Timeline, Turn
+from sync.capture.extraction.user_text import classify
+
+CAUSE = re.compile(
+    r"\b(?:because|due to|caused by|root cause|the (?:issue|problem|error|bug|cause|reason)"
+    r"(?: here)? (?:is|was|seems)|turns? out|this means|which means|is missing|was missing"
+    r"|are missing|isn'?t (?:installed|exported|defined|available|set)|not (?:installed|exported"
+    r"|defined|found|available|supported)|doesn'?t exist|does not exist|wrong|expects?|requires?"
+    r"|conflict|mismatch|only (?:has|supports|accepts)|we haven'?t|haven'?t been"
+    r"|(?:don'?t|doesn'?t|do not|does not) (?:exist|have|match|support|work)|the error occurs)\b",
+    re.I,
+)
+_SEEN = re.compile(
+    r"^(?:(?:ah|oh|ok(?:ay)?|so|now)[,!.]?\s+)*(?:(?:i (?:notice|see|can see|found)|it (?:seems"
+    r"|looks like)|looks like)(?: that)?[,:]?|(?:looking at|after checking|checking) [^,]{1,60},)"
+    r"\s+",
+    re.I,
+)
+_FIX_SAY = re.compile(
+    r"\b(?:fix(?:ed)? (?:it |this |that )?by|the fix (?:is|was)|instead|switch(?:ed)? to"
+    r"|by (?:using|adding|removing|importing|moving|renaming|setting)|workaround)\b",
+    re.I,
+)
+_PROBE_FAIL = re.compile(
+    r"no such file or directory|cannot access|not a directory|is a directory|cannot stat",
+    re.I,
+)
+_INLINE_SCRIPT = re.compile(r"\s-(?:e|c)\s+['\"]|\s--eval\b")
+_DECIDES = re.compile(
+    r"\b(?:decided|chose|choose|going with|went with|switch(?:ed)? to|we'?ll use)\b", re.I
+)
+_LOOKUPS = frozenset(
+    [
+        "ls",
+        "ll",
+        "find",
+        "fd",
+        "grep",
+        "rg",
+        "ag",
+        "ack",
+        "cat",
+        "head",
+        "tail",
+        "less",
+        "which",
+        "whereis",
+        "type",
+        "file",
+        "stat",
+        "test",
+        "tree",
+        "wc",
+        "echo",
+        "pwd",
+        "du",
+        "df",
+        "sed",
+        "awk",
+        "jq",
+        "open",
+        "code",
+        "sleep",
+        "cd",
+        "mkdir",
+        "cp",
+        "mv",
+        "rm",
+        "ps",
+        "env",
+        "printenv",
+    ]
+)
+_SPECIFIC_ERROR = re.compile(r"\w+(?:Error|Exception)\b|\b[A-Z]{1,4}\d{3,5}\b")
+_NAMED_ERROR = re.compile(r"\w+(?:Error|Exception)\b|\b[A-Z]{1,4}\d{3,5}\b|\berror\b", re.I)
+_LET_ME = re.compile(r"^(?:let me|i'?ll|i will|let'?s)\s+", re.I)
+_NOISE_ARGS = re.compile(
+    r"^(?:cd|&&|;|\||2>&1|>|timeout|\d+|tail|head|-n|-\d+|/dev/null|true|grep|-v|-q)$"
+)
+
+
+@dataclass
+class _Episode:
+    """A failure and what followed it in its turn."""
+
+    turn: Turn
+    act: Act
+    retries: list[Act] = field(default_factory=list)
+    passed: Act | None = None
+    fixes: list[tuple[str, str]] = field(default_factory=list)
+    says: list[Said] = field(default_factory=list)
+
+
+def _episode(turn: Turn, act: Act) -> _Episode:
+    ep = _Episode(turn, act)
+    started = False
+    for event in turn.events:
+        if event is act:
+            started = True
+            continue
+        if not started:
+            continue
+        if isinstance(event, Said):
+            ep.says.append(event)
+        elif event.key == act.key and event.facts.kind == act.facts.kind:
+            if not event.failed:
+                ep.passed = event
+                break
+            ep.retries.append(event)
+        elif event.facts.kind in ("edit", "run") and not event.failed and event.facts.files:
+            for path in event.facts.files:
+                if all(path != p for p, _ in ep.fixes):
+                    ep.fixes.append((path, event.facts.summary))
+    return ep
+
+
+def unhedged(sentence: str) -> str:
+    """``sentence`` without "I notice that", "Looking at the code," and the like."""
+    out = _SEEN.sub("", sentence)
+    return out[:1].upper() + out[1:] if out is not sentence else sentence
+
+
+def cause_of(says: Sequence[Said], limit: int = 3) -> str:
+    """The agent's explanation among ``says``: a sentence with a causal cue ("because", "is
+    missing", "don't exist"), "I notice that" and the like cut off."""
+    for said in says[:limit]:
+        for sentence in sentences(said.text):
+            sentence = unhedged(sentence)
+            if not 20 <= len(sentence) <= 320 or sentence.endswith("?"):
+                continue
+            if CAUSE.search(sentence) and not NARRATION.match(sentence):
+                out = polite(sentence)
+                return out[:1].upper() + out[1:]
+    return ""
+
+
+def _fix_said(says: Sequence[Said]) -> str:
+    for said in says[:4]:
+        for sentence in sentences(said.text):
+            if _FIX_SAY.search(sentence) and len(sentence) <= 240 and not sentence.endswith("?"):
+                return polite(sentence)
+    return ""
+
+
+def main_error(error: str) -> str:
+    """The part of a call's error lines that names the error: one with an error code or an
+    exception name first, then one saying "error"; a runner's "(runs …)" note left out."""
+    parts = [p.strip() for p in error.split("; ") if p.strip() and not p.startswith("(runs")]
+    for pattern in (_SPECIFIC_ERROR, _NAMED_ERROR):
+        named = [p for p in parts if pattern.search(p) and len(p.split()) >= 3]
+        if named:
+            return named[0]
+    return parts[0] if parts else error
+
+
+def is_lookup(command: str) -> bool:
+    """Whether a command only looks (its first program is ls, find, grep, cat …)."""
+    for step in re.split(r"&&|;|\|", command):
+        words = [w for w in step.split() if "=" not in w]
+        if words and words[0] not in ("sudo", "time", "cd", "timeout"):
+            return words[0].rsplit("/", 1)[-1] in _LOOKUPS
+    return True
+
+
+def _words(command: str) -> list[str]:
+    return [w for w in command.split() if not _NOISE_ARGS.match(w)]
+
+
+def _added(before: str, after: str) -> list[str]:
+    """What the command that worked has that the failed one lacked (at most four words)."""
+    had = set(_words(before))
+    return [w for w in _words(after) if w not in had][:4]
+
+
+def _issue(ep: _Episode, tags: tuple[str, ...]) -> Found | None:
+    act = ep.act
+    command = act.facts.summary
+    if act.facts.kind != "run" or _PROBE_FAIL.search(act.error) or _INLINE_SCRIPT.search(command):
+        return None
+    error = main_error(act.error)
+    if is_lookup(command) or len(error.split()) < 2:
+        return None
+    what = act.facts.program or command.split(" ", 1)[0]
+    last = cause_of(ep.says, 2)
+    lines = [
+        ("Open", f"`{command}` failed and did not pass again before the session ended"),
+        ("Error", act.error),
+        ("Last word", last if last != act.error else ""),
+    ]
+    score = 5.5 + (0.5 if act.facts.verifies else 0.0)
+    return found(
+        "issue",
+        f"The {what} command still fails with {gist(error, 58 - len(what), cut=False)}",
+        lines,
+        score=score,
+        pos=act.pos,
+        span=(act.line, ep.says[-1].line if ep.says else act.line),
+        tags=tags,
+        confidence=0.6,
+    )
+
+
+def _confirmed(tl: Timeline, turn: Turn) -> Said | None:
+    """The user's next message when it says the problem is gone ("the rounding is right now")."""
+    main = tl.main()
+    if turn not in main:
+        return None
+    following = main[main.index(turn) + 1 : main.index(turn) + 2]
+    user = following[0].user if following else None
+    return user if user is not None and classify(user.text, False) == "confirm" else None
+
+
+def _learning(ep: _Episode, tags: tuple[str, ...], confirmed: Said | None = None) -> Found | None:
+    act, passed = ep.act, ep.passed
+    if passed is None:
+        assert confirmed is not None
+        return _user_verified(ep, confirmed, tags)
+    added = _added(act.facts.summary, passed.facts.summary)
+    if not ep.fixes and not _how_to_run(act, passed, added):
+        return None  # run again unchanged, a wrong path tried, output filtered: nothing learned
+    what = act.facts.program or act.facts.name
+    cause = cause_of(ep.says)
+    cause = "" if cause == act.error else cause
+    problem = f"`{act.facts.summary}` failed: {act.error}"
+    if ep.fixes:
+        fix = _fix_line(ep)
+        phrase = gist(main_error(act.error), 76 - len(what), cut=False)
+        title = f"{phrase} ({what})"
+        suffix = f"; fixed in {_base(ep.fixes[0][0])}"
+        title = cause if titled(cause) else title + suffix * (len(title + suffix) <= 80)
+        score = 5.0 + (1.5 if cause else 0.0)
+    else:
+        fix = f"run it as `{passed.facts.summary}`"
+        title = f"{what} worked once run with {' '.join(added)}"
+        score = 5.5
+    lines = [
+        ("Problem", problem),
+        ("Cause", cause),
+        ("Fix", fix),
+        ("Verified", f"`{passed.facts.summary}` then passed" if ep.fixes else ""),
+    ]
+    return found(
+        "learning",
+        title,
+        lines,
+        score=score,
+        pos=act.pos,
+        span=(act.line, passed.line),
+        tags=tags,
+        confidence=0.8 if cause else 0.7,
+    )
+
+
+def _user_verified(ep: _Episode, confirmed: Said, tags: tuple[str, ...]) -> Found | None:
+    """A failure fixed by changes that the user then said were right (no rerun)."""
+    act = ep.act
+    cause = cause_of(ep.says)
+    what = act.facts.program or act.facts.name
+    phrase = gist(main_error(act.error), 76 - len(what), cut=False)
+    lines = [
+        ("Problem", f"`{act.facts.summary}` failed: {act.error}"),
+        ("Cause", "" if cause == act.error else cause),
+        ("Fix", _fix_line(ep)),
+        ("Verified", f"the user then said: {clip(polite(confirmed.text), 160)}"),
+    ]
+    title = cause if titled(cause) else f"{phrase} ({what})"
+    return found("learning", title, lines, score=5.5 + (1.0 if cause else 0.0), pos=act.pos,
+                 span=(act.line, confirmed.line), tags=tags, confidence=0.7)  # fmt: skip
+
+
+def _fix_line(ep: _Episode) -> str:
+    """What fixed it: the agent's sentence saying so, and the files changed (with the line
+    each change added, when that line says something)."""
+    said = _LET_ME.sub("", _fix_said(ep.says))
+    said = said[:1].upper() + said[1:]
+    files = "; ".join(
+        f"{p} ({how})" if len(re.findall(r"[A-Za-z]{2,}", how)) >= 2 else p
+        for p, how in ep.fixes[:3]
+    )
+    return f"{said.rstrip('.:')}. Changed {files}" if said else f"Changed {files}"
+
+
+def _how_to_run(act: Act, passed: Act, added: list[str]) -> bool:
+    """Whether the command that passed ran the program differently (flags, answers piped in),
+    not only at another path or with its errors filtered out."""
+    if not added or _PROBE_FAIL.search(act.error) or is_lookup(act.facts.summary):
+        return False
+    if re.search(r"\|\s*(?:grep|tail|head|sed|awk)\b", passed.facts.summary):
+        return False
+    return any(w.startswith("-") or w in ("yes", "echo", "printf") for w in added)
+
+
+def titled(cause: str) -> bool:
+    """Whether an explanation reads well as a learning's title (short; not a decision)."""
+    return 25 <= len(cause) <= 120 and not _DECIDES.search(cause)
+
+
+def _base(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _signature(act: Act) -> str:
+    return act.key + " " + " ".join(re.findall(r"[a-z]+", act.error.lower()))[:80]
+
+
+def error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """Learnings from failures fixed in their turn; issues from failures never fixed."""
+    flat = list(tl.acts())
+    seen: set[str] = set()
+    for k, (turn, act) in enumerate(flat):
+        if not act.failed or act.facts.kind not in ("run", "other"):
+            continue
+        signature = _signature(act)
+        if signature in seen:
+            continue
+        ep = _episode(turn, act)
+        later = [a for _, a in flat[k + 1 :] if a.key == act.key and a.facts.kind == act.facts.kind]
+        confirmed = _confirmed(tl, turn) if ep.passed is None and ep.fixes else None
+        if ep.passed is not None or confirmed is not None:
+            result = _learning(ep, tags, confirmed)
+        elif not any(not a.failed for a in later) and not any(a.failed for a in later):
+            result = _issue(ep, tags)
+        else:
+            result = None
+        if result is not None:
+            seen.add(signature)
+            yield result
+
+
+def errors_seen(tl: Timeline) -> list[tuple[int | None, str]]:
+    """(line, "`command` — error") for each distinct failure of the session that was not a
+    look-up or a wrong path; the user's pasted errors are read by ``user_text``."""
+    out: list[tuple[int | None, str]] = []
+    seen: set[str] = set()
+    for _, act in tl.acts():
+        if not act.failed or act.facts.kind not in ("run", "other"):
+            continue
+        if _PROBE_FAIL.search(act.error) or is_lookup(act.facts.summary):
+            continue
+        signature = _signature(act)
+        if signature not in seen:
+            seen.add(signature)
+            what = f"`{act.facts.summary[:120]}`" if act.facts.summary else act.facts.name
+            out.append((act.line, f"{what} — {main_error(act.error)[:200]}"))
+    return out
