@@ -16,10 +16,9 @@ from sync.dedup import (
     DEFAULT_UPDATE_THRESHOLD,
 )
 from sync.errors import ConfigError
-from sync.models import KINDS
-from sync.recall.retrieve import DEFAULT_KIND_WEIGHTS, DEFAULT_MIN_SCORE
+from sync.models import KIND_RE, KINDS
+from sync.recall.scoring import DEFAULT_KIND_WEIGHTS, DEFAULT_MIN_SCORE
 from sync.store import DEFAULT_MAX_FILE_BYTES, STORE_DIRNAME, StoreLayout, find_store
-from sync.store.markdown import KIND_RE
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 from service.agents import connect
 from service.agents.config_files import JsonHooks, MarkdownBlock, TomlTable, is_ours
-from service.agents.connect_targets import AGENTS
+from service.agents.names import AGENTS
 from service.cli.main import main
 from sync.errors import UsageError
 from tests.conftest import REPO, one_json

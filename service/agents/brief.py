@@ -9,8 +9,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sync.capture.digest_units import estimate_tokens
 from sync.capture.extraction.echo import RECALL_CLOSE, RECALL_OPEN
+from sync.capture.tokens import estimate_tokens
 from sync.index.checkpoint import load_checkpoint
 from sync.models import ARCHIVE_FOLDER, Memory
 from sync.store import StoreLayout

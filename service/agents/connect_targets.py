@@ -31,8 +31,6 @@ from service.agents.config_files import (
 )
 from service.agents.skills import SKILLS, skill_text
 
-AGENTS = ("claude", "codex", "cursor", "opencode")
-SCOPES = ("project", "user")
 # (event, timeout in seconds): SessionStart and UserPromptSubmit sit in the agent's way
 CLAUDE_HOOKS = (("SessionStart", 15), ("UserPromptSubmit", 30), ("SessionEnd", 10),
                 ("PreCompact", 10))  # fmt: skip

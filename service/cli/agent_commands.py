@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from service.agents.connect_targets import AGENTS, SCOPES
+from service.agents.names import AGENTS, SCOPES
 
 if TYPE_CHECKING:
     from service.cli.common import Result

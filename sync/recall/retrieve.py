@@ -13,32 +13,20 @@ sharing a term with the question come back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sync.errors import UsageError
 from sync.lexical import SparseVec, query_vector, relevance
 from sync.ports import Encoder, SearchFilter, SearchHit, VectorIndex
+from sync.recall.scoring import Scoring
 from sync.recall.snippet import snippet
 from sync.store import try_read_memory
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_TIE_FETCH = 2_000
-DEFAULT_MIN_SCORE = 0.35
-DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {"summary": 0.85}
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How results are scored and cut: the relevance floor and the weight of each kind."""
-
-    min_score: float = DEFAULT_MIN_SCORE
-    kind_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
-
-    def weight(self, kind: Any) -> float:
-        return float(self.kind_weights.get(str(kind), 1.0))
 
 
 @dataclass(frozen=True)

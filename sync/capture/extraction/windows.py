@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sync.capture.digest_units import estimate_tokens
 from sync.capture.extraction.base import Candidate
+from sync.capture.tokens import estimate_tokens
 
 EXTRACTED_KINDS = ("decision", "learning", "insight")
 MAX_TAGS = 8
