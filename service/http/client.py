@@ -110,6 +110,11 @@ def is_loopback_url(url: str) -> bool:
     host = parts.hostname or ""
     if parts.scheme != "http" or port is None or parts.username or parts.password:
         return False
+    return is_loopback(host)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or an address in 127.0.0.0/8 or ::1."""
     if host == "localhost":
         return True
     try:

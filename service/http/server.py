@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import secrets
@@ -13,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from service.http.client import is_loopback
 from service.http.mounts import Mounted
 from service.settings import Settings
 from sync.errors import ConfigError
@@ -21,15 +21,6 @@ from sync.store import StoreLayout
 
 if TYPE_CHECKING:
     from service.http.runtime import ServiceState
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(
