@@ -290,3 +290,21 @@ def test_version_and_flag_typos_get_the_subcommand_usage(
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.startswith("usage: memsync skill install")
     assert "did you mean --force?" in err
+
+
+def test_a_reader_that_stops_early_is_no_error(project: tuple[Path, dict[str, str]]) -> None:
+    """`memsync … | head`: the closed pipe ends the output quietly, with the command's code."""
+    proj, env = project
+    proc = subprocess.Popen(
+        [*MEMSYNC, "status", "--json"],
+        cwd=proj,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err

@@ -79,10 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"internal error: {exc} (set MEMSYNC_DEBUG=1 for a traceback)",
             EXIT_ERROR,
         )
-    if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    elif text:
-        print(text)
+    try:
+        if args.json:
+            print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        elif text:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `memsync … | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
     return code
 
 

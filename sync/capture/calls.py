@@ -71,7 +71,10 @@ _INSPECT = re.compile(
 _INSTALL = re.compile(
     r"\b(?:(?:npm|pnpm|yarn|bun)\s+(?:add|install|i)\s+\S|pip3?\s+install\s|uv\s+(?:add|pip\s+"
     r"install)\s|poetry\s+add\s|cargo\s+(?:add|install)\s|go\s+(?:get|install)\s|gem\s+install"
-    r"\s|brew\s+install\s|apt(?:-get)?\s+install\s|npx\s+create-|dotnet\s+add\s)"
+    r"\s|brew\s+install\s|apt(?:-get)?\s+install\s|npx\s+create-|dotnet\s+(?:add|new)\s"
+    # scaffolding: the project's own setup (cargo init --lib, npm init, uv init, go mod init)
+    r"|cargo\s+(?:init|new)\b|(?:npm|pnpm|yarn|bun)\s+(?:init|create)\b|uv\s+init\b"
+    r"|poetry\s+new\s|go\s+mod\s+init\b|rails\s+new\s|django-admin\s+startproject\s)"
 )
 _COMMIT = re.compile(r"\bgit\s+commit\b")
 _COMMIT_DONE = re.compile(r"^\[[\w./-]+(?: \(root-commit\))? ([0-9a-f]{7,40})\] (.+)$", re.M)

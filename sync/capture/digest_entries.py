@@ -5,7 +5,8 @@ Kept: the user's requests, preferences and corrections; answers given through to
 (questions, plan approval); the agent's end-of-turn reports and its findings along the way
 ("root cause", "turns out", tables); each error with the edits that fixed it and the command
 that then passed; the commands that verified; compaction and session summaries; hook
-feedback; subagent reports and the subagents' own errors and findings. Tool output bodies
+feedback; the agent's failure notices (a provider error, a missing key); subagent reports and
+the subagents' own errors and findings. Tool output bodies
 are dropped except their error lines; reads, searches and narration ("Let me look at …")
 score low or go.
 """
@@ -13,7 +14,7 @@ score low or go.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sync.capture.calls import CallFacts, classify, error_lines, one_line
@@ -27,7 +28,7 @@ CAPS = {
     "answer": 900,
     "plan": 2000,
     "report": 2500,
-    "subagent": 2000,
+    "subagent": 4000,
     "finding": 1200,
     "note": 600,
     "error": 420,
@@ -62,6 +63,7 @@ _NARRATION = re.compile(
     r"[.!,]|okay[.!,]|ok[.!,]|now )",
     re.I,
 )
+_LOOKUP = re.compile(r"(?:\w+[.:])?(?:read|view|cat|open|glob|grep|find|search|ls|list)", re.I)
 _TABLE = re.compile(r"^\s*\|.*\|\s*$\n^\s*\|?\s*:?-{3,}", re.M)
 
 
@@ -182,6 +184,11 @@ class _Builder:
             self.add(msg.line, "summary", msg.text, 10.0)
         elif msg.kind == "hook":
             self.add(msg.line, "hook", msg.text, 4.5)
+        elif msg.kind == "error":  # the model or its provider failed (no key, fetch failed)
+            self.add(msg.line, "error", msg.text, 6.0)
+        elif msg.text.strip():  # a notice the agent showed (a failure before any reply, a reminder)
+            failed = bool(error_lines(msg.text, 1))
+            self.add(msg.line, "error" if failed else "hook", msg.text, 6.0 if failed else 3.0)
 
     def agent(self, msg: Message, end_of_turn: bool) -> None:
         text = msg.text.strip()
@@ -218,7 +225,10 @@ class _Builder:
         elif facts.kind == "subagent":
             text = f'"{facts.summary}" reported:\n{facts.report}'
             self.add(line, "subagent", text, 6.0 if facts.report.strip() else 2.0)
-        if facts.kind in ("edit", "other") and facts.failed:
+        if facts.kind == "other" and facts.failed and _LOOKUP.match(facts.name):
+            # a read or search that failed (a missing file): a finding at most, it fixes nothing
+            self.add(line, "error", _lookup_failure(facts, self.path), 2.5)
+        elif facts.kind in ("edit", "other") and facts.failed:
             what = f"{facts.name} {', '.join(self.path(f) for f in facts.files)}".strip()
             self.error(line, what, facts, 5.0)
 
@@ -277,6 +287,19 @@ class _Builder:
         text = clip(f"{entry.text}\n  → {'; '.join(tail)}", 700)
         score = entry.score + (1.5 if parts and outcome else 1.0)
         self.entries[index] = replace(entry, text=text, score=score)
+
+
+_TARGET = re.compile(r'"(?:file_?path|filePath|path|pattern|query|url)"\s*:\s*"((?:[^"\\]|\\.)+)"')
+_JSON_KEY = re.compile(r'^\W*"?(?:status|error|message)"?\s*:\s*"?|"?,?\s*$')
+
+
+def _lookup_failure(facts: CallFacts, relative: Callable[[str], str]) -> str:
+    """A failed read or search in one line: the tool, what it looked for, and the error."""
+    found = _TARGET.search(facts.summary)
+    target = relative(found.group(1).replace("\\\\", "\\")) if found else facts.summary
+    errors = [_JSON_KEY.sub("", e) for e in facts.errors]
+    detail = "; ".join(e for e in errors if e and e.lower() != "error") or "failed"
+    return f"{facts.name} {target} failed: {detail}"
 
 
 def _same_command(error: dict[str, object], facts: CallFacts) -> bool:

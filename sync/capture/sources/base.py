@@ -37,7 +37,9 @@ class Message:
     model: str | None = None
     line: int | None = None  # first source line (1-based) or row number
     end_line: int | None = None  # last source line of this message
-    kind: str = ""  # "" a turn; "compaction" / "summary" (branch) / "hook" feedback (system)
+    # "" a turn (or a notice, for a system message); system kinds: "compaction", "summary"
+    # (branch), "hook" feedback, "error" (the model or its provider failed)
+    kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,14 @@ Choices, kept here so that tests and readers agree:
 * ``custom_message`` (and ``custom``/``hookMessage`` role messages) become a ``system`` message
   only when ``display`` is true and they hold text; hidden ones are injected context, dropped.
   ``custom`` entries are extension state: only a ``model-snapshot`` is used (as a model switch).
-* An assistant message with no content (``stopReason`` ``error`` or ``aborted``) yields no
-  message; errors are counted in ``meta["errors"]`` with the last text in
-  ``meta["last_error"]`` (aborts in ``meta["aborted"]``). OpenClaw's ``gateway-injected``
-  notices are kept as ``system`` messages.
+* An assistant message with no content and ``stopReason`` ``error`` (the provider failed:
+  "fetch failed", a missing key) becomes a ``system`` message of kind ``error`` naming the
+  model and the error; the same error again right after it is counted on that message
+  ("(4 times)"), not repeated. Errors are also counted in ``meta["errors"]`` with the last
+  text in ``meta["last_error"]``; aborts (``aborted``) only in ``meta["aborted"]``.
+  OpenClaw's ``gateway-injected`` notices are kept as ``system`` messages.
+* A tool result is an error when ``isError`` is set or when OpenClaw's tool reports
+  ``details.status`` ``error`` (its tools answer errors that way with ``isError`` false).
 * User text loses OpenClaw's ``(untrusted metadata)`` blocks, its ``[Day date time TZ]``
   envelope and ``[[reply_to_current]]`` tags (assistant text loses the tags too); a user prompt
   repeated right after a failed attempt is kept once (``meta["collapsed_retries"]``), and the
@@ -118,6 +122,7 @@ class _Session:
         self.times: list[str] = []
         self.meta: dict[str, str] = {}
         self.counts = {"errors": 0, "aborted": 0, "collapsed_retries": 0, "compactions": 0}
+        self.failures: dict[int, tuple[str, int]] = {}  # id(error notice) -> (text, times)
         self.cwd: str | None = None
         self.title: str | None = None
 
@@ -203,7 +208,8 @@ class _Session:
         text = clean_user_text(_plain_text(msg.get("content")))
         if not text or text.startswith(_INJECTED_USER):
             return
-        last = self.drafts[-1] if self.drafts else None
+        # the prompt again after the model failed on it: kept once (the failure stays)
+        last = next((d for d in reversed(self.drafts) if d.kind != "error"), None)
         if last is not None and last.role == "user" and last.texts == [text]:
             self.counts["collapsed_retries"] += 1
             return
@@ -214,6 +220,8 @@ class _Session:
         if stop == "error":
             self.counts["errors"] += 1
             self.meta["last_error"] = str(msg.get("errorMessage") or "unknown error")
+            if not _blocks(msg.get("content")):
+                self.provider_error(line, stamp, msg.get("model"), self.meta["last_error"])
         elif stop == "aborted":
             self.counts["aborted"] += 1
         self.use_model(msg.get("model"))
@@ -237,9 +245,31 @@ class _Session:
         if draft.texts[0] or draft.thinking[0] or draft.calls:
             self.add(draft)
 
+    def provider_error(self, line: int, stamp: str | None, model: object, error: str) -> None:
+        """A failed turn as one ``error`` notice; the same failure right after it is counted."""
+        who = model if isinstance(model, str) and model and model != _INJECTED_MODEL else ""
+        error = " ".join(error.split())
+        text = f"{who or 'the model'} failed: {error[:400]}{'…' if len(error) > 400 else ''}"
+        last = self.drafts[-1] if self.drafts else None
+        if (
+            last is not None
+            and last.kind == "error"
+            and self.failures.get(id(last), ("",))[0] == text
+        ):
+            times = self.failures[id(last)][1] + 1
+            self.failures[id(last)] = (text, times)
+            last.texts, last.end_line = [f"{text} ({times} times)"], line
+            return
+        draft = MessageDraft("system", line, stamp, texts=[text], kind="error")
+        self.failures[id(draft)] = (text, 1)
+        self.add(draft)
+
     def tool_result(self, line: int, msg: dict[str, Any], stamp: str | None) -> None:
         output = _plain_text(msg.get("content"))
-        is_error = bool(msg.get("isError"))
+        details = msg.get("details")
+        is_error = bool(msg.get("isError")) or (
+            isinstance(details, dict) and details.get("status") == "error"
+        )
         found = self.pending.pop(str(msg.get("toolCallId")), None)
         if found is None:
             orphan = PendingCall(str(msg.get("toolName") or "?"), output=output, is_error=is_error)

@@ -265,3 +265,30 @@ def test_retried_commands_say_what_finally_worked() -> None:
         'RAN: worked after 2 tries: `yes "" | npx create-next-app@latest app --no-turbopack`'
         in text
     )
+
+
+def test_failure_notices_lookups_and_scaffolding_are_kept() -> None:
+    """What the agent could not do says as much as what it did: a provider failure, a notice
+    shown before any reply, a file that does not exist (low, it fixes nothing); and the
+    command that set the project up."""
+    read = ToolCall(
+        "read",
+        json.dumps({"file_path": f"{CWD}/MEMORY.md"}),
+        '{\n  "status": "error",\n  "error": "ENOENT: no such file or directory"\n}',
+        True,
+    )
+    messages = (
+        Message("system", "⚠️ Agent failed before reply: No API key found for provider.", line=1),
+        Message("user", "Port the utilities to Rust.", line=2),
+        Message("system", "qwen3.5:9b failed: fetch failed (4 times)", line=3, kind="error"),
+        Message("system", "Reminder: CI runs the suite in random order.", line=4),
+        Message("assistant", "", line=5, tool_calls=(read, bash("cargo init --lib --name utils"))),
+        Message("assistant", "Done: the crate builds.", line=6),
+    )
+    text = build_digest(Transcript("openclaw", "s", "/s", messages, cwd=CWD)).text
+    assert "L1 ERROR: ⚠️ Agent failed before reply: No API key found for provider." in text
+    assert "L3 ERROR: qwen3.5:9b failed: fetch failed (4 times)" in text
+    assert "Reminder: CI runs the suite in random order." in text
+    assert "ERROR: read MEMORY.md failed: ENOENT: no such file or directory" in text
+    assert "RAN: `cargo init --lib --name utils`" in text
+    assert classify(bash("uv init app")).installs and not classify(bash("cargo build")).installs

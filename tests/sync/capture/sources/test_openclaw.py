@@ -76,6 +76,7 @@ def test_v3_messages_roles_and_lines() -> None:
     assert t.session_id == V3_ID
     assert [(m.role, m.line) for m in t.messages] == [
         ("user", 5),  # line 7 repeats it after the failed attempt on line 6: collapsed
+        ("system", 6),  # the failed attempt: an error notice naming model and error
         ("assistant", 8),
         ("system", 14),  # displayed custom_message; the hidden one on line 13 is dropped
         ("assistant", 16),
@@ -87,14 +88,14 @@ def test_v3_messages_roles_and_lines() -> None:
 
 def test_v3_user_text_is_cleaned() -> None:
     t = parse(V3)
-    first, last = t.messages[0], t.messages[5]
+    first, last = t.messages[0], t.messages[6]
     assert first.text == "The upload test fails on CI about once in ten runs. Find out why."
     assert first.time == "2026-01-15T09:00:04Z"  # from the message's epoch-ms timestamp
     assert last.text == "Great, now commit it."
 
 
 def test_v3_tool_calls_are_paired_with_results() -> None:
-    reply = parse(V3).messages[1]
+    reply = parse(V3).messages[2]
     assert reply.text == "Let me look at the test first."  # reply tag stripped
     assert reply.thinking == "Start with the test file, then run it."
     assert reply.model == "claude-sonnet-4-5"
@@ -110,13 +111,13 @@ def test_v3_tool_calls_are_paired_with_results() -> None:
 
 def test_v3_bash_execution_compaction_and_custom_message() -> None:
     msgs = parse(V3).messages
-    assert msgs[2].text == "Reminder: CI runs the suite in random order."
-    assert msgs[4].text.startswith("The user asked why test_upload is flaky.")
-    assert msgs[4].time == "2026-01-15T09:03:00Z"
-    (call,) = msgs[6].tool_calls
+    assert msgs[3].text == "Reminder: CI runs the suite in random order."
+    assert msgs[5].text.startswith("The user asked why test_upload is flaky.")
+    assert msgs[5].time == "2026-01-15T09:03:00Z"
+    (call,) = msgs[7].tool_calls
     assert (call.name, call.input, call.is_error) == ("bash", "git status --short", False)
     assert "tests/test_upload.py" in call.output
-    assert msgs[3].model == "gpt-5.4"
+    assert msgs[4].model == "gpt-5.4"
     assert not any("Hidden runtime context" in m.text for m in msgs)
 
 
@@ -301,7 +302,7 @@ def test_real_data_parses_without_source_error() -> None:
 def test_real_pi_sessions_give_hundreds_of_messages() -> None:
     for name, count, tools in (
         ("large-session.jsonl", 527, 391),
-        ("before-compaction.jsonl", 531, 457),
+        ("before-compaction.jsonl", 532, 457),  # one provider error notice,
     ):
         t = real(name)
         assert len(t.messages) == count
@@ -314,7 +315,7 @@ def test_real_pi_sessions_give_hundreds_of_messages() -> None:
 def test_real_compaction_records_are_found() -> None:
     t = real("before-compaction.jsonl")
     assert t.meta["compactions"] == "2"
-    summaries = [m for m in t.messages if m.role == "system"]
+    summaries = [m for m in t.messages if m.kind == "compaction"]
     assert len(summaries) == 2
     assert all(len(m.text) > 200 for m in summaries)
     assert sum(1 for m in t.messages if m.role == "tool") == 3  # bashExecution
@@ -324,7 +325,14 @@ def test_real_openclaw_v3_retry_errors_and_wrappers() -> None:
     t = real("8555a0a4-0b79-459d-939c-e17cdbbf4fe2.first18lines.jsonl")
     assert t.project == "clawdbot-main"  # a Windows cwd
     assert (t.meta["errors"], t.meta["collapsed_retries"]) == ("4", "1")
-    assert [m.role for m in t.messages] == ["system", "user", "assistant", "assistant"]
+    assert [m.role for m in t.messages] == ["system", "user", "system", "assistant", "assistant"]
+    failed = t.messages[2]
+    assert (failed.kind, failed.text) == ("error", "qwen3.5:9b failed: fetch failed (4 times)")
+    assert failed.end_line is not None and failed.line is not None and failed.end_line > failed.line
+    reads = [c for c in t.messages[3].tool_calls if c.name == "read"]
+    # OpenClaw's tools answer a missing file with details.status "error" and isError false
+    assert [c.is_error for c in reads] == [False, False, True, True, True]
+    assert "ENOENT" in reads[2].output
     users = [m for m in t.messages if m.role == "user"]
     assert len(users) == 1
     assert "untrusted" not in users[0].text and not users[0].text.startswith("[")
@@ -362,7 +370,7 @@ def test_script_json_figures(data_dir: Path) -> None:
     oc = doc["agents"]["openclaw"]
     assert oc["status"] == "ok"
     assert oc["roots"] == ["openclaw_pi/handwritten"]
-    assert (oc["items"], oc["messages"], oc["tool_calls"], oc["issues"]) == (2, 11, 4, 3)
+    assert (oc["items"], oc["messages"], oc["tool_calls"], oc["issues"]) == (2, 12, 4, 3)
     assert oc["fatal"] == []
     assert [Path(f["path"]).name for f in oc["files"]] == [V3.name, PI.name]
     assert {a: doc["agents"][a]["status"] for a in ("claude", "codex", "cursor", "opencode")} == {
