@@ -20,9 +20,15 @@ holds a fact when it contains every key term, case-insensitively. Per session an
 * misses: the facts no memory holds, by id and key terms (read them against the memories).
 
 Score the dev split while working; the held-out split once, at the end (`--split heldout`).
+capture_facts_heldout2.jsonl (`--split heldout2`) is a fresh held-out set, scored once, by the
+lead, at the very end: its labels with "root": "fetched" name public transcripts that are kept
+outside the repo (CAPTURE_FACTS.md says where they come from) under `--fetched`; a session
+whose file is absent is skipped with a line on stderr. `--list` only shows which labelled
+sessions are found, without capturing or scoring anything.
 
-    .venv/bin/python scripts/eval_capture.py [--split dev|heldout|both] [--budget 6000]
-        [--no-capture] [--data ../shared/data] [--json]
+    .venv/bin/python scripts/eval_capture.py [--split dev|heldout|heldout2|both|all]
+        [--budget 6000] [--no-capture] [--data ../shared/data] [--fetched ../heldout2]
+        [--list] [--json]
 """
 
 from __future__ import annotations
@@ -59,8 +65,11 @@ from sync.store.markdown import decode_text, parse_memory  # noqa: E402
 LABELS = {
     "dev": REPO / "scripts" / "data" / "capture_facts.jsonl",
     "heldout": REPO / "scripts" / "data" / "capture_facts_heldout.jsonl",
+    "heldout2": REPO / "scripts" / "data" / "capture_facts_heldout2.jsonl",
 }
+SPLITS = {"both": ("dev", "heldout"), "all": ("dev", "heldout", "heldout2")}
 DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_FETCHED = Path(os.environ.get("MEMSYNC_EVAL_FETCHED") or REPO.parent / "heldout2")
 
 
 def holds(text: str, fact: dict[str, Any]) -> bool:
@@ -68,9 +77,19 @@ def holds(text: str, fact: dict[str, Any]) -> bool:
     return all(term.lower() in low for term in fact["key_terms"])
 
 
-def locate(data: Path, label: dict[str, Any]) -> SourceItem:
+def label_path(args: argparse.Namespace, label: dict[str, Any]) -> Path:
+    """The labelled file: under --fetched for "root": "fetched", else under --data."""
+    base = args.fetched if label.get("root") == "fetched" else args.data
+    return Path(base) / label["file"].split(" ")[0]
+
+
+def labels(split: str, args: argparse.Namespace) -> list[tuple[dict[str, Any], Path]]:
+    lines = LABELS[split].read_text(encoding="utf-8").splitlines()
+    return [(label, label_path(args, label)) for label in map(json.loads, lines)]
+
+
+def locate(path: Path, label: dict[str, Any]) -> SourceItem:
     """The labelled session as an item: the file, and the conversation of a database."""
-    path = data / label["file"].split(" ")[0]
     locator = label["session"] if path.suffix in (".vscdb", ".db") else ""
     return item_for_path(path, locator)
 
@@ -236,9 +255,11 @@ def evaluate(
     split: str, args: argparse.Namespace, encoder: Any, counters: dict[str, Any]
 ) -> dict[str, Any]:
     rows = []
-    for line in LABELS[split].read_text(encoding="utf-8").splitlines():
-        label = json.loads(line)
-        item = locate(args.data, label)
+    for label, path in labels(split, args):
+        if not path.is_file():
+            print(f"{split}: {path} not found; session skipped", file=sys.stderr)
+            continue
+        item = locate(path, label)
         row: dict[str, Any] = {
             "session": label["session"],
             "agent": label["agent"],
@@ -253,6 +274,8 @@ def evaluate(
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        return {"sessions": 0, "facts": 0}
     facts = sum(r["facts"] for r in rows)
     out: dict[str, Any] = {
         "sessions": len(rows),
@@ -313,6 +336,8 @@ def render_row(row: dict[str, Any]) -> str:
 
 def render_total(result: dict[str, Any]) -> str:
     t = result["total"]
+    if not t["sessions"]:
+        return f"== {result['split']}: no labelled session found =="
     lines = [
         f"== {result['split']}: {t['sessions']} sessions, {t['facts']} facts ==",
         f"digest coverage {pct(t['digest_covered'], t['facts'])}; largest digest "
@@ -336,20 +361,28 @@ def render_total(result: dict[str, Any]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--split", choices=("dev", "heldout", "both"), default="dev")
+    ap.add_argument("--split", choices=(*LABELS, *SPLITS), default="dev")
     ap.add_argument("--budget", type=int, default=6000, help="digest budget in tokens")
     ap.add_argument("--no-capture", action="store_true", help="digests only (no model)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
+    ap.add_argument("--fetched", type=Path, default=DEFAULT_FETCHED, help="fetched transcripts")
+    ap.add_argument("--list", action="store_true", help="list the labelled sessions and stop")
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = ap.parse_args()
-    if not (args.data / "claude_code").is_dir():
+    splits = SPLITS.get(args.split, (args.split,))
+    if args.list:
+        for split in splits:
+            for label, path in labels(split, args):
+                found = "yes" if path.is_file() else "no"
+                print(f"{split}\t{label['agent']}\t{path}\t{found}\t{len(label['facts'])}")
+        return 0
+    if "heldout2" not in splits and not (args.data / "claude_code").is_dir():
         print(f"shared data not found at {args.data}; nothing to evaluate", file=sys.stderr)
         return 0
     if args.split != "dev":
         print("scoring the HELD-OUT split: do this once, at the end", file=sys.stderr)
     counters = tokenizers()
     encoder = None if args.no_capture else make_encoder(Settings())
-    splits = ("dev", "heldout") if args.split == "both" else (args.split,)
     results = [evaluate(s, args, encoder, counters) for s in splits]
     if args.json:
         print(json.dumps({"budget": args.budget, "results": results}, indent=2))
