@@ -26,7 +26,15 @@ from collections.abc import Iterator, Sequence
 from sync.capture.extraction.found import Found, found
 from sync.capture.extraction.offline_decide import decision_title
 from sync.capture.extraction.offline_errors import cause_of, titled
-from sync.capture.extraction.offline_text import clip, gist_of, polite, prose, sentences, telling
+from sync.capture.extraction.offline_text import (
+    NARRATION,
+    clip,
+    gist_of,
+    polite,
+    prose,
+    sentences,
+    telling,
+)
 from sync.capture.extraction.timeline import Timeline, Turn
 from sync.capture.extraction.user_text import (
     BUG,
@@ -36,6 +44,7 @@ from sync.capture.extraction.user_text import (
     PREFER,
     REASON,
     RULE,
+    SPEC,
     classify,
     headline,
     own_words,
@@ -58,12 +67,38 @@ _TASK_VERB = re.compile(
 )
 
 
-def _reason(*texts: str) -> str:
+_PURPOSE = re.compile(  # the agent stating what a change is for: the reason it gives
+    r"\b(?:to ensure|(?:this|that|it) (?:will )?ensures?|ensuring|so that|to keep|to make sure"
+    r"|(?:this|that|it) (?:will )?(?:keeps?|makes?|avoids?|prevents?|lets?))\b",
+    re.I,
+)
+_GRANTED = re.compile(  # the agent granting a correction: what follows is the choice
+    r"^(?:you'?re (?:right|correct|absolutely right)|good (?:point|catch)|my (?:bad|mistake)"
+    r"|sorry(?: about that)?)\W+(?:(?:let'?s|let me|i'?ll|we'?ll|we should)\s+)?",
+    re.I,
+)
+
+
+def _reason(*texts: str, purpose: str = "") -> str:
+    """The first sentence giving a reason in ``texts``; else the first in ``purpose`` (the
+    agent's reply) that says what the change is for."""
     for text in texts:
         for sentence in sentences(text):
             if REASON.search(sentence) and len(sentence) <= 300:
                 return polite(sentence)
+    for sentence in sentences(purpose):
+        if _PURPOSE.search(sentence) and len(sentence) <= 300 and not NARRATION.match(sentence):
+            return polite(sentence)
     return ""
+
+
+def _granted(report: str) -> str:
+    """The choice the agent states when it grants a correction ("You're right - let's keep
+    the header color #014073"), as an imperative clause; "" when it grants none."""
+    first = next(iter(sentences(report)), "")
+    m = _GRANTED.match(first)
+    rest = first[m.end() :].strip() if m else ""
+    return rest[:1].upper() + rest[1:] if len(rest) >= 20 else ""
 
 
 def _files(turn: Turn, tl: Timeline) -> str:
@@ -144,7 +179,10 @@ class _Rules:
         if not changes and _TASK_VERB.match(choice) and not REASON.search(choice):
             return None
         report = turn.report.text if turn.report is not None else ""
-        reason = _reason(turn.user.text, report)
+        reason = _reason(turn.user.text, report, purpose=report)
+        granted = _granted(report) if SPEC.search(words) else ""
+        if granted:  # a correction: the user's "why did you …", the agent's answer the choice
+            choice = f"{granted} (the user asked: {choice})"
         lines = [
             ("Decision", choice),
             ("Reason", "" if reason and reason in choice else reason),
@@ -152,7 +190,8 @@ class _Rules:
             ("Context", _before(self.turns, i)),
         ]
         score = 5.5 if reason else 4.8
-        title = next(filter(None, map(decision_title, sentences(choice))), None) or choice
+        title = granted or next(filter(None, map(decision_title, sentences(choice))), None)
+        title = title or choice
         return found("decision", title, lines, score=score, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.7 if reason else 0.6)  # fmt: skip
 
