@@ -30,7 +30,7 @@ _SECTIONS = (
      r"|remaining|blockers?|not (?:yet )?(?:done|fixed)|left open|still broken"),
     ("convention", r"preferences?|conventions?|rules?|guidelines?|constraints?|requirements?"
      r"|standards?|instructions?|user feedback"),
-    ("decision", r"decisions?|decided|choices?|chosen|trade-?offs?"),
+    ("decision", r"decisions?|decided|choices?|chosen|trade-?offs?|adaptations?"),
     ("learning", r"errors?|fix(?:es)?|bugs?|lessons?|learn(?:ed|ings?)|gotchas?|pitfalls?"
      r"|findings?|discover(?:ed|ies)|root cause|insights?|problem solving|caveats?"
      r"|differences?|discrepanc\w*|mismatch\w*"),
@@ -126,6 +126,11 @@ def _from_section(
         if item_found is not None:
             yield item_found
         return
+    if kind == "decision" and said.role != "summary" and len(items) > 1:
+        item_found = _account_choices(heading, items, said, tags)
+        if item_found is not None:
+            yield item_found
+        return
     short = [i for i in items if len(i) < 60]
     for n, item in enumerate(items):
         if len(item) < 60 and len(short) > 1:
@@ -143,6 +148,37 @@ def _from_section(
                            span=(said.line, said.line), tags=tags, limit=MAX_ITEM)  # fmt: skip
         if item_found is not None:
             yield item_found
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]{3,60})`")
+
+
+def _related(text: str, items: Sequence[str], limit: int = 3) -> list[str]:
+    """Other lines of ``text`` naming what ``items`` name in code spans (``factorial()``):
+    where the agent's account says more about the same things."""
+    names = {n.rstrip("()").split("<")[0] for i in items for n in _CODE_SPAN.findall(i)}
+    names = {n for n in names if len(n) >= 3}
+    out: list[str] = []
+    for raw in text.splitlines():
+        bare = raw.strip().lstrip("-*+•0123456789.) ").strip()
+        if not bare or any(bare in i or i in bare for i in items):
+            continue
+        if any(f"`{n}" in bare for n in names) and bare not in out:
+            out.append(bare.replace("**", ""))
+    return out[:limit]
+
+
+def _account_choices(
+    heading: str, items: list[str], said: Said, tags: tuple[str, ...]
+) -> Found | None:
+    """The choices an agent's report lists under one heading ("Key Adaptations"), as one
+    decision, with the report's other lines on the same names."""
+    flat = [_stop(i.replace("**", "")) for i in items]
+    title = f"{heading.strip(' :*#')}: {flat[0].rstrip('.')}"
+    lines = [("Decision", " ".join(flat)), ("Related", " ".join(_stop(r) for r in
+             _related(said.text, items)))]  # fmt: skip
+    return found("decision", title, lines, score=6.0, pos=said.pos, span=(said.line, said.line),
+                 tags=tags, limit=MAX_ITEM + 200)  # fmt: skip
 
 
 def curated_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:

@@ -52,6 +52,7 @@ from sync.capture.extraction.user_text import (
     same_problem,
 )
 
+CONTEXT_CHARS = 140  # what a correction corrects: a pointer, not a second account
 _FIX_VERB = re.compile(
     r"\b(?:add(?:ed|ing|s)?|import(?:ed|ing|s)?|register(?:ed|ing|s)?|creat(?:e|ed|ing)|updat(?:e|ed|ing)"
     r"|chang(?:e|ed|ing)|replac(?:e|ed|ing)|remov(?:e|ed|ing)|us(?:e|es|ed|ing)|includ(?:e|ed|ing)"
@@ -84,7 +85,7 @@ def _reason(*texts: str, purpose: str = "") -> str:
     agent's reply) that says what the change is for."""
     for text in texts:
         for sentence in sentences(text):
-            if REASON.search(sentence) and len(sentence) <= 300:
+            if REASON.search(sentence) and len(sentence) <= 300 and not NARRATION.match(sentence):
                 return polite(sentence)
     for sentence in sentences(purpose):
         if _PURPOSE.search(sentence) and len(sentence) <= 300 and not NARRATION.match(sentence):
@@ -125,7 +126,7 @@ def _before(turns: Sequence[Turn], i: int) -> str:
     for turn in reversed(turns[max(0, i - 2) : i]):
         report = turn.report
         if report is not None:
-            return gist_of(report.text, 220)
+            return gist_of(report.text, CONTEXT_CHARS)
     return ""
 
 
@@ -175,7 +176,7 @@ class _Rules:
             return None
         words = own_words(turn.user.text)
         changes = bool(CHANGE.match(words))
-        choice = _statement(words, CHANGE if changes else PREFER)
+        choice = _statement(words, CHANGE if changes else PREFER if PREFER.search(words) else SPEC)
         if not changes and _TASK_VERB.match(choice) and not REASON.search(choice):
             return None
         report = turn.report.text if turn.report is not None else ""

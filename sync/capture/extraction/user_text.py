@@ -74,7 +74,9 @@ PREFER = re.compile(
 SPEC = re.compile(  # how the product should behave, or a correction of what the agent did
     r"\bby default\b|\bwhy did you\b|\b(?:don'?t|do not|stop) doing that\b|\bdon'?t do that\b"
     r"|\bkeep the (?:one|ones|same|\w+) (?:i|we) (?:gave|chose|set|had)\b"
-    r"|\b(?:have|make) it (?:answer|say|show|display|return|reply|print)\b",
+    r"|\b(?:have|make) it (?:answer|say|show|display|return|reply|print)\b"
+    r"|(?:^|[.!]\s+)when [^.,]{3,80}, (?:(?:then|always|just)\s+)?(?:display|show|print|answer"
+    r"|return|reply|open|jump|go|keep|use|put|add)\b",
     re.I,
 )
 CHANGE = re.compile(  # a directive that says how something should be: the user's choice
