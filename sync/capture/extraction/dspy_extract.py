@@ -103,10 +103,10 @@ def signatures() -> tuple[Any, Any, Any]:
         Keep only durable knowledge: decisions with their reasons, learnings about this project,
         its code, tools and environment (errors and their fixes, commands that work), the
         project's conventions (rules the user or the project sets), issues left open, and
-        general insights. Title each memory as a short sentence that states the fact. Skip small talk, routine steps, transient state,
-        and anything that is a secret. Each memory must stand alone without the transcript.
-        Cite the L<n> line numbers it comes from. Return [] when nothing is worth keeping;
-        at most 8 memories.
+        general insights. Title each memory as a short sentence that states the fact. Skip
+        small talk, routine steps, transient state, and anything that is a secret. Each memory
+        must stand alone without the transcript. Cite the L<n> line numbers it comes from.
+        Return [] when nothing is worth keeping; at most 8 memories.
         """
 
         transcript_window: str = dspy.InputField(
