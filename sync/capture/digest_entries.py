@@ -36,6 +36,7 @@ CAPS = {
     "commit": 300,
     "doc": 3000,
     "hook": 500,
+    "notice": 600,
 }
 _CORRECTION = re.compile(
     r"^\W*(?:no\b|nope|don'?t|do not|stop|wait|actually|instead|wrong|that'?s not|not what|why\b"
@@ -182,6 +183,8 @@ class _Builder:
             self.add(msg.line, "summary", msg.text, 10.0)
         elif msg.kind == "hook":
             self.add(msg.line, "hook", msg.text, 4.5)
+        elif not msg.kind and msg.text.strip():  # the harness's own notice (a failed start)
+            self.add(msg.line, "notice", msg.text, 5.0)
 
     def agent(self, msg: Message, end_of_turn: bool) -> None:
         text = msg.text.strip()

@@ -9,6 +9,8 @@ summaries and reports, its findings, and the rules hooks enforced.
   was") gives a learning, with the files the turn then changed.
 - Hook feedback that blocked the agent ("Cannot exit with unstaged changes") gives a
   convention: what the hook enforces, and what the agent did about it.
+- A notice of the agent harness that says what failed and what to do ("No API key found for
+  provider X … Configure auth … or copy auth-profiles.json") gives a learning.
 """
 
 from __future__ import annotations
@@ -228,6 +230,40 @@ def finding_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
                              span=(said.line, said.line), tags=tags)  # fmt: skip
                 if item is not None:
                     yield item
+
+
+_NOTICE_FAIL = re.compile(
+    r"\b(?:fail\w*|errors?|no \S+(?: \S+){0,3} found|not found|missing|denied|unauthori[sz]ed"
+    r"|invalid|could not|cannot|can'?t)\b",
+    re.I,
+)
+_REMEDY = re.compile(
+    r"^(?:please\s+)?(?:configure|run|set|add|install|copy|use|check|log\s?in|export|create"
+    r"|enable|restart|update|upgrade)\b",
+    re.I,
+)
+
+
+def notice_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """Learnings from the agent harness's own notices that say what failed and what to do
+    about it ("No API key found for provider X … Configure auth … or copy auth-profiles.json");
+    a notice with no remedy teaches nothing."""
+    seen: set[str] = set()
+    for said in tl.notices:
+        parts = list(sentences(said.text))
+        fail = next((i for i, p in enumerate(parts) if _NOTICE_FAIL.search(p)), None)
+        remedy = [p for p in parts if _REMEDY.match(p)]
+        if fail is None or not remedy or parts[fail] in seen:
+            continue
+        seen.add(parts[fail])
+        problem = parts[fail]
+        head = problem.rsplit(": ", 1)[-1] if len(problem.rsplit(": ", 1)[-1]) >= 20 else problem
+        detail = next((p for p in parts[fail + 1 :] if p not in remedy), "")
+        lines = [("Problem", problem), ("Detail", detail), ("Fix", " ".join(remedy[:2]))]
+        item = found("learning", head, lines, score=5.5, pos=said.pos, span=(said.line, said.line),
+                     tags=tags, limit=300)  # fmt: skip
+        if item is not None:
+            yield item
 
 
 def _hook_rules(text: str) -> tuple[str, list[str], list[str]]:

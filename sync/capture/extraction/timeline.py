@@ -134,12 +134,13 @@ class Turn:
 @dataclass(frozen=True)
 class Timeline:
     """A session's turns (main conversation first, then subagent work), its summaries
-    (compaction, branch) and hook feedback."""
+    (compaction, branch), hook feedback and the harness's notices."""
 
     turns: tuple[Turn, ...]
     summaries: tuple[Said, ...]
     hooks: tuple[Said, ...]
     cwd: str | None
+    notices: tuple[Said, ...] = ()  # the agent harness's own messages (a failed start)
 
     def main(self) -> list[Turn]:
         return [t for t in self.turns if not t.side]
@@ -182,6 +183,7 @@ class _Walk:
         self.turns: list[Turn] = []
         self.summaries: list[Said] = []
         self.hooks: list[Said] = []
+        self.notices: list[Said] = []
         self.user: Said | None = None
         self.events: list[Event] = []
 
@@ -224,6 +226,8 @@ class _Walk:
                 self.summaries.append(self.said(msg.line, "summary", msg.text.strip()))
             elif msg.role == "system" and msg.kind == "hook":
                 self.hooks.append(self.said(msg.line, "hook", msg.text.strip()))
+            elif msg.role == "system" and not msg.kind and msg.text.strip():
+                self.notices.append(self.said(msg.line, "notice", msg.text.strip()))
             elif msg.role == "assistant":
                 if msg.text.strip():
                     self.events.append(self.said(msg.line, "agent", msg.text.strip()))
@@ -261,4 +265,5 @@ def build_timeline(t: Transcript) -> Timeline:
         (*main.summaries, *side.summaries),
         tuple(main.hooks),
         t.cwd,
+        tuple(main.notices),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sync.capture.extraction.timeline import build_timeline
 from sync.capture.extraction.user_text import classify
+from sync.capture.sources.base import Message
 from tests.sync.capture.test_extraction_offline import (
     agent,
     bash,
@@ -130,3 +131,45 @@ def test_an_answer_that_grants_nothing_leaves_the_users_words_and_narration_is_n
     (choice,) = of_kind(extract(t), "decision")
     assert choice.title == "By default the history panel is closed"
     assert line(choice, "Reason") == ""  # "I'll help you … to match" narrates, it gives no why
+
+
+# -- the harness's notices -----------------------------------------------------------------------
+
+
+def notice(text: str) -> Message:
+    return Message("system", text)
+
+
+def test_a_harness_notice_with_its_remedy_is_a_learning() -> None:
+    failed = (
+        '⚠️ Agent failed before reply: No API key found for provider "anthropic". Auth store: '
+        "/home/dev/.openclaw/agents/main/agent/auth-profiles.json. Configure auth for this agent "
+        "(openclaw agents add <id>) or copy auth-profiles.json from the main agentDir.\n"
+        "Logs: openclaw logs --follow"
+    )
+    t = session(notice(failed), user("hello"), notice(failed), agent("Hi! What shall we build?"))
+    (learning,) = of_kind(t, "learning")  # the same notice twice is one learning
+    assert learning.title == 'No API key found for provider "anthropic"'
+    assert line(learning, "Detail").startswith("Auth store: /home/dev/.openclaw/agents/main")
+    assert line(learning, "Fix").startswith("Configure auth for this agent")
+
+
+def test_a_notice_without_a_remedy_or_without_a_failure_teaches_nothing() -> None:
+    t = session(
+        notice("Agent failed before reply: the request timed out."),
+        notice("Session resumed. Run /help to see the commands."),
+        user("hello"),
+        agent("Hi! What shall we build?"),
+    )
+    assert [c for c in extract(t) if c.kind != "summary"] == []
+
+
+def test_the_digest_shows_the_harness_notices() -> None:
+    from sync.capture.digest import build_digest
+
+    t = session(
+        notice("Agent failed before reply: No API key found. Configure auth for this agent."),
+        user("hello"),
+        agent("Hi!"),
+    )
+    assert "L1 NOTICE: Agent failed before reply: No API key found." in build_digest(t).text
