@@ -173,3 +173,28 @@ def test_the_digest_shows_the_harness_notices() -> None:
         agent("Hi!"),
     )
     assert "L1 NOTICE: Agent failed before reply: No API key found." in build_digest(t).text
+
+
+# -- what the session ended on -------------------------------------------------------------------
+
+
+def test_a_failure_left_in_the_last_turn_outranks_one_left_earlier() -> None:
+    from sync.capture.extraction.offline_errors import error_found
+    from sync.capture.extraction.timeline import build_timeline
+
+    def failing(command: str, error: str) -> Message:
+        return agent("", bash(command, f"{error}\nExit code 1", True))
+
+    t = session(
+        user("Build it for production."),
+        failing("npm run build", "[TypeError: generate is not a function]"),
+        agent("The dev server works; moving on."),
+        user("Release it."),
+        failing("npm run publish", "error TS2305: Module has no exported member 'EditorTheme'"),
+        agent("The publish failed after the tag was pushed."),
+    )
+    build, publish = (
+        next(f.score for f in error_found(build_timeline(t), ()) if w in f.candidate.title)
+        for w in ("build", "publish")
+    )
+    assert publish > build  # though the build is a check (those weigh more) and names more
