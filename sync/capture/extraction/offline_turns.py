@@ -118,6 +118,8 @@ def _statement(text: str, pattern: re.Pattern[str]) -> str:
     """The user's sentences from the first one matching ``pattern`` (politely), one line."""
     said = [polite(s) for s in sentences(text)] or [polite(" ".join(prose(text).split()))]
     start = next((i for i, s in enumerate(said) if pattern.search(s)), 0)
+    if start and len(said[start]) < 25:  # "don't do that": what it points at comes first
+        start -= 1
     return " ".join(s for s in said[start : start + 2] if s)
 
 

@@ -198,3 +198,20 @@ def test_a_failure_left_in_the_last_turn_outranks_one_left_earlier() -> None:
         for w in ("build", "publish")
     )
     assert publish > build  # though the build is a check (those weigh more) and names more
+
+
+def test_a_short_pointer_like_dont_do_that_keeps_the_sentence_it_points_at() -> None:
+    t = session(
+        user("Build the command window."),
+        agent("Built.", edit("/home/dev/demo/src/app/command/command.page.scss")),
+        user("when hitting enter in the command window, the font size changes. don't do that"),
+        agent(
+            "All text now keeps a consistent 16px font size.",
+            edit("/home/dev/demo/src/app/command/command.page.scss"),
+        ),
+    )
+    (choice,) = of_kind(t, "decision")
+    assert line(choice, "Decision") == (
+        "when hitting enter in the command window, the font size changes. don't do that"
+    )
+    assert "16px" in line(choice, "Done")
