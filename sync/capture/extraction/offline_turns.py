@@ -6,8 +6,11 @@ message is the task, and counts only as a rule or a pasted error:
 - a rule ("always", "never", "must", "no console logs!") -> a convention, with what it
   corrected and what was done;
 - a preference, a correction or a directive that says how something should be ("i think it
-  should be X", "use X not Y", "X is actually Y", "change X to Y") -> a decision: the
-  choice, its reason (the user's, else the agent's), what was done, and what it corrected;
+  should be X", "use X not Y", "X is actually Y", "change X to Y"), or how the product should
+  behave ("by default X", "when X, show Y", "have it answer Z", "… don't do that") -> a
+  decision: the choice, its reason (the user's, else the purpose the agent states), what
+  was done, and what it corrected; when the agent grants a correction ("You're right -
+  let's keep the header colour #014073"), the choice it states is the title;
 - a finding ("it was actually the console.logs that did that") -> a learning;
 - a bug report (a pasted error, "X doesn't update") the agent then fixed -> a learning:
   problem -> cause -> fix;
