@@ -23,6 +23,7 @@ Nothing comes from a message that hands over a credential (a redaction mark in i
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 
@@ -99,10 +100,12 @@ def _reason(*texts: str, purpose: str = "") -> str:
 def _granted(report: str) -> str:
     """The choice the agent states when it grants a correction ("You're right - let's keep
     the header color #014073"), as an imperative clause; "" when it grants none."""
-    first = next(iter(sentences(report)), "")
-    m = _GRANTED.match(first)
-    rest = first[m.end() :].strip() if m else ""
-    return rest[:1].upper() + rest[1:] if len(rest) >= 20 else ""
+    for said in itertools.islice(sentences(report), 3):  # after "I apologize …" at most
+        m = _GRANTED.match(said)
+        rest = said[m.end() :].strip() if m else ""
+        if len(rest) >= 20:
+            return rest[:1].upper() + rest[1:]
+    return ""
 
 
 def _files(turn: Turn, tl: Timeline) -> str:
@@ -197,7 +200,7 @@ class _Rules:
         ]
         score = 5.5 if reason else 4.8
         title = granted or next(filter(None, map(decision_title, sentences(choice))), None)
-        title = title or choice
+        title = title or next((x for x in sentences(choice) if not x.endswith("?")), choice)
         return found("decision", title, lines, score=score, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.7 if reason else 0.6)  # fmt: skip
 

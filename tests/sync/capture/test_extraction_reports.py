@@ -3,6 +3,7 @@ and corrections, on small hand-written sessions (negative cases included)."""
 
 from __future__ import annotations
 
+from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.timeline import build_timeline
 from sync.capture.extraction.user_text import classify
 from sync.capture.sources.base import Message
@@ -215,3 +216,20 @@ def test_a_short_pointer_like_dont_do_that_keeps_the_sentence_it_points_at() -> 
         "when hitting enter in the command window, the font size changes. don't do that"
     )
     assert "16px" in line(choice, "Done")
+
+
+def test_a_grant_after_an_apology_and_a_question_never_a_title() -> None:
+    def corrected(reply: str) -> Candidate:
+        t = session(
+            user("Build the command page."),
+            agent("Built.", edit("/home/dev/demo/src/app/command/command.page.scss")),
+            user("why did you change the header color? keep the one previously entered"),
+            agent(reply, edit("/home/dev/demo/src/app/command/command.page.scss")),
+        )
+        (choice,) = of_kind(t, "decision")
+        return choice
+
+    apology = "I apologize for that. You're right - let's remove the toolbar styles I added."
+    assert corrected(apology).title == "Remove the toolbar styles I added"
+    plain = corrected("The header styles are restored in command.page.scss.")
+    assert plain.title == "Keep the one previously entered"  # the user's words, not a question
