@@ -37,6 +37,7 @@ CAPS = {
     "commit": 300,
     "doc": 3000,
     "hook": 500,
+    "notice": 600,
 }
 _CORRECTION = re.compile(
     r"^\W*(?:no\b|nope|don'?t|do not|stop|wait|actually|instead|wrong|that'?s not|not what|why\b"
@@ -186,9 +187,9 @@ class _Builder:
             self.add(msg.line, "hook", msg.text, 4.5)
         elif msg.kind == "error":  # the model or its provider failed (no key, fetch failed)
             self.add(msg.line, "error", msg.text, 6.0)
-        elif msg.text.strip():  # a notice the agent showed (a failure before any reply, a reminder)
+        elif msg.text.strip():  # the harness's own notice (a failed start, a reminder)
             failed = bool(error_lines(msg.text, 1))
-            self.add(msg.line, "error" if failed else "hook", msg.text, 6.0 if failed else 3.0)
+            self.add(msg.line, "notice", msg.text, 6.0 if failed else 3.0)
 
     def agent(self, msg: Message, end_of_turn: bool) -> None:
         text = msg.text.strip()

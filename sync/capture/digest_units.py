@@ -42,6 +42,7 @@ _LABELS = {
     "commit": "COMMIT",
     "doc": "WROTE",
     "hook": "HOOK",
+    "notice": "NOTICE",
     "summary": "SUMMARY",
 }
 _SECTIONS = (

@@ -68,10 +68,12 @@ def signatures() -> tuple[Any, Any, Any]:
     class ExtractedMemory(pydantic.BaseModel):
         """One durable memory found in the window."""
 
-        kind: Literal["decision", "learning", "insight"] = pydantic.Field(
+        kind: Literal["decision", "learning", "convention", "issue", "insight"] = pydantic.Field(
             description="decision: a choice made and why; learning: a fact found about the "
-            "code, tools or environment (a gotcha, a fix, a command that works); insight: a "
-            "general lesson worth applying elsewhere"
+            "code, tools or environment (a gotcha, a fix, a command that works); convention: a "
+            "rule the project follows (always/never, how things are done here); issue: a "
+            "problem still open when the session ended; insight: a general lesson worth "
+            "applying elsewhere"
         )
         title: str = pydantic.Field(description="short and specific, at most 80 characters")
         body: str = pydantic.Field(description="1-4 self-contained sentences: what, and why")
@@ -99,11 +101,12 @@ def signatures() -> tuple[Any, Any, Any]:
         """Find what a coding agent's future sessions should remember from this transcript part.
 
         Keep only durable knowledge: decisions with their reasons, learnings about this project,
-        its code, tools and environment (errors and their fixes, commands that work,
-        conventions), and general insights. Skip small talk, routine steps, transient state,
-        and anything that is a secret. Each memory must stand alone without the transcript.
-        Cite the L<n> line numbers it comes from. Return [] when nothing is worth keeping;
-        at most 8 memories.
+        its code, tools and environment (errors and their fixes, commands that work), the
+        project's conventions (rules the user or the project sets), issues left open, and
+        general insights. Title each memory as a short sentence that states the fact. Skip
+        small talk, routine steps, transient state, and anything that is a secret. Each memory
+        must stand alone without the transcript. Cite the L<n> line numbers it comes from.
+        Return [] when nothing is worth keeping; at most 8 memories.
         """
 
         transcript_window: str = dspy.InputField(

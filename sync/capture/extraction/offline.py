@@ -11,6 +11,7 @@ No model call. The session is read as turns (``timeline``); rules then propose m
   ``offline_decide``), the decisions the agent's summaries list (``offline_notes``);
 - conventions: the user's rules ("always", "never", "must"), the preferences summaries list,
   what hooks enforce;
+- learnings from the harness's notices that say what failed and how to fix it;
 - issues: errors never fixed before the session ended, what summaries list as still open;
 - one summary that recaps the session (``offline_recap``).
 
@@ -28,7 +29,12 @@ from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.found import Found
 from sync.capture.extraction.offline_decide import stated_decisions, tool_answers
 from sync.capture.extraction.offline_errors import error_found
-from sync.capture.extraction.offline_notes import curated_found, finding_found, hook_found
+from sync.capture.extraction.offline_notes import (
+    curated_found,
+    finding_found,
+    hook_found,
+    notice_found,
+)
 from sync.capture.extraction.offline_recap import session_recap
 from sync.capture.extraction.offline_text import base_tags, normalized
 from sync.capture.extraction.offline_turns import turn_found
@@ -52,6 +58,7 @@ def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
         *curated_found(tl, tags),
         *finding_found(tl, tags),
         *hook_found(tl, tags),
+        *notice_found(tl, tags),
         *stated_decisions(tl, tags),
         *tool_answers(tl, tags),
     ]

@@ -195,7 +195,10 @@ def _added(before: str, after: str) -> list[str]:
     return [w for w in _words(after) if w not in had][:4]
 
 
-def _issue(ep: _Episode, tags: tuple[str, ...]) -> Found | None:
+LAST_TURN_BONUS = 1.0  # what the session ended on is what its developer comes back to
+
+
+def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool = False) -> Found | None:
     act = ep.act
     command = act.facts.summary
     if act.facts.kind != "run" or _PROBE_FAIL.search(act.error) or _INLINE_SCRIPT.search(command):
@@ -210,7 +213,7 @@ def _issue(ep: _Episode, tags: tuple[str, ...]) -> Found | None:
         ("Error", act.error),
         ("Last word", last if last != act.error else ""),
     ]
-    score = 5.5 + (0.5 if act.facts.verifies else 0.0)
+    score = 5.5 + (0.5 if act.facts.verifies else 0.0) + (LAST_TURN_BONUS if at_end else 0.0)
     return found(
         "issue",
         f"The {what} command still fails with {gist(error, 58 - len(what), cut=False)}",
@@ -329,6 +332,7 @@ def _signature(act: Act) -> str:
 def error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
     """Learnings from failures fixed in their turn; issues from failures never fixed."""
     flat = list(tl.acts())
+    main = tl.main()
     seen: set[str] = set()
     for k, (turn, act) in enumerate(flat):
         if not act.failed or act.facts.kind not in ("run", "other"):
@@ -342,7 +346,7 @@ def error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         if ep.passed is not None or confirmed is not None:
             result = _learning(ep, tags, confirmed)
         elif not any(not a.failed for a in later) and not any(a.failed for a in later):
-            result = _issue(ep, tags)
+            result = _issue(ep, tags, at_end=bool(main) and turn is main[-1])
         else:
             result = None
         if result is not None:

@@ -9,6 +9,8 @@ summaries and reports, its findings, and the rules hooks enforced.
   was") gives a learning, with the files the turn then changed.
 - Hook feedback that blocked the agent ("Cannot exit with unstaged changes") gives a
   convention: what the hook enforces, and what the agent did about it.
+- A notice of the agent harness that says what failed and what to do ("No API key found for
+  provider X … Configure auth … or copy auth-profiles.json") gives a learning.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _SECTIONS = (
      r"|remaining|blockers?|not (?:yet )?(?:done|fixed)|left open|still broken"),
     ("convention", r"preferences?|conventions?|rules?|guidelines?|constraints?|requirements?"
      r"|standards?|instructions?|user feedback"),
-    ("decision", r"decisions?|decided|choices?|chosen|trade-?offs?"),
+    ("decision", r"decisions?|decided|choices?|chosen|trade-?offs?|adaptations?"),
     ("learning", r"errors?|fix(?:es)?|bugs?|lessons?|learn(?:ed|ings?)|gotchas?|pitfalls?"
      r"|findings?|discover(?:ed|ies)|root cause|insights?|problem solving|caveats?"
      r"|differences?|discrepanc\w*|mismatch\w*"),
@@ -126,6 +128,11 @@ def _from_section(
         if item_found is not None:
             yield item_found
         return
+    if kind == "decision" and said.role != "summary" and len(items) > 1:
+        item_found = _account_choices(heading, items, said, tags)
+        if item_found is not None:
+            yield item_found
+        return
     short = [i for i in items if len(i) < 60]
     for n, item in enumerate(items):
         if len(item) < 60 and len(short) > 1:
@@ -143,6 +150,37 @@ def _from_section(
                            span=(said.line, said.line), tags=tags, limit=MAX_ITEM)  # fmt: skip
         if item_found is not None:
             yield item_found
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]{3,60})`")
+
+
+def _related(text: str, items: Sequence[str], limit: int = 3) -> list[str]:
+    """Other lines of ``text`` naming what ``items`` name in code spans (``factorial()``):
+    where the agent's account says more about the same things."""
+    names = {n.rstrip("()").split("<")[0] for i in items for n in _CODE_SPAN.findall(i)}
+    names = {n for n in names if len(n) >= 3}
+    out: list[str] = []
+    for raw in text.splitlines():
+        bare = raw.strip().lstrip("-*+•0123456789.) ").strip()
+        if not bare or any(bare in i or i in bare for i in items):
+            continue
+        if any(f"`{n}" in bare for n in names) and bare not in out:
+            out.append(bare.replace("**", ""))
+    return out[:limit]
+
+
+def _account_choices(
+    heading: str, items: list[str], said: Said, tags: tuple[str, ...]
+) -> Found | None:
+    """The choices an agent's report lists under one heading ("Key Adaptations"), as one
+    decision, with the report's other lines on the same names."""
+    flat = [_stop(i.replace("**", "")) for i in items]
+    title = f"{heading.strip(' :*#')}: {flat[0].rstrip('.')}"
+    lines = [("Decision", " ".join(flat)), ("Related", " ".join(_stop(r) for r in
+             _related(said.text, items)))]  # fmt: skip
+    return found("decision", title, lines, score=6.0, pos=said.pos, span=(said.line, said.line),
+                 tags=tags, limit=MAX_ITEM + 200)  # fmt: skip
 
 
 def curated_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
@@ -192,6 +230,40 @@ def finding_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
                              span=(said.line, said.line), tags=tags)  # fmt: skip
                 if item is not None:
                     yield item
+
+
+_NOTICE_FAIL = re.compile(
+    r"\b(?:fail\w*|errors?|no \S+(?: \S+){0,3} found|not found|missing|denied|unauthori[sz]ed"
+    r"|invalid|could not|cannot|can'?t)\b",
+    re.I,
+)
+_REMEDY = re.compile(
+    r"^(?:please\s+)?(?:configure|run|set|add|install|copy|use|check|log\s?in|export|create"
+    r"|enable|restart|update|upgrade)\b",
+    re.I,
+)
+
+
+def notice_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """Learnings from the agent harness's own notices that say what failed and what to do
+    about it ("No API key found for provider X … Configure auth … or copy auth-profiles.json");
+    a notice with no remedy teaches nothing."""
+    seen: set[str] = set()
+    for said in tl.notices:
+        parts = list(sentences(said.text))
+        fail = next((i for i, p in enumerate(parts) if _NOTICE_FAIL.search(p)), None)
+        remedy = [p for p in parts if _REMEDY.match(p)]
+        if fail is None or not remedy or parts[fail] in seen:
+            continue
+        seen.add(parts[fail])
+        problem = parts[fail]
+        head = problem.rsplit(": ", 1)[-1] if len(problem.rsplit(": ", 1)[-1]) >= 20 else problem
+        detail = next((p for p in parts[fail + 1 :] if p not in remedy), "")
+        lines = [("Problem", problem), ("Detail", detail), ("Fix", " ".join(remedy[:2]))]
+        item = found("learning", head, lines, score=5.5, pos=said.pos, span=(said.line, said.line),
+                     tags=tags, limit=300)  # fmt: skip
+        if item is not None:
+            yield item
 
 
 def _hook_rules(text: str) -> tuple[str, list[str], list[str]]:

@@ -133,6 +133,8 @@ def clean_title(text: str, limit: int = TITLE_MAX) -> str:
         text = cut[: cut.rfind(" ")] if " " in cut else cut[:limit]
     for _ in range(3):
         text = _DANGLING.sub("", _TRAIL.sub("", text))
+    if text.count('"') % 2:  # the closing quote of a quoted last word stays
+        text += '"'
     head = text.split(" ", 1)[0]
     if re.search(
         r"[-_./@\d]|[a-z][A-Z]", head

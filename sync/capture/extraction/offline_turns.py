@@ -6,8 +6,11 @@ message is the task, and counts only as a rule or a pasted error:
 - a rule ("always", "never", "must", "no console logs!") -> a convention, with what it
   corrected and what was done;
 - a preference, a correction or a directive that says how something should be ("i think it
-  should be X", "use X not Y", "X is actually Y", "change X to Y") -> a decision: the
-  choice, its reason (the user's, else the agent's), what was done, and what it corrected;
+  should be X", "use X not Y", "X is actually Y", "change X to Y"), or how the product should
+  behave ("by default X", "when X, show Y", "have it answer Z", "… don't do that") -> a
+  decision: the choice, its reason (the user's, else the purpose the agent states), what
+  was done, and what it corrected; when the agent grants a correction ("You're right -
+  let's keep the header colour #014073"), the choice it states is the title;
 - a finding ("it was actually the console.logs that did that") -> a learning;
 - a bug report (a pasted error, "X doesn't update") the agent then fixed -> a learning:
   problem -> cause -> fix;
@@ -20,13 +23,22 @@ Nothing comes from a message that hands over a credential (a redaction mark in i
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 
 from sync.capture.extraction.found import Found, found
 from sync.capture.extraction.offline_decide import decision_title
 from sync.capture.extraction.offline_errors import cause_of, titled
-from sync.capture.extraction.offline_text import clip, gist_of, polite, prose, sentences, telling
+from sync.capture.extraction.offline_text import (
+    NARRATION,
+    clip,
+    gist_of,
+    polite,
+    prose,
+    sentences,
+    telling,
+)
 from sync.capture.extraction.timeline import Timeline, Turn
 from sync.capture.extraction.user_text import (
     BUG,
@@ -36,6 +48,7 @@ from sync.capture.extraction.user_text import (
     PREFER,
     REASON,
     RULE,
+    SPEC,
     classify,
     headline,
     own_words,
@@ -43,6 +56,7 @@ from sync.capture.extraction.user_text import (
     same_problem,
 )
 
+CONTEXT_CHARS = 140  # what a correction corrects: a pointer, not a second account
 _FIX_VERB = re.compile(
     r"\b(?:add(?:ed|ing|s)?|import(?:ed|ing|s)?|register(?:ed|ing|s)?|creat(?:e|ed|ing)|updat(?:e|ed|ing)"
     r"|chang(?:e|ed|ing)|replac(?:e|ed|ing)|remov(?:e|ed|ing)|us(?:e|es|ed|ing)|includ(?:e|ed|ing)"
@@ -58,11 +72,39 @@ _TASK_VERB = re.compile(
 )
 
 
-def _reason(*texts: str) -> str:
+_PURPOSE = re.compile(  # the agent stating what a change is for: the reason it gives
+    r"\b(?:to ensure|(?:this|that|it) (?:will )?ensures?|ensuring|so that|to keep|to make sure"
+    r"|(?:this|that|it) (?:will )?(?:keeps?|makes?|avoids?|prevents?|lets?))\b",
+    re.I,
+)
+_GRANTED = re.compile(  # the agent granting a correction: what follows is the choice
+    r"^(?:you'?re (?:right|correct|absolutely right)|good (?:point|catch)|my (?:bad|mistake)"
+    r"|sorry(?: about that)?)\W+(?:(?:let'?s|let me|i'?ll|we'?ll|we should)\s+)?",
+    re.I,
+)
+
+
+def _reason(*texts: str, purpose: str = "") -> str:
+    """The first sentence giving a reason in ``texts``; else the first in ``purpose`` (the
+    agent's reply) that says what the change is for."""
     for text in texts:
         for sentence in sentences(text):
-            if REASON.search(sentence) and len(sentence) <= 300:
+            if REASON.search(sentence) and len(sentence) <= 300 and not NARRATION.match(sentence):
                 return polite(sentence)
+    for sentence in sentences(purpose):
+        if _PURPOSE.search(sentence) and len(sentence) <= 300 and not NARRATION.match(sentence):
+            return polite(sentence)
+    return ""
+
+
+def _granted(report: str) -> str:
+    """The choice the agent states when it grants a correction ("You're right - let's keep
+    the header color #014073"), as an imperative clause; "" when it grants none."""
+    for said in itertools.islice(sentences(report), 3):  # after "I apologize …" at most
+        m = _GRANTED.match(said)
+        rest = said[m.end() :].strip() if m else ""
+        if len(rest) >= 20:
+            return rest[:1].upper() + rest[1:]
     return ""
 
 
@@ -82,6 +124,8 @@ def _statement(text: str, pattern: re.Pattern[str]) -> str:
     """The user's sentences from the first one matching ``pattern`` (politely), one line."""
     said = [polite(s) for s in sentences(text)] or [polite(" ".join(prose(text).split()))]
     start = next((i for i, s in enumerate(said) if pattern.search(s)), 0)
+    if start and len(said[start]) < 25:  # "don't do that": what it points at comes first
+        start -= 1
     return " ".join(s for s in said[start : start + 2] if s)
 
 
@@ -90,7 +134,7 @@ def _before(turns: Sequence[Turn], i: int) -> str:
     for turn in reversed(turns[max(0, i - 2) : i]):
         report = turn.report
         if report is not None:
-            return gist_of(report.text, 220)
+            return gist_of(report.text, CONTEXT_CHARS)
     return ""
 
 
@@ -140,11 +184,14 @@ class _Rules:
             return None
         words = own_words(turn.user.text)
         changes = bool(CHANGE.match(words))
-        choice = _statement(words, CHANGE if changes else PREFER)
+        choice = _statement(words, CHANGE if changes else PREFER if PREFER.search(words) else SPEC)
         if not changes and _TASK_VERB.match(choice) and not REASON.search(choice):
             return None
         report = turn.report.text if turn.report is not None else ""
-        reason = _reason(turn.user.text, report)
+        reason = _reason(turn.user.text, report, purpose=report)
+        granted = _granted(report) if SPEC.search(words) else ""
+        if granted:  # a correction: the user's "why did you …", the agent's answer the choice
+            choice = f"{granted} (the user asked: {choice})"
         lines = [
             ("Decision", choice),
             ("Reason", "" if reason and reason in choice else reason),
@@ -152,7 +199,8 @@ class _Rules:
             ("Context", _before(self.turns, i)),
         ]
         score = 5.5 if reason else 4.8
-        title = next(filter(None, map(decision_title, sentences(choice))), None) or choice
+        title = granted or next(filter(None, map(decision_title, sentences(choice))), None)
+        title = title or next((x for x in sentences(choice) if not x.endswith("?")), choice)
         return found("decision", title, lines, score=score, pos=turn.user.pos, span=_span(turn),
                      tags=self.tags, confidence=0.7 if reason else 0.6)  # fmt: skip
 

@@ -43,6 +43,17 @@ _MECHANICS = re.compile(
 )
 
 
+SHORT_REPORT = 300  # a last text shorter than this is a sign-off, not the report
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,2}[.)])\s+\S", re.M)
+_HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s+\S", re.M)
+
+
+def _structured(text: str) -> bool:
+    """A written account: long, with headings or a list of at least three items."""
+    items = len(_LIST_ITEM.findall(text))
+    return len(text) >= 2 * SHORT_REPORT and (items >= 3 or bool(_HEADING_LINE.search(text)))
+
+
 @dataclass(frozen=True)
 class Said:
     """Something written: by the user, the agent, a compaction summary or a hook."""
@@ -93,8 +104,15 @@ class Turn:
 
     @property
     def report(self) -> Said | None:
-        """The agent's last text of the turn: what it reported."""
-        return next((s for s in reversed(self.says()) if s.text.strip()), None)
+        """What the agent reported: its last text of the turn, or, when that is a short
+        sign-off ("Committed."), the structured account it wrote after its last change."""
+        says = [s for s in self.says() if s.text.strip()]
+        last = says[-1] if says else None
+        if last is None or len(last.text) >= SHORT_REPORT:
+            return last
+        changed = max((a.pos for a in self.acts() if a.facts.kind == "edit"), default=-1)
+        accounts = [s for s in says[:-1] if s.pos > changed and _structured(s.text)]
+        return accounts[-1] if accounts else last
 
     def edits(self) -> list[tuple[str, str]]:
         """(file, what changed) for every change the turn made, in order, first per file."""
@@ -116,12 +134,13 @@ class Turn:
 @dataclass(frozen=True)
 class Timeline:
     """A session's turns (main conversation first, then subagent work), its summaries
-    (compaction, branch) and hook feedback."""
+    (compaction, branch), hook feedback and the harness's notices."""
 
     turns: tuple[Turn, ...]
     summaries: tuple[Said, ...]
     hooks: tuple[Said, ...]
     cwd: str | None
+    notices: tuple[Said, ...] = ()  # the agent harness's own messages (a failed start)
 
     def main(self) -> list[Turn]:
         return [t for t in self.turns if not t.side]
@@ -164,6 +183,7 @@ class _Walk:
         self.turns: list[Turn] = []
         self.summaries: list[Said] = []
         self.hooks: list[Said] = []
+        self.notices: list[Said] = []
         self.user: Said | None = None
         self.events: list[Event] = []
 
@@ -206,6 +226,8 @@ class _Walk:
                 self.summaries.append(self.said(msg.line, "summary", msg.text.strip()))
             elif msg.role == "system" and msg.kind == "hook":
                 self.hooks.append(self.said(msg.line, "hook", msg.text.strip()))
+            elif msg.role == "system" and not msg.kind and msg.text.strip():
+                self.notices.append(self.said(msg.line, "notice", msg.text.strip()))
             elif msg.role == "assistant":
                 if msg.text.strip():
                     self.events.append(self.said(msg.line, "agent", msg.text.strip()))
@@ -243,4 +265,5 @@ def build_timeline(t: Transcript) -> Timeline:
         (*main.summaries, *side.summaries),
         tuple(main.hooks),
         t.cwd,
+        tuple(main.notices),
     )

@@ -71,6 +71,14 @@ PREFER = re.compile(
     r"|#?\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6} (?:is|for)\b",
     re.I,
 )
+SPEC = re.compile(  # how the product should behave, or a correction of what the agent did
+    r"\bby default\b|\bwhy did you\b|\b(?:don'?t|do not|stop) doing that\b|\bdon'?t do that\b"
+    r"|\bkeep the (?:one|ones|same|\w+) (?:i|we) (?:gave|chose|set|had)\b"
+    r"|\b(?:have|make) it (?:answer|say|show|display|return|reply|print)\b"
+    r"|(?:^|[.!]\s+)when [^.,]{3,80}, (?:(?:then|always|just)\s+)?(?:display|show|print|answer"
+    r"|return|reply|open|jump|go|keep|use|put|add)\b",
+    re.I,
+)
 CHANGE = re.compile(  # a directive that says how something should be: the user's choice
     r"^(?:(?:ok(?:ay)?|now|also|and|please|alright)[,\s]+)*(?:change|rename|replace|make|switch"
     r"|move|use|set|turn|keep)\b.{3,120}?\b(?:to|with|into|instead|like|as|same|brighter|dimmer"
@@ -138,7 +146,9 @@ def classify(text: str, first: bool) -> str:
         ("bug", logged or (not first and bool(BUG.search(flat)))),
         (
             "prefer",
-            not first and bool(PREFER.search(flat) or CHANGE.match(flat)) and len(flat) < 600,
+            not first
+            and bool(PREFER.search(flat) or CHANGE.match(flat) or SPEC.search(flat))
+            and len(flat) < 600,
         ),
     )
     return next((kind for kind, hit in checks if hit), "task")

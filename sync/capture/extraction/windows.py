@@ -21,7 +21,7 @@ from typing import Any
 from sync.capture.extraction.base import Candidate
 from sync.capture.tokens import estimate_tokens
 
-EXTRACTED_KINDS = ("decision", "learning", "insight")
+EXTRACTED_KINDS = ("decision", "learning", "convention", "issue", "insight")
 MAX_TAGS = 8
 TITLE_CHARS = 120
 EVIDENCE_CHARS = 300

@@ -286,7 +286,7 @@ def test_failure_notices_lookups_and_scaffolding_are_kept() -> None:
         Message("assistant", "Done: the crate builds.", line=6),
     )
     text = build_digest(Transcript("openclaw", "s", "/s", messages, cwd=CWD)).text
-    assert "L1 ERROR: ⚠️ Agent failed before reply: No API key found for provider." in text
+    assert "L1 NOTICE: ⚠️ Agent failed before reply: No API key found for provider." in text
     assert "L3 ERROR: qwen3.5:9b failed: fetch failed (4 times)" in text
     assert "Reminder: CI runs the suite in random order." in text
     assert "ERROR: read MEMORY.md failed: ENOENT: no such file or directory" in text

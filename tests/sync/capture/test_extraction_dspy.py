@@ -15,6 +15,7 @@ from sync.capture.digest import build_digest
 from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.dspy_extract import DspyExtractor, salvage_items
 from sync.capture.extraction.windows import (
+    EXTRACTED_KINDS,
     Window,
     approx_tokens,
     digest_windows,
@@ -246,6 +247,30 @@ def test_invalid_kind_dropped_and_confidence_clamped(capsys: pytest.CaptureFixtu
     assert "kept 2 valid candidate(s)" in capsys.readouterr().err
 
 
+def test_conventions_and_open_issues_come_back_as_their_own_kinds() -> None:
+    rule = mem(
+        kind="Conventions",
+        title="Run npm run check before every commit",
+        body="The user wants biome and tsgo clean, with no warnings, before each commit.",
+    )
+    open_issue = mem(
+        kind="issue",
+        title="npm run publish still fails on EditorTheme",
+        body="The build reports no exported member EditorTheme; unresolved at the end.",
+    )
+    answer = window_answer([rule, open_issue, mem(kind="opinion")])
+    lm = DummyLM([answer, answer, SUMMARY])  # the bad kind makes DSPy retry once
+    out = DspyExtractor(lm).extract(transcript(n=2, words=5))
+    assert [(c.kind, c.title) for c in out] == [
+        ("convention", "Run npm run check before every commit"),
+        ("issue", "npm run publish still fails on EditorTheme"),
+        ("summary", "Set up the index"),
+    ]
+    # the model is told what the two kinds mean, so that it can choose them
+    prompt = lm.history[0]["messages"][0]["content"]
+    assert "convention" in prompt and "issue: a problem still open" in prompt
+
+
 def test_json_adapter_path_salvages_valid_items() -> None:
     json_adapter = dspy.JSONAdapter()
     lm = DummyLM(
@@ -428,5 +453,5 @@ def test_live_endpoint_extracts() -> None:
     except PermanentError as exc:  # a small model may not manage the format at all
         pytest.skip(f"the endpoint's model could not produce parsable output: {exc}")
     assert out and out[-1].kind == "summary"
-    assert all(c.kind in ("decision", "learning", "insight") for c in out[:-1])
+    assert all(c.kind in EXTRACTED_KINDS for c in out[:-1])
     assert all(1 <= (c.line_start or 0) <= (c.line_end or 0) <= 2 for c in out)
