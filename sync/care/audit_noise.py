@@ -38,7 +38,9 @@ FIX_WORDS = re.compile(
 )
 REASON = re.compile(
     r"\b(?:because|since|so\s+that|so\b|due\s+to|in\s+order\s+to|to\s+(?:avoid|keep|make|let"
-    r"|stop|prevent|get)|as\s+(?:it|this|that|the|we|they)|which\s+\w+|otherwise|the\s+reason"
+    r"|stop|prevent|get|ensure|support|match|reduce|handle|represent|simplify)|as\s+(?:it|this"
+    r"|that|the|we|they)|which\s+\w+|otherwise|the\s+reason|allow(?:s|ing)?|enabl(?:es|ing)"
+    r"|for\s+(?:backwards?\s+)?compatibility|in\s+case"
     r"|given\s+that|gives|lets|keeps|avoids|prevents|makes|means|requires|needs|breaks|broke"
     r"|fails|failed|without|faster|slower|cheaper|safer|simpler|why|reason)\b",
     re.IGNORECASE,

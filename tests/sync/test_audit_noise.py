@@ -65,6 +65,13 @@ def test_decisions() -> None:
         "Only rgb hex in the theme json",
         "> no 256 color palette numbers in the theme json, only rgb hex like #81a2be",
     ) == ["decision without a reason"]
+    purposes = (  # a stated purpose is a reason too
+        "the old exporters stay, allowing existing scripts to keep working",
+        "kept for backwards compatibility with the v1 files",
+        "a u64 newtype, to represent ids that can never be negative",
+    )
+    for why in purposes:
+        assert reasons("decision", "Keep the legacy export files", f"> {why}") == [], why
     assert reasons(
         "decision",
         "Let's use pnpm for the workspace installs",
