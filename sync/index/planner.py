@@ -13,6 +13,8 @@ from typing import Any
 from sync.hashing import payload_bytes, point_id
 from sync.index.checkpoint import Checkpoint, IndexedEntry
 from sync.index.outcome import point_payload
+from sync.index.passages import PAYLOAD_KEY as PASSAGES
+from sync.index.passages import packed_chars, passage_texts
 from sync.models import Action, EncoderIdentity, Plan, PlanItem, ScannedFile, collection_name
 from sync.retry import RetryEntry, RetryPolicy
 
@@ -236,6 +238,8 @@ def _point_bytes(sf: ScannedFile, opts: PlanOptions) -> int:
     identity = EncoderIdentity(opts.encoder_model, opts.dim_hint)
     stub = PlanItem(sf.path, Action.ADD, "", content_hash=sf.content_hash)
     payload = point_payload(sf.memory, stub, identity, sf.memory.embedding_text())
+    if lines := passage_texts(sf.memory):  # the same length as the real vectors' packing
+        payload[PASSAGES] = "A" * packed_chars(len(lines), opts.dim_hint)
     return payload_bytes(payload, opts.dim_hint)
 
 
