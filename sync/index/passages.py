@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from sync.models import Memory
 
 PAYLOAD_KEY = "passages"
-MIN_BODY_CHARS = 800  # shorter memories are embedded whole well enough
+MIN_BODY_CHARS = 600  # shorter memories are embedded whole well enough
 MAX_PASSAGES = 48
 MIN_PASSAGE_CHARS = 12
 PASSAGE_CHARS = 300  # the model sees a line, not a paragraph
@@ -28,9 +28,22 @@ PASSAGE_CHARS = 300  # the model sees a line, not a paragraph
 def passage_texts(memory: Memory) -> list[str]:
     """The texts to embed for ``memory``'s passages (none for a short memory): each body line
     as ``title / section: line``, list markers dropped, the first ``MAX_PASSAGES``."""
+    return [
+        f"{memory.title} / {heading}: {line}" if heading else f"{memory.title}: {line}"
+        for heading, line in _passages(memory)
+    ]
+
+
+def passage_line(memory: Memory, position: int) -> str | None:
+    """The body line behind passage ``position`` of ``memory`` (None when out of range)."""
+    found = _passages(memory)
+    return found[position][1] if 0 <= position < len(found) else None
+
+
+def _passages(memory: Memory) -> list[tuple[str, str]]:
     if len(memory.body) < MIN_BODY_CHARS:
         return []
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     heading = ""
     for raw in memory.body.splitlines():
         line = raw.strip()
@@ -38,36 +51,11 @@ def passage_texts(memory: Memory) -> list[str]:
             heading = line.lstrip("#").strip()
             continue
         line = line.lstrip("-*> ").strip()
-        if len(line) < MIN_PASSAGE_CHARS:
-            continue
-        context = f"{memory.title} / {heading}" if heading else memory.title
-        out.append(f"{context}: {line[:PASSAGE_CHARS]}")
+        if len(line) >= MIN_PASSAGE_CHARS:
+            out.append((heading, line[:PASSAGE_CHARS]))
         if len(out) == MAX_PASSAGES:
             break
     return out
-
-
-def best_passage(packed: str, vector: Sequence[float]) -> tuple[float, int] | None:
-    """The highest cosine of ``vector`` (unit length) with a stored passage, and its position;
-    None when there are none that fit the vector's dimension."""
-    import numpy as np  # numpy: only where passages are compared
-
-    dim = len(vector)
-    try:
-        raw = base64.b64decode(packed, validate=True)
-    except (ValueError, TypeError):
-        return None
-    if not raw or dim <= 0 or len(raw) % (dim + 4):
-        return None
-    count = len(raw) // (dim + 4)
-    scales = np.frombuffer(raw, dtype="<f4", count=count)
-    matrix = np.frombuffer(raw, dtype=np.int8, offset=4 * count).reshape(count, dim)
-    rows = matrix.astype(np.float32) * scales[:, None]
-    norms = np.linalg.norm(rows, axis=1)
-    norms[norms == 0] = 1.0
-    sims = (rows @ np.asarray(vector, dtype=np.float32)) / norms
-    best = int(np.argmax(sims))
-    return min(float(sims[best]), 1.0), best
 
 
 def pack(vectors: Sequence[Sequence[float]]) -> str:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from sync.errors import UsageError
 from sync.index.passages import PAYLOAD_KEY as PASSAGES
-from sync.index.passages import best_passage
+from sync.index.passages import best_passage, passage_line
 from sync.lexical import SparseVec, query_vector, relevance
 from sync.ports import Encoder, SearchFilter, SearchHit, VectorIndex
 from sync.recall.scoring import Scoring
@@ -203,6 +203,9 @@ def _result(ranked: Ranked, memory_dir: Path, question: str) -> dict[str, Any]:
     title = str(payload.get("title") or "")
     memory = try_read_memory(memory_dir, path) if path else None
     body = memory.body if memory is not None else str(payload.get("snippet", ""))
+    focus = None
+    if memory is not None and ranked.passage is not None:
+        focus = passage_line(memory, ranked.passage)
     return {
         "id": payload.get("memory_id"),
         "path": payload.get("path"),
@@ -213,7 +216,7 @@ def _result(ranked: Ranked, memory_dir: Path, question: str) -> dict[str, Any]:
         "score": round(float(ranked.score), 4),
         "cosine": None if ranked.cosine is None else round(ranked.cosine, 4),
         "lexical": None if ranked.lexical is None else round(ranked.lexical, 4),
-        "snippet": snippet(body, question, title),
+        "snippet": snippet(body, question, title, focus),
         "updated": payload.get("updated"),
     }
 
