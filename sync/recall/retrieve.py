@@ -185,9 +185,9 @@ def fuse(
         lex = bm25.get(point)
         line = None
         packed = hit.payload.get(PASSAGES)
-        if isinstance(packed, str) and (best := best_passage(packed, vector)) is not None:
-            if best[0] - scoring.passage_margin > cos:
-                cos, line = best[0] - scoring.passage_margin, best[1]
+        best = best_passage(packed, vector) if isinstance(packed, str) else None
+        if best is not None and best[0] - scoring.passage_margin > cos:
+            cos, line = best[0] - scoring.passage_margin, best[1]
         score = relevance(cos, lex or 0.0) * scoring.weight(hit.payload.get("kind"))
         ranked.append(Ranked(hit, score, cos, lex, line))
     return by_score(ranked, lambda r: r.score, lambda r: r.hit.point_id)[:k]
