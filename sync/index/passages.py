@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from sync.models import Memory
 
 PAYLOAD_KEY = "passages"
+SCHEME = 1  # recorded in the checkpoint: a store indexed before passages gets them once
 MIN_BODY_CHARS = 600  # shorter memories are embedded whole well enough
 MAX_PASSAGES = 48
 MIN_PASSAGE_CHARS = 12

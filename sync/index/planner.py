@@ -14,7 +14,7 @@ from sync.hashing import payload_bytes, point_id
 from sync.index.checkpoint import Checkpoint, IndexedEntry
 from sync.index.outcome import point_payload
 from sync.index.passages import PAYLOAD_KEY as PASSAGES
-from sync.index.passages import packed_chars, passage_texts
+from sync.index.passages import SCHEME, packed_chars, passage_texts
 from sync.models import Action, EncoderIdentity, Plan, PlanItem, ScannedFile, collection_name
 from sync.retry import RetryEntry, RetryPolicy
 
@@ -39,6 +39,7 @@ def must_read_all(checkpoint: Checkpoint, opts: PlanOptions) -> bool:
         opts.force
         or _reindex_reason(checkpoint, opts) is not None
         or any(e.model != opts.encoder_model for e in checkpoint.entries.values())
+        or (bool(checkpoint.entries) and checkpoint.passages != SCHEME)
     )
 
 
@@ -192,6 +193,7 @@ def _plan_file(
         and reindex is None
         and sf.content_hash == entry.content_hash
         and sf.path not in opts.missing
+        and not _lacks_passages(sf, cp)
     ):
         return item(
             Action.UNCHANGED,
@@ -219,6 +221,8 @@ def _plan_file(
     )
     if sf.path in opts.missing and entry is not None and sf.content_hash == entry.content_hash:
         reason = "its point was missing from the index; re-indexed from the markdown"
+    elif entry is not None and sf.content_hash == entry.content_hash and _lacks_passages(sf, cp):
+        reason = "long memory indexed before passage vectors; adding them"
     est = _point_bytes(sf, opts) - (previous.bytes if previous else 0)
     return item(
         action,
@@ -229,6 +233,11 @@ def _plan_file(
         stale_point_id=stale,
         est_bytes=est,
     )
+
+
+def _lacks_passages(sf: ScannedFile, cp: Checkpoint) -> bool:
+    """A long memory indexed by a version that stored no passage vectors for it."""
+    return cp.passages != SCHEME and sf.memory is not None and bool(passage_texts(sf.memory))
 
 
 def _point_bytes(sf: ScannedFile, opts: PlanOptions) -> int:
