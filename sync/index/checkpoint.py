@@ -73,6 +73,7 @@ class Checkpoint:
     sources: dict[str, SourceEntry] = field(default_factory=dict)
     source_retry: dict[str, RetryEntry] = field(default_factory=dict)
     index_seal: str | None = None  # the index files as the last run left them (verify.py)
+    passages: int = 0  # the passage-vector scheme the entries were indexed with (0: none)
     warnings: list[str] = field(default_factory=list)  # not stored: what loading noticed
 
     @property
@@ -95,6 +96,7 @@ class Checkpoint:
             "sources": {k: vars(e) for k, e in sorted(self.sources.items())},
             "source_retry_queue": {k: vars(r) for k, r in sorted(self.source_retry.items())},
             "index_seal": self.index_seal,
+            "passages": self.passages,
         }
 
     @classmethod
@@ -118,6 +120,7 @@ class Checkpoint:
                 k: RetryEntry(**r) for k, r in data.get("source_retry_queue", {}).items()
             },
             index_seal=data.get("index_seal") if isinstance(data.get("index_seal"), str) else None,
+            passages=data["passages"] if isinstance(data.get("passages"), int) else 0,
         )
 
 

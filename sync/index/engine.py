@@ -17,6 +17,7 @@ from sync.fsutil import TMP_SUFFIX
 from sync.index.checkpoint import Checkpoint, Journal, SourceEntry, load_checkpoint, save_checkpoint
 from sync.index.executor import Executor
 from sync.index.outcome import ItemResult, Outcome
+from sync.index.passages import SCHEME as PASSAGE_SCHEME
 from sync.index.planner import PlanOptions, must_read_all, plan_sync
 from sync.index.report import build_report, prune_reports, write_report
 from sync.index.scan import overlay_files, scan
@@ -186,7 +187,8 @@ def _run_locked(
     plan, scanned, check, sealed = _plan(layout, opts, deps, checkpoint, started, timings)
     outcome: Outcome | None = None
     if not opts.dry_run:
-        outcome = _execute(layout, plan, scanned, checkpoint, deps, started, recovered)
+        whole = opts.scope is None  # a scoped pass did not see every long memory
+        outcome = _execute(layout, plan, scanned, checkpoint, deps, started, recovered, whole)
         timings.update(outcome.timings)
     timings["total"] = round(time.perf_counter() - t0, 4)
     earlier = opts.earlier or EarlierPass()
@@ -264,6 +266,7 @@ def _execute(
     deps: SyncDeps,
     now: dt.datetime,
     recovered: bool,
+    whole: bool = True,
 ) -> Outcome:
     journal = Journal(layout.journal_path)
     executor = Executor(
@@ -287,7 +290,11 @@ def _execute(
         executor.close()
     outcome.warnings.extend(checkpoint.warnings)
     seal = deps.index_seal()  # the index as this run leaves it, closed: the next run's check
-    if journal.wrote or recovered or seal != checkpoint.index_seal:
+    # every long memory is now indexed with its passages, queued, or waiting for an edit
+    upgraded = whole and checkpoint.passages != PASSAGE_SCHEME
+    if upgraded:
+        checkpoint.passages = PASSAGE_SCHEME
+    if journal.wrote or recovered or upgraded or seal != checkpoint.index_seal:
         checkpoint.last_run = {"finished": now.isoformat()}
         checkpoint.index_seal = seal
         save_checkpoint(checkpoint, layout.checkpoint_path, layout.journal_path)

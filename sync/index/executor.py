@@ -18,6 +18,8 @@ from sync.errors import PermanentError, StorageError
 from sync.hashing import payload_bytes, text_hash
 from sync.index.checkpoint import Checkpoint, IndexedEntry, Journal, apply_op
 from sync.index.outcome import ItemResult, Outcome, point_payload, remediation
+from sync.index.passages import PAYLOAD_KEY as PASSAGES
+from sync.index.passages import pack, passage_texts
 from sync.lexical import document_vector
 from sync.models import Action, EncoderIdentity, Memory, Plan, PlanItem, collection_name
 from sync.ports import Encoder, IndexPoint, VectorIndex
@@ -196,26 +198,28 @@ class Executor:
         texts = [self.memories[i.path].embedding_text() for i in batch]
         reused = self._stored_vectors(batch, texts, encoder.identity)
         fresh = [t for i, t in zip(batch, texts, strict=True) if i.point_id not in reused]
+        lines = [passage_texts(self.memories[i.path]) for i in batch]
+        wanted = fresh + [t for group in lines for t in group]
         try:
-            encoded = iter(list(encoder.encode(fresh)) if fresh else [])
+            encoded = iter(list(encoder.encode(wanted)) if wanted else [])
         except Exception:  # boundary: isolate the item that breaks the batch
-            encoded = iter(self._one_by_one(encoder, fresh))
+            encoded = iter(self._one_by_one(encoder, wanted))
+        dense = [_reused_or(reused.get(i.point_id or ""), encoded) for i in batch]
         points, failed = [], []
-        for item, text in zip(batch, texts, strict=True):
-            vector = reused.get(item.point_id or "")
-            if vector is None:
-                vector = next(encoded)
-            if isinstance(vector, Exception):
-                failed.append(self._fail(item, f"embedding failed: {vector}", permanent=False))
-            else:
-                points.append(
-                    IndexPoint(
-                        item.point_id or "",
-                        [float(x) for x in vector],
-                        point_payload(self.memories[item.path], item, encoder.identity, text),
-                        document_vector(text),
-                    )
+        for item, text, vector, group in zip(batch, texts, dense, lines, strict=True):
+            passages = [next(encoded) for _ in group]
+            broken = next((v for v in (vector, *passages) if isinstance(v, Exception)), None)
+            if broken is not None:
+                failed.append(self._fail(item, f"embedding failed: {broken}", permanent=False))
+                continue
+            payload = point_payload(self.memories[item.path], item, encoder.identity, text)
+            if passages:
+                payload[PASSAGES] = pack(passages)
+            points.append(
+                IndexPoint(
+                    item.point_id or "", [float(x) for x in vector], payload, document_vector(text)
                 )
+            )
         return points, failed
 
     @staticmethod
@@ -394,3 +398,7 @@ class Executor:
 def _chunks(items: Sequence[PlanItem], size: int) -> Iterator[list[PlanItem]]:
     for start in range(0, len(items), max(size, 1)):
         yield list(items[start : start + size])
+
+
+def _reused_or(vector: Sequence[float] | None, encoded: Iterator[Any]) -> Any:
+    return next(encoded) if vector is None else vector

@@ -13,6 +13,8 @@ from typing import Any
 from sync.hashing import payload_bytes, point_id
 from sync.index.checkpoint import Checkpoint, IndexedEntry
 from sync.index.outcome import point_payload
+from sync.index.passages import PAYLOAD_KEY as PASSAGES
+from sync.index.passages import SCHEME, packed_chars, passage_texts
 from sync.models import Action, EncoderIdentity, Plan, PlanItem, ScannedFile, collection_name
 from sync.retry import RetryEntry, RetryPolicy
 
@@ -37,6 +39,7 @@ def must_read_all(checkpoint: Checkpoint, opts: PlanOptions) -> bool:
         opts.force
         or _reindex_reason(checkpoint, opts) is not None
         or any(e.model != opts.encoder_model for e in checkpoint.entries.values())
+        or (bool(checkpoint.entries) and checkpoint.passages != SCHEME)
     )
 
 
@@ -190,6 +193,7 @@ def _plan_file(
         and reindex is None
         and sf.content_hash == entry.content_hash
         and sf.path not in opts.missing
+        and not _lacks_passages(sf, cp)
     ):
         return item(
             Action.UNCHANGED,
@@ -217,6 +221,8 @@ def _plan_file(
     )
     if sf.path in opts.missing and entry is not None and sf.content_hash == entry.content_hash:
         reason = "its point was missing from the index; re-indexed from the markdown"
+    elif entry is not None and sf.content_hash == entry.content_hash and _lacks_passages(sf, cp):
+        reason = "long memory indexed before passage vectors; adding them"
     est = _point_bytes(sf, opts) - (previous.bytes if previous else 0)
     return item(
         action,
@@ -229,6 +235,11 @@ def _plan_file(
     )
 
 
+def _lacks_passages(sf: ScannedFile, cp: Checkpoint) -> bool:
+    """A long memory indexed by a version that stored no passage vectors for it."""
+    return cp.passages != SCHEME and sf.memory is not None and bool(passage_texts(sf.memory))
+
+
 def _point_bytes(sf: ScannedFile, opts: PlanOptions) -> int:
     """What the checkpoint will record for the point (vector plus payload), so that the
     estimates of two runs add up to the estimate of one (a dry run's preview)."""
@@ -236,6 +247,8 @@ def _point_bytes(sf: ScannedFile, opts: PlanOptions) -> int:
     identity = EncoderIdentity(opts.encoder_model, opts.dim_hint)
     stub = PlanItem(sf.path, Action.ADD, "", content_hash=sf.content_hash)
     payload = point_payload(sf.memory, stub, identity, sf.memory.embedding_text())
+    if lines := passage_texts(sf.memory):  # the same length as the real vectors' packing
+        payload[PASSAGES] = "A" * packed_chars(len(lines), opts.dim_hint)
     return payload_bytes(payload, opts.dim_hint)
 
 

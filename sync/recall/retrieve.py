@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sync.errors import UsageError
+from sync.index.passages import PAYLOAD_KEY as PASSAGES
+from sync.index.passages import best_passage, passage_line
 from sync.lexical import SparseVec, query_vector, relevance
 from sync.ports import Encoder, SearchFilter, SearchHit, VectorIndex
 from sync.recall.scoring import Scoring
@@ -35,8 +37,9 @@ class Ranked:
 
     hit: SearchHit
     score: float  # relevance (hybrid, dense) or BM25 (lexical)
-    cosine: float | None
+    cosine: float | None  # of the memory, or of its best line less the margin
     lexical: float | None
+    passage: int | None = None  # which stored line matched best, when one counted
 
 
 def ask(
@@ -180,8 +183,13 @@ def fuse(
         if cos is None:
             cos = _dot(vector, hit.vector) if hit.vector is not None else 0.0
         lex = bm25.get(point)
+        line = None
+        packed = hit.payload.get(PASSAGES)
+        best = best_passage(packed, vector) if isinstance(packed, str) else None
+        if best is not None and best[0] - scoring.passage_margin > cos:
+            cos, line = best[0] - scoring.passage_margin, best[1]
         score = relevance(cos, lex or 0.0) * scoring.weight(hit.payload.get("kind"))
-        ranked.append(Ranked(hit, score, cos, lex))
+        ranked.append(Ranked(hit, score, cos, lex, line))
     return by_score(ranked, lambda r: r.score, lambda r: r.hit.point_id)[:k]
 
 
@@ -195,6 +203,9 @@ def _result(ranked: Ranked, memory_dir: Path, question: str) -> dict[str, Any]:
     title = str(payload.get("title") or "")
     memory = try_read_memory(memory_dir, path) if path else None
     body = memory.body if memory is not None else str(payload.get("snippet", ""))
+    focus = None
+    if memory is not None and ranked.passage is not None:
+        focus = passage_line(memory, ranked.passage)
     return {
         "id": payload.get("memory_id"),
         "path": payload.get("path"),
@@ -205,7 +216,7 @@ def _result(ranked: Ranked, memory_dir: Path, question: str) -> dict[str, Any]:
         "score": round(float(ranked.score), 4),
         "cosine": None if ranked.cosine is None else round(ranked.cosine, 4),
         "lexical": None if ranked.lexical is None else round(ranked.lexical, 4),
-        "snippet": snippet(body, question, title),
+        "snippet": snippet(body, question, title, focus),
         "updated": payload.get("updated"),
     }
 

@@ -9,9 +9,10 @@ MAX_LINES = 4
 LINE_CHARS = 160
 
 
-def snippet(body: str, question: str, title: str = "") -> str:
-    """Up to ``MAX_LINES`` lines of ``body``: those sharing most terms with ``question`` (each
-    with its nearest heading above), in their order; the opening lines when none match."""
+def snippet(body: str, question: str, title: str = "", focus: str | None = None) -> str:
+    """Up to ``MAX_LINES`` lines of ``body``: ``focus`` (the line whose meaning matched the
+    question best) first, then those sharing most terms with ``question`` (each with its
+    nearest heading above), in their order; the opening lines when none match."""
     lines = [line.rstrip() for line in body.splitlines() if line.strip()]
     if lines and _is_heading(lines[0]) and _heading_text(lines[0]) == title.strip().lower():
         lines = lines[1:]  # a "# Title" line repeats what the result already shows
@@ -21,6 +22,8 @@ def snippet(body: str, question: str, title: str = "") -> str:
     scored = [(len(wanted & set(tokens(line))), i) for i, line in enumerate(lines)]
     matching = sorted((i for n, i in scored if n and not _is_heading(lines[i])),
                       key=lambda i: (-scored[i][0], i))  # fmt: skip
+    if focus:
+        matching = [i for i, line in enumerate(lines) if focus in line][:1] + matching
     if not matching:
         chosen = _opening(lines)
     else:
