@@ -6,9 +6,10 @@ Kept: the user's requests, preferences and corrections; answers given through to
 ("root cause", "turns out", tables); each error with the edits that fixed it and the command
 that then passed; the commands that verified; compaction and session summaries; hook
 feedback; the agent's failure notices (a provider error, a missing key); subagent reports and
-the subagents' own errors and findings. Tool output bodies
-are dropped except their error lines; reads, searches and narration ("Let me look at …")
-score low or go.
+the subagents' own errors and findings. Tool output bodies are dropped except their error
+lines; where the budget has room, the other commands that ran (with the first lines of what
+they printed, unless they only looked) and the other tools called come in at a low score.
+Reads, searches and narration ("Let me look at …") score low or go.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sync.capture.sources.base import Message, Transcript
 # the most characters an entry of each kind brings; the budget then takes its best sentences
 CAPS = {
     "summary": 8000,
-    "request": 1500,
+    "request": 4000,
     "correction": 1500,
     "answer": 900,
     "plan": 2000,
@@ -37,6 +38,8 @@ CAPS = {
     "commit": 300,
     "doc": 3000,
     "hook": 500,
+    "ran": 400,
+    "call": 300,
     "notice": 600,
 }
 _CORRECTION = re.compile(
@@ -159,7 +162,7 @@ class _Builder:
                     if msg.text.strip():
                         self.agent(msg, i in last_text)
                 for call in msg.tool_calls:
-                    self.call(msg.line, classify(call))
+                    self.call(msg.line, classify(call), call.output)
         self.close_error("")
 
     def user(self, msg: Message) -> None:
@@ -207,7 +210,7 @@ class _Builder:
 
     # -- tool calls --------------------------------------------------------------------------
 
-    def call(self, line: int | None, facts: CallFacts) -> None:
+    def call(self, line: int | None, facts: CallFacts, output: str = "") -> None:
         if self.section == "side":
             self.facts.side_calls += 1
         else:
@@ -218,7 +221,7 @@ class _Builder:
             if facts.report and facts.files:
                 self.add(line, "doc", f"{self.path(facts.files[0])}:\n{facts.report}", 3.5)
         elif facts.kind == "run":
-            self.command(line, facts)
+            self.command(line, facts, output)
         elif facts.kind == "ask":
             self.add(line, "answer", f"asked: {facts.summary}\nanswer: {facts.report}", 9.0)
         elif facts.kind == "plan":
@@ -232,19 +235,22 @@ class _Builder:
         elif facts.kind in ("edit", "other") and facts.failed:
             what = f"{facts.name} {', '.join(self.path(f) for f in facts.files)}".strip()
             self.error(line, what, facts, 5.0)
+        elif facts.kind == "other" and not _LOOKUP.match(facts.name):  # kept when there is room
+            self.add(line, "call", f"{facts.name} {facts.summary}".strip(), 1.0)
 
-    def changed(self, path: str, summary: str) -> None:
+    def changed(self, path: str, summary: str, fix: bool = True) -> None:
         short = self.path(path)
         self.facts.files[short] = self.facts.files.get(short, 0) + 1
-        if self.open_error is not None:
+        if self.open_error is not None and fix:
             fixes = self.open_error["fixes"]
             assert isinstance(fixes, list)
             if len(fixes) < 3 and all(f[0] != short for f in fixes):
                 fixes.append((short, summary))
 
-    def command(self, line: int | None, facts: CallFacts) -> None:
+    def command(self, line: int | None, facts: CallFacts, output: str = "") -> None:
         for path in facts.files:
-            self.changed(path, "written by the shell")
+            # appending (`cat >> notes.md`) logs what happened; it fixes nothing
+            self.changed(path, "written by the shell", fix=">>" not in facts.summary)
         tries = self.tries if facts.program and facts.program == self.program else 0
         self.program, self.tries = facts.program, tries + 1
         what = f"`{one_line(facts.summary, 160)}`"
@@ -262,11 +268,14 @@ class _Builder:
             self.add(line, "setup", what, 4.5)
         elif facts.verifies:
             self.add(line, "verify", f"verified: {what} passed", 4.0)
+        else:  # the rest of the work, kept when the budget has room (a short session)
+            said = "" if facts.inspects else _head(output)  # what a look printed is not kept
+            text = f"{what} → {said}" if said else what
+            self.add(line, "ran", text, 0.8 if facts.inspects else 1.5)
 
     def error(self, line: int | None, what: str, facts: CallFacts, score: float) -> None:
         self.close_error("")
-        detail = "; ".join(facts.errors) or "failed"
-        index = self.add(line, "error", f"{what} failed: {detail}", score)
+        index = self.add(line, "error", f"{what} failed: {_detail(facts.errors)}", score)
         self.open_error = {"index": index, "command": facts.summary, "fixes": []}
 
     def close_error(self, outcome: str) -> None:
@@ -298,15 +307,35 @@ def _lookup_failure(facts: CallFacts, relative: Callable[[str], str]) -> str:
     """A failed read or search in one line: the tool, what it looked for, and the error."""
     found = _TARGET.search(facts.summary)
     target = relative(found.group(1).replace("\\\\", "\\")) if found else facts.summary
-    errors = [_JSON_KEY.sub("", e) for e in facts.errors]
-    detail = "; ".join(e for e in errors if e and e.lower() != "error") or "failed"
-    return f"{facts.name} {target} failed: {detail}"
+    return f"{facts.name} {target} failed: {_detail(facts.errors)}"
+
+
+def _head(output: str) -> str:
+    """The first two lines a command printed, in one line."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()][:2]
+    return one_line(" / ".join(lines), 200) if lines else ""
+
+
+def _detail(errors: Sequence[str]) -> str:
+    """Error lines as one, without the JSON a tool wrapped them in (``"error": "…"``)."""
+    lines = [part.strip() for e in errors for part in _JSON_KEY.sub("", e).split("\\n")]
+    return "; ".join(e for e in lines if e and e.lower() != "error") or "failed"
 
 
 def _same_command(error: dict[str, object], facts: CallFacts) -> bool:
     """Whether a command that passed is the one that failed (same first words), or a check."""
-    before = str(error["command"]).split()[:3]
-    return facts.verifies or (bool(before) and facts.summary.split()[:3] == before)
+    before = _words(str(error["command"]))
+    return facts.verifies or (bool(before) and _words(facts.summary) == before)
+
+
+_PREAMBLE = re.compile(r"^(?:\s*(?:(?:cd|export|source|set)\s+[^&;|]*(?:&&|;)|\w+=\S*\s))+\s*")
+
+
+def _words(command: str) -> list[str]:
+    """A command's first three words after its set-up (``cd x &&``, ``export PATH=… &&``,
+    ``VAR=1``), the program by its name (``~/.nvm/…/bin/x`` is ``x``)."""
+    words = _PREAMBLE.sub("", command).split()[:3]
+    return [words[0].rstrip("/\\").rsplit("/", 1)[-1], *words[1:]] if words else []
 
 
 def _turn_reports(messages: Sequence[Message]) -> set[int]:

@@ -39,6 +39,8 @@ _LABELS = {
     "error": "ERROR",
     "verify": "CHECK",
     "setup": "RAN",
+    "ran": "RAN",
+    "call": "CALLED",
     "commit": "COMMIT",
     "doc": "WROTE",
     "hook": "HOOK",

@@ -292,3 +292,39 @@ def test_failure_notices_lookups_and_scaffolding_are_kept() -> None:
     assert "ERROR: read MEMORY.md failed: ENOENT: no such file or directory" in text
     assert "RAN: `cargo init --lib --name utils`" in text
     assert classify(bash("uv init app")).installs and not classify(bash("cargo build")).installs
+
+
+def test_a_short_session_keeps_the_rest_of_its_work_and_the_real_fix() -> None:
+    """Room left in the budget takes the commands that ran and the other tools called; a
+    command found by its full path closes the `command not found`; notes appended to a file
+    are not its fix. OpenClaw's shell tool is `exec`."""
+
+    def exec_(command: str, output: str, error: bool = False) -> ToolCall:
+        return ToolCall("exec", json.dumps({"command": command}), output, error)
+
+    tool = "/home/dev/.nvm/versions/node/v22.22.0/bin"
+    messages = (
+        Message("user", "Remove the stale cron job.", line=1),
+        Message(
+            "assistant",
+            "",
+            line=2,
+            tool_calls=(
+                exec_("openclaw gateway status", "zsh:1: command not found: openclaw", True),
+                exec_(f'export PATH="{tool}:$PATH" && openclaw gateway status', "Runtime: running"),
+                ToolCall("cron", json.dumps({"action": "remove", "timeoutMs": 30000}), "ok"),
+                bash("git log --oneline -1", "a83d1fb docs: pin the dataset"),
+                bash("make deploy", "building\ndeployed to staging.example"),
+                bash("pytest -q", "E   AssertionError\n1 failed", error=True),
+                bash("cat >> notes.md << 'EOF'\nretry tomorrow\nEOF"),
+            ),
+        ),
+        Message("assistant", "Logged it for the next session.", line=3),
+    )
+    text = build_digest(Transcript("openclaw", "s", "/s", messages, cwd=CWD)).text
+    assert "failed: zsh:1: command not found: openclaw" in text
+    assert f'→ then `export PATH="{tool}:$PATH" && openclaw gateway status` passed' in text
+    assert 'CALLED: cron {"action": "remove", "timeoutMs": 30000}' in text
+    assert "RAN: `make deploy` → building / deployed to staging.example" in text
+    assert "RAN: `git log --oneline -1`\n" in text  # what a look printed is not kept
+    assert "fixed by editing notes.md" not in text
