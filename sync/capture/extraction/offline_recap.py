@@ -184,7 +184,10 @@ def session_recap(
     if _recap_words(body) < MIN_WORDS:
         return None  # nothing readable to recap (a sanitized or empty session)
     date = (t.started or "undated")[:10]
-    topic = next(iter(sentences(first)), first) if first else "session"
+    said = list(sentences(first)) if first else []
+    # the title tells the ask, not the greeting before it ("Hi! I have some dotfiles …")
+    topic = next((x for x in said if classify(x, False) != "ack"), said[0] if said else "")
+    topic = topic or first or "session"
     files = [tl.relative(p) for _, a in tl.acts() for p in a.facts.files]
     extra = tuple(dict.fromkeys(filter(None, (ext_tag(p) for p in files))))
     start, end = _span(tl)

@@ -19,6 +19,7 @@ _SENT_SPLIT = re.compile(
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
 _MD = re.compile(r"\*\*|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)|`")  # underscores belong to names
 _WS = re.compile(r"\s+")
+_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
 _NOT_LETTER = re.compile(r"[^\w ]|[\d_]")
 _TRAIL = re.compile(r"[\s.,;:!?\-—–(\[{'\"/]+$")
 _DANGLING = re.compile(
@@ -111,10 +112,22 @@ def _is_listing(line: str) -> bool:
     return len(re.findall(r"[^\W\d_]{2,}", line)) >= 2
 
 
+def _is_rule(line: str) -> bool:
+    """A table header's underline (``|---|:--:|``)."""
+    return bool(_ROW.match(line)) and set(line.strip()) <= set("|-: ") and "-" in line
+
+
 def sentences(text: str, lax: bool = False) -> Iterator[str]:
     """The prose sentences of ``text``, markdown stripped, each on one line. ``lax`` keeps
-    lines heavy with numbers and symbols (versions, ports, colours) that are not code."""
-    for raw in prose(text).splitlines():
+    lines heavy with numbers and symbols (versions, ports, colours) that are not code, and
+    reads a table's rows as ``first cell: other cells``."""
+    lines = prose(text).splitlines()
+    for i, raw in enumerate(lines):
+        if lax and (row := _ROW.match(raw)):  # a table row is a statement too: "a: b; c"
+            if _is_rule(raw) or (i + 1 < len(lines) and _is_rule(lines[i + 1])):
+                continue  # the header and its underline
+            cells = [c.strip() for c in row.group(1).split("|")]
+            raw = f"{cells[0]}: {'; '.join(c for c in cells[1:] if c)}".rstrip(": ")
         line = _BULLET.sub("", raw)
         if len(line) < 12 or (_is_codeish(raw) and not (lax and _is_listing(raw))):
             continue

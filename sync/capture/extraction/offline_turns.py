@@ -192,6 +192,8 @@ class _Rules:
         granted = _granted(report) if SPEC.search(words) else ""
         if granted:  # a correction: the user's "why did you …", the agent's answer the choice
             choice = f"{granted} (the user asked: {choice})"
+        elif (asked := list(sentences(choice))) and all(x.endswith("?") for x in asked):
+            return None  # only questions ("so it has to be global?"): asked, not decided
         lines = [
             ("Decision", choice),
             ("Reason", "" if reason and reason in choice else reason),

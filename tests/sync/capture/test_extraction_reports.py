@@ -233,3 +233,25 @@ def test_a_grant_after_an_apology_and_a_question_never_a_title() -> None:
     assert corrected(apology).title == "Remove the toolbar styles I added"
     plain = corrected("The header styles are restored in command.page.scss.")
     assert plain.title == "Keep the one previously entered"  # the user's words, not a question
+
+
+def test_a_follow_up_question_is_no_decision_and_the_reports_table_is_recapped() -> None:
+    """ "So it has to be global?" asks; the agent's table answers it, row by row, in the
+    summary; the title tells the ask, not the greeting before it."""
+    answer = (
+        "You can have a project-level `.claude/` directory. The full picture:\n\n"
+        "| Path | What it is |\n|---|---|\n"
+        "| `~/.claude/CLAUDE.md` | Global instructions |\n"
+        "| `.claude/settings.local.json` | Project settings (local only, gitignored) |\n"
+    )
+    t = session(
+        user("Hi! I have some dotfiles I'd like to use. Where can I put them?"),
+        agent("Put them in `~/.claude/CLAUDE.md`, or symlink it with `ln -s`."),
+        user("So I can't have a .claude/ directory for this project? It has to be global?"),
+        agent(answer),
+    )
+    assert of_kind(t, "decision") == []
+    (summary,) = of_kind(t, "summary")
+    assert ": I have some dotfiles I'd like to use" in summary.title
+    assert "settings.local.json: Project settings (local only, gitignored)" in summary.body
+    assert "Path: What it is" not in summary.body and "---" not in summary.body
