@@ -96,6 +96,13 @@ def test_summaries() -> None:
         "## Left open\n- The Jest line is unverified: jest is not a dependency."
     )
     assert reasons("summary", "Session 2026-11-20: demo", recap) == []
+    japanese = (  # written without spaces: its characters count, two to a word
+        "## Asked\n設定画面を作って、APIキーを保存できるようにしてください。\n\n## Done\n"
+        "- 設定ページを追加し、キーはローカルストレージに保存する。テーマは暗い色に変更した。\n"
+        "- メニューの名前をパラメータから設定に変えた。"
+    )
+    assert recap_words(japanese) >= 25
+    assert reasons("summary", "Session 2026-11-20: 設定画面", japanese) == []
 
 
 def test_a_noisy_store_fails_the_audit(layout: StoreLayout) -> None:
