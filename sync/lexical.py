@@ -31,6 +31,8 @@ LEXICAL_SCALE = 30.0
 # identifiers keep their dots, dashes and underscores ("qdrant-edge", "foo.py", "max_tokens")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[._\-/][A-Za-z0-9]+)*")
 _SEP = re.compile(r"[._\-/]")
+# characters of scripts written without spaces between words (Chinese, Japanese)
+UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _STOP_WORDS = """
     a an and are as at be been but by can could did do does for from had has have he her his
@@ -67,6 +69,11 @@ def tokens(text: str) -> list[str]:
                 continue
             out.append(stem(term))
     return out
+
+
+def unspaced_words(text: str) -> int:
+    """Words of ``text`` in scripts written without spaces, two characters a word."""
+    return len(UNSPACED.findall(text)) // 2
 
 
 def stem(word: str) -> str:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sync.lexical import fact_lines, substance
+from sync.lexical import fact_lines, substance, unspaced_words
 from sync.models import Memory
 
 RAW_ERROR_TITLE = re.compile(
@@ -53,8 +53,6 @@ LISTING = re.compile(
 # sections of a summary that list what was touched, not what happened
 LISTING_SECTIONS = re.compile(r"^#+\s*(?:files|commands|errors|models|messages|tools)\b", re.I)
 _WORD = re.compile(r"[a-z0-9]+")
-# scripts written without spaces (Chinese, Japanese): two characters count as a word
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _STOP = frozenset(
     [
         "a",
@@ -128,7 +126,7 @@ def recap_words(body: str) -> int:
             continue
         item = line.lstrip("-*0123456789. ").strip()
         if item and not listing and not LISTING.match(item):
-            count += len(_WORD.findall(item.lower())) + len(_UNSPACED.findall(item)) // 2
+            count += len(_WORD.findall(item.lower())) + unspaced_words(item)
     return count
 
 

@@ -26,12 +26,12 @@ from sync.capture.extraction.offline_text import (
 from sync.capture.extraction.timeline import Timeline
 from sync.capture.extraction.user_text import classify, is_paste
 from sync.capture.sources.base import Transcript
+from sync.lexical import UNSPACED, unspaced_words
 
 MAX_FILES = 6  # files listed with a line each; the rest by name only
 MAX_ASKS = 3
 MIN_WORDS = 8  # a summary with fewer words of recap says nothing
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]+[^\]]*\]")
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOTE_LINE = re.compile(r"^[\s\-*+•#>\d.)]*")
 
 
@@ -215,8 +215,7 @@ def _recap_words(body: str) -> int:
     """Words of ``body`` outside headings and placeholders (``[REDACTED_MESSAGE …]``)."""
     text = "\n".join(line for line in body.splitlines() if not line.startswith("#"))
     text = _PLACEHOLDER.sub(" ", text)
-    unspaced = len(_UNSPACED.findall(text)) // 2  # Chinese, Japanese: two characters a word
-    return len(re.findall(r"[^\W\d_]{2,}", _UNSPACED.sub(" ", text))) + unspaced
+    return len(re.findall(r"[^\W\d_]{2,}", UNSPACED.sub(" ", text))) + unspaced_words(text)
 
 
 def _span(tl: Timeline) -> tuple[int | None, int | None]:

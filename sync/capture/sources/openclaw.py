@@ -122,7 +122,7 @@ class _Session:
         self.times: list[str] = []
         self.meta: dict[str, str] = {}
         self.counts = {"errors": 0, "aborted": 0, "collapsed_retries": 0, "compactions": 0}
-        self.failures: dict[int, tuple[str, int]] = {}  # id(error notice) -> (text, times)
+        self.failure: tuple[MessageDraft, str, int] | None = None  # the last error notice, times
         self.cwd: str | None = None
         self.title: str | None = None
 
@@ -250,18 +250,14 @@ class _Session:
         who = model if isinstance(model, str) and model and model != _INJECTED_MODEL else ""
         error = " ".join(error.split())
         text = f"{who or 'the model'} failed: {error[:400]}{'…' if len(error) > 400 else ''}"
-        last = self.drafts[-1] if self.drafts else None
-        if (
-            last is not None
-            and last.kind == "error"
-            and self.failures.get(id(last), ("",))[0] == text
-        ):
-            times = self.failures[id(last)][1] + 1
-            self.failures[id(last)] = (text, times)
-            last.texts, last.end_line = [f"{text} ({times} times)"], line
-            return
+        if self.failure is not None and self.drafts and self.drafts[-1] is self.failure[0]:
+            draft, said, times = self.failure
+            if said == text:
+                self.failure = (draft, text, times + 1)
+                draft.texts, draft.end_line = [f"{text} ({times + 1} times)"], line
+                return
         draft = MessageDraft("system", line, stamp, texts=[text], kind="error")
-        self.failures[id(draft)] = (text, 1)
+        self.failure = (draft, text, 1)
         self.add(draft)
 
     def tool_result(self, line: int, msg: dict[str, Any], stamp: str | None) -> None:
