@@ -20,15 +20,15 @@ holds a fact when it contains every key term, case-insensitively. Per session an
 * misses: the facts no memory holds, by id and key terms (read them against the memories).
 
 Score the dev split while working; the held-out split once, at the end (`--split heldout`).
-capture_facts_heldout2.jsonl (`--split heldout2`) is a fresh held-out set, scored once, by the
-lead, at the very end: its labels with "root": "fetched" name public transcripts that are kept
-outside the repo (CAPTURE_FACTS.md says where they come from) under `--fetched`; a session
-whose file is absent is skipped with a line on stderr. `--list` only shows which labelled
-sessions are found, without capturing or scoring anything.
+capture_facts_heldout2.jsonl and capture_facts_heldout3.jsonl (`--split heldout2|heldout3`) are
+fresh held-out sets, scored once, by the lead, at the very end: their labels with "root":
+"fetched" name public transcripts kept outside the repo (CAPTURE_FACTS.md says where they come
+from), found under `fetched_dir`; a session whose file is absent is skipped with a line on
+stderr. `--list` only shows which labelled sessions are found and as what memsync reads them
+(agent, message count), without capturing or scoring anything.
 
-    .venv/bin/python scripts/eval_capture.py [--split dev|heldout|heldout2|both|all]
-        [--budget 6000] [--no-capture] [--data ../shared/data] [--fetched ../heldout2]
-        [--list] [--json]
+    .venv/bin/python scripts/eval_capture.py [--split dev|heldout|heldout2|heldout3|both|all]
+        [--budget 6000] [--no-capture] [--data ../shared/data] [--fetched DIR] [--list] [--json]
 """
 
 from __future__ import annotations
@@ -66,10 +66,11 @@ LABELS = {
     "dev": REPO / "scripts" / "data" / "capture_facts.jsonl",
     "heldout": REPO / "scripts" / "data" / "capture_facts_heldout.jsonl",
     "heldout2": REPO / "scripts" / "data" / "capture_facts_heldout2.jsonl",
+    "heldout3": REPO / "scripts" / "data" / "capture_facts_heldout3.jsonl",
 }
-SPLITS = {"both": ("dev", "heldout"), "all": ("dev", "heldout", "heldout2")}
+SPLITS = {"both": ("dev", "heldout"), "all": ("dev", "heldout", "heldout2", "heldout3")}
+FETCHED = ("heldout2", "heldout3")  # the splits whose transcripts live outside the repo
 DEFAULT_DATA = REPO.parent / "shared" / "data"
-DEFAULT_FETCHED = Path(os.environ.get("MEMSYNC_EVAL_FETCHED") or REPO.parent / "heldout2")
 
 
 def holds(text: str, fact: dict[str, Any]) -> bool:
@@ -77,15 +78,38 @@ def holds(text: str, fact: dict[str, Any]) -> bool:
     return all(term.lower() in low for term in fact["key_terms"])
 
 
-def label_path(args: argparse.Namespace, label: dict[str, Any]) -> Path:
-    """The labelled file: under --fetched for "root": "fetched", else under --data."""
-    base = args.fetched if label.get("root") == "fetched" else args.data
+def fetched_dir(split: str, given: Path | None) -> Path:
+    """Where a split's fetched transcripts are: --fetched, else $MEMSYNC_EVAL_FETCHED, else
+    ../<split> beside the checkout. A folder that holds one folder per split is read per split;
+    any other folder is taken as the split's own (one fetched split at a time)."""
+    base = given or os.environ.get("MEMSYNC_EVAL_FETCHED")
+    if not base:
+        return REPO.parent / split
+    return Path(base) / split if (Path(base) / split).is_dir() else Path(base)
+
+
+def label_path(args: argparse.Namespace, label: dict[str, Any], split: str) -> Path:
+    """The labelled file: under the split's fetched folder for "root": "fetched", else --data."""
+    fetched = label.get("root") == "fetched"
+    base = fetched_dir(split, args.fetched) if fetched else args.data
     return Path(base) / label["file"].split(" ")[0]
 
 
 def labels(split: str, args: argparse.Namespace) -> list[tuple[dict[str, Any], Path]]:
     lines = LABELS[split].read_text(encoding="utf-8").splitlines()
-    return [(label, label_path(args, label)) for label in map(json.loads, lines)]
+    return [(label, label_path(args, label, split)) for label in map(json.loads, lines)]
+
+
+def found(path: Path, label: dict[str, Any]) -> str:
+    """For --list: "no", or the agent memsync reads the file as and the messages it parses."""
+    if not path.is_file():
+        return "no"
+    try:
+        item = locate(path, label)
+        messages = len(read_transcript(item, {}).messages)
+    except Exception as exc:  # boundary: --list reports a session it cannot read and goes on
+        return f"unreadable: {exc}"
+    return f"yes ({item.agent}, {messages} messages)"
 
 
 def locate(path: Path, label: dict[str, Any]) -> SourceItem:
@@ -365,7 +389,7 @@ def main() -> int:
     ap.add_argument("--budget", type=int, default=6000, help="digest budget in tokens")
     ap.add_argument("--no-capture", action="store_true", help="digests only (no model)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
-    ap.add_argument("--fetched", type=Path, default=DEFAULT_FETCHED, help="fetched transcripts")
+    ap.add_argument("--fetched", type=Path, help="fetched transcripts (see fetched_dir)")
     ap.add_argument("--list", action="store_true", help="list the labelled sessions and stop")
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = ap.parse_args()
@@ -373,10 +397,10 @@ def main() -> int:
     if args.list:
         for split in splits:
             for label, path in labels(split, args):
-                found = "yes" if path.is_file() else "no"
-                print(f"{split}\t{label['agent']}\t{path}\t{found}\t{len(label['facts'])}")
+                state = found(path, label)
+                print(f"{split}\t{label['agent']}\t{path}\t{state}\t{len(label['facts'])}")
         return 0
-    if "heldout2" not in splits and not (args.data / "claude_code").is_dir():
+    if not set(splits) & set(FETCHED) and not (args.data / "claude_code").is_dir():
         print(f"shared data not found at {args.data}; nothing to evaluate", file=sys.stderr)
         return 0
     if args.split != "dev":
