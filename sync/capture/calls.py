@@ -94,6 +94,8 @@ _FILTERS = frozenset(
 )  # fmt: skip
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.M)
 _NOISE_OUTPUT = re.compile(r"^\s*(?:\d+→|\d+\s*[|│])")  # numbered listings and code excerpts
+_WARNING = re.compile(r"^\W*(?:warn(?:ing)?|deprecat\w*)\b", re.I)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")  # a name inside a line
 LINE_CHARS = 160
 
 
@@ -151,17 +153,23 @@ def command_of(call: ToolCall) -> str:
 
 
 def error_lines(output: str, limit: int = 3) -> tuple[str, ...]:
-    """Up to ``limit`` distinct lines of ``output`` that name an error, each on one line."""
-    found: list[str] = []
+    """Up to ``limit`` distinct lines of ``output`` that name an error, each on one line, in
+    order, errors before warnings ("warning: unable to unlink 'a.md'" × 40 hides the "error:
+    … would be overwritten by merge" that stopped the command), one line per shape (the same
+    line about another quoted name is the same line)."""
+    found: list[tuple[bool, int, str]] = []  # (a warning, position, line)
+    shapes: set[str] = set()
     for line in output.splitlines():
         if _NOISE_OUTPUT.match(line) or not _ERROR_LINE.search(line):
             continue
         flat = one_line(line, 200)
-        if flat and flat not in found:
-            found.append(flat)
-        if len(found) >= limit:
+        shape = _QUOTED.sub("''", flat)
+        if flat and shape not in shapes:
+            shapes.add(shape)
+            found.append((bool(_WARNING.match(flat)), len(found), flat))
+        if sum(not w for w, _, _ in found) >= limit:
             break
-    return tuple(found)
+    return tuple(line for _, _, line in sorted(found)[:limit])
 
 
 _BARE_LINE = re.compile(

@@ -1,7 +1,7 @@
 """A session's summary that recaps (pure): what was asked, what was done (each file changed
 with one line on it, what was installed, verified and committed), what was decided or fixed,
-what was left open, and the agent's own account (its last compaction summary and its final
-report) when it gave one.
+what was left open, the agent's own account (its last compaction summary and its final
+report) when it gave one, and, in the room left, each request with what the agent answered.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sync.capture.extraction.base import Candidate
+from sync.capture.extraction.file_notes import quoted_notes, written_notes
 from sync.capture.extraction.offline_text import (
     NARRATION,
     clean_title,
     clip,
     ext_tag,
+    names,
     polite,
     project_name,
     prose,
@@ -30,9 +32,16 @@ from sync.lexical import UNSPACED, unspaced_words
 
 MAX_FILES = 6  # files listed with a line each; the rest by name only
 MAX_ASKS = 3
+HEADS_CHARS = 900  # what new files' opening notes take of "Done", all together
 MIN_WORDS = 8  # a summary with fewer words of recap says nothing
+ACCOUNT_MAX = 1_600  # the agent's own account at most: the rest tells request by request
+TURN_LINE = (140, 320)  # a request's line, at least and at most (characters)
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]+[^\]]*\]")
 _NOTE_LINE = re.compile(r"^[\s\-*+•#>\d.)]*")
+_DIFF_START = re.compile(
+    r"^(?:=== DIFF:|diff --git |@@ -\d|--- a/|\+\+\+ b/)", re.M
+)  # a pasted diff
+_HELP = re.compile(r"^(?:I'?ll|I will|Let me) help you (?:to )?", re.I)
 
 
 def asked(tl: Timeline) -> tuple[str, list[str]]:
@@ -40,7 +49,7 @@ def asked(tl: Timeline) -> tuple[str, list[str]]:
     users = [t.user for t in tl.main() if t.user is not None]
     if not users:
         return "", []
-    first = clip(polite(" ".join(prose(users[0].text).split())), 400)
+    first = clip(polite(" ".join(prose(_DIFF_START.split(users[0].text, 1)[0]).split())), 400)
     later: list[str] = []
     for user in users[1:]:
         if classify(user.text, False) != "task" or is_paste(user.text):
@@ -94,9 +103,26 @@ def _base(path: str) -> str:
 
 
 def done_lines(tl: Timeline, texts: Sequence[str]) -> list[str]:
+    """Each changed file with a line on it (and what a new file's opening note says it is
+    for), the new files of a change the user sent for review, then what was installed,
+    verified and committed."""
     notes = _notes(tl, texts)
     listed = list(notes.items())
-    lines = [f"- {p} — {n}" if n else f"- {p}" for p, n in listed[:MAX_FILES]]
+    heads = written_notes(tl)
+    quoted = {
+        p: n
+        for p, n in quoted_notes(t.user.text for t in tl.main() if t.user is not None).items()
+        if p not in notes
+    }
+    width = HEADS_CHARS // max(
+        len([p for p, _ in listed[:MAX_FILES] if p in heads]) + len(quoted), 1
+    )
+    lines = []
+    for path, note in listed[:MAX_FILES]:
+        head = clip(heads.get(path, ""), width)
+        said = " ".join(x.rstrip(".") + "." for x in (note, head) if x and x != f"`{head}`")
+        lines.append(f"- {path} — {said}" if said else f"- {path}")
+    lines += [f"- {p} (new, in the change reviewed) — {clip(n, width)}" for p, n in quoted.items()]
     rest = [p for p, _ in listed[MAX_FILES:]]
     names = Counter(_base(p) for p in rest)
     if rest:
@@ -179,8 +205,10 @@ def session_recap(
     account_room = 450 if len(rest) >= 6 else max(min(900, (limit - used) // 2), 400)
     sections.append(("Also decided, fixed or open", _also(rest, limit - used - account_room)))
     used = sum(len(line) + 1 for _, lines in sections for line in lines)
-    heading, account = _account(tl, max(limit - used, 400))
+    heading, account = _account(tl, max(min(limit - used, ACCOUNT_MAX), 400))
     sections.append((heading, [account] if account else []))
+    used += len(account) + 1
+    sections.append(("Request by request", request_lines(tl, limit - used)))
     body = "\n\n".join(f"## {name}\n" + "\n".join(lines) for name, lines in sections if lines)
     if _recap_words(body) < MIN_WORDS:
         return None  # nothing readable to recap (a sanitized or empty session)
@@ -201,6 +229,47 @@ def session_recap(
         line_start=start,
         line_end=end,
     )
+
+
+def request_lines(tl: Timeline, room: int) -> list[str]:
+    """Each request (a user message that is not a mere ack) with what the agent answered to
+    it: the telling sentences of its report (a list's lead-in counts: "update app.routes.ts
+    to remove folder routes:") and the files it changed, within ``room`` characters; when
+    there is not room for all, the answers that name the most come first, told in order."""
+    rows: list[tuple[int, str, str, str]] = []  # (names told, request, answer, files)
+    for turn in tl.main():
+        if turn.user is None or turn.report is None or is_paste(turn.user.text):
+            continue
+        if classify(turn.user.text, False) == "ack":
+            continue
+        ask = next(iter(sentences(turn.user.text)), "")
+        answer = _answer(turn.report.text)
+        files = list(dict.fromkeys(_base(tl.relative(p)) for p, _ in turn.edits()))
+        changed = f" (changed {', '.join(files[:4])})" if files else ""
+        if len(ask) >= 8 and len(answer) >= 20:
+            rows.append((len(names(answer)) + len(files), clip(polite(ask), 70), answer, changed))
+    if not rows or room < TURN_LINE[0]:
+        return []
+    width = min(TURN_LINE[1], max(TURN_LINE[0], room // len(rows)))
+    fits = max(1, room // width)
+    best = set(sorted(range(len(rows)), key=lambda i: (-rows[i][0], i))[:fits])
+    return [
+        f"- {ask} → {clip(answer, max(width - len(ask) - len(changed) - 5, 60))}{changed}"
+        for i, (_, ask, answer, changed) in enumerate(rows)
+        if i in best
+    ]
+
+
+def _answer(text: str) -> str:
+    """The telling sentences of a turn's report, a list's lead-in kept without its colon and
+    "I'll help you …" read as what was done."""
+    said = []
+    for s in sentences(text, lax=True):
+        s = _HELP.sub("", s).rstrip(" :")
+        if len(s) >= 12 and not NARRATION.match(s) and not s.endswith("?"):
+            said.append(s)
+    ranked = sorted(range(len(said)), key=lambda i: (-len(names(said[i])), i))[:3]
+    return " ".join(polite(said[i]).rstrip(".") + "." for i in sorted(ranked))
 
 
 def report_texts(tl: Timeline) -> list[str]:
