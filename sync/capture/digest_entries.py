@@ -2,7 +2,8 @@
 would want back, each with how informative it is.
 
 Kept: the user's requests, preferences and corrections; answers given through tools
-(questions, plan approval); the agent's end-of-turn reports and its findings along the way
+(questions, plan approval); files changed outside the agent (the user's hand edits, with a
+bounded excerpt); the agent's end-of-turn reports and its findings along the way
 ("root cause", "turns out", tables); each error with the edits that fixed it and the command
 that then passed; the commands that verified; compaction and session summaries; hook
 feedback; the agent's failure notices (a provider error, a missing key); subagent reports and
@@ -41,6 +42,7 @@ CAPS = {
     "ran": 400,
     "call": 300,
     "notice": 600,
+    "edited": 1200,
 }
 _CORRECTION = re.compile(
     r"^\W*(?:no\b|nope|don'?t|do not|stop|wait|actually|instead|wrong|that'?s not|not what|why\b"
@@ -151,8 +153,9 @@ class _Builder:
         last_text = _turn_reports(messages)
         for i, msg in enumerate(messages):
             if msg.role == "user":
-                self.close_error("")
-                self.program, self.tries = "", 0
+                if msg.kind != "queued":  # a queued prompt lands mid-turn: the work goes on
+                    self.close_error("")
+                    self.program, self.tries = "", 0
                 self.user(msg)
             elif msg.role == "system":
                 self.system(msg)
@@ -190,6 +193,8 @@ class _Builder:
             self.add(msg.line, "hook", msg.text, 4.5)
         elif msg.kind == "error":  # the model or its provider failed (no key, fetch failed)
             self.add(msg.line, "error", msg.text, 6.0)
+        elif msg.kind == "edited":  # by hand, most often: guidance the user wrote (CLAUDE.md)
+            self.add(msg.line, "edited", msg.text, 5.5)
         elif msg.text.strip():  # the harness's own notice (a failed start, a reminder)
             failed = bool(error_lines(msg.text, 1))
             self.add(msg.line, "notice", msg.text, 6.0 if failed else 3.0)
@@ -343,7 +348,7 @@ def _turn_reports(messages: Sequence[Message]) -> set[int]:
     found: set[int] = set()
     last: int | None = None
     for i, msg in enumerate(messages):
-        if msg.role == "user":
+        if msg.role == "user" and msg.kind != "queued":  # a queued prompt does not end the turn
             if last is not None:
                 found.add(last)
             last = None
