@@ -39,8 +39,8 @@ class Message:
     end_line: int | None = None  # last source line of this message
     # "" a turn (or a notice, for a system message); user kind "queued": typed while the agent
     # worked, folded into its running turn; system kinds: "compaction", "summary" (branch),
-    # "hook" feedback, "error" (the model or its provider failed), "edited" (a file changed
-    # outside the agent: the user's hand, a formatter, a git command)
+    # "hook" feedback, "error" (the model or its provider failed), "edited" (a file the agent
+    # read changed on disk, not by its edit tools: the user's hand, a formatter, a command)
     kind: str = ""
 
 

@@ -7,8 +7,9 @@ attached to the call they answer. Subagent work (inline ``isSidechain`` lines, o
 apart from the conversation, unless ``include_sidechains`` asks for it inline. A compaction
 summary becomes a ``system`` message of kind ``compaction``, hook feedback (``Stop hook
 feedback: …``) one of kind ``hook``; other injected text (slash-command expansions) is dropped.
-Of the ``attachment`` records, a prompt queued while the agent worked, a file changed outside
-the agent and a hook's block are read (``claude_attachments``); the rest are context.
+Of the ``attachment`` records, a prompt queued while the agent worked, a file changed on disk
+by other hands than the agent's edit tools and a hook's block are read
+(``claude_attachments``); the rest are context.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ class _Session:
             self._add_user(draft)
 
     def _attachment(self, number: int, record: dict) -> None:
-        """A queued prompt, a file changed outside the agent or a hook's block; others go."""
+        """A queued prompt, a file changed on disk or a hook's block; others go."""
         try:
             draft = attachment_draft(number, record)
         except BadAttachment as exc:

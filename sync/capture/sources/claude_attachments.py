@@ -6,9 +6,9 @@ did, as message drafts; the Claude adapter decides where they go.
   it into the running turn and most often writes no ``user`` line for it: it becomes a user
   message of kind ``queued``. Task notifications and other sessions' messages are not the user.
 - ``edited_text_file`` (``filename``, ``snippet``: the changed lines, numbered ``N<tab>``): a
-  file the agent had read changed on disk, not through the agent's own edits — the user's
-  hand, a formatter, a git command. A system message of kind ``edited``: the file, the span of
-  lines and a bounded excerpt without the numbers.
+  file the agent had read changed on disk, not through the agent's edit tools — the user's
+  hand, a formatter, a command (the agent's own ``git stash`` too). A system message of kind
+  ``edited``: the file, the span of lines and a bounded excerpt without the numbers.
 - ``hook_blocking_error`` (``blockingError.blockingError``): the project's hook objected, with
   its reason; hook feedback (kind ``hook``). Not for PreToolUse, whose reason is the refused
   call's error result, nor Stop, read from its "Stop hook feedback" line.
@@ -82,7 +82,8 @@ def _queued_prompt(payload: dict) -> str:
 
 
 def _edited_file(payload: dict) -> str:
-    """``<file> (lines a–b) changed outside the agent:`` and the changed lines, bounded."""
+    """``<file> (lines a–b) changed on disk since the agent read it:`` and the changed lines,
+    bounded."""
     filename, snippet = payload.get("filename"), payload.get("snippet", "")
     if not isinstance(filename, str) or not filename.strip():
         raise BadAttachment("edited_text_file attachment without a filename")
@@ -98,7 +99,7 @@ def _edited_file(payload: dict) -> str:
     if numbers:
         first, last = min(numbers), max(numbers)
         span = f" (line {first})" if first == last else f" (lines {first}–{last})"
-    return f"{filename.strip()}{span} changed outside the agent:\n{body}"
+    return f"{filename.strip()}{span} changed on disk since the agent read it:\n{body}"
 
 
 def _hook_block(payload: dict) -> str:

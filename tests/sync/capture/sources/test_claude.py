@@ -221,8 +221,9 @@ def test_every_real_file_parses_without_source_error(sidechains: bool) -> None:
         transcript = parse(path, include_sidechains=sidechains)
         assert transcript.messages, path
         for message in transcript.messages:
-            # compaction summaries, hook feedback and files changed outside the agent are kept,
-            # as system messages of their kind; a prompt queued mid-turn is a user message
+            # compaction summaries, hook feedback and files changed on disk (not by the agent's
+            # edit tools) are system messages of their kind; a prompt queued mid-turn is a user
+            # message of kind "queued"
             assert (message.role, message.kind) in (
                 ("user", ""),
                 ("user", "queued"),

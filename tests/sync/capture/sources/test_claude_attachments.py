@@ -1,4 +1,4 @@
-"""Claude Code ``attachment`` records: queued prompts, files changed outside the agent and hook
+"""Claude Code ``attachment`` records: queued prompts, files changed on disk and hook
 blocks are read; listings, reminders, injected context and unknown kinds are not; a malformed
 one is an issue on its line and the rest of the session is still read."""
 
@@ -46,7 +46,7 @@ def test_what_the_user_typed_or_did_is_read_and_the_harness_context_is_not() -> 
         (2, "user", ""),
         (8, "assistant", ""),  # the npm call; its PreToolUse block is its error result
         (11, "system", "hook"),  # a PostToolUse hook's objection
-        (12, "system", "edited"),  # CLAUDE.md changed outside the agent
+        (12, "system", "edited"),  # CLAUDE.md changed on disk by another hand
         (13, "user", "queued"),  # typed while the agent worked
         (17, "user", "queued"),  # text and a pasted image: the text
         (18, "assistant", ""),
@@ -60,7 +60,7 @@ def test_what_the_user_typed_or_did_is_read_and_the_harness_context_is_not() -> 
         "(no-console)"
     )
     edited = by_line[12]
-    assert edited.startswith("/home/dev/shop/CLAUDE.md (lines 1–6) changed outside the agent:\n")
+    assert edited.startswith("/home/dev/shop/CLAUDE.md (lines 1–6) changed on disk since the agent")
     assert "- Use pnpm, never npm: the lockfile is pnpm-lock.yaml." in edited
     assert "4\t" not in edited  # the snippet's line numbers are gone
     # listings, deltas, the memory file, hook context (memsync's own), a task notification,
@@ -108,7 +108,7 @@ def test_a_long_edit_keeps_a_bounded_excerpt(tmp_path: Path) -> None:
         {"type": "edited_text_file", "filename": "/home/dev/shop/GUIDE.md", "snippet": snippet},
     )
     (edited,) = [m for m in parse(path).messages if m.kind == "edited"]
-    assert edited.text.startswith("/home/dev/shop/GUIDE.md (lines 1–2000) changed outside")
+    assert edited.text.startswith("/home/dev/shop/GUIDE.md (lines 1–2000) changed on disk")
     assert "line 1 of the guide" in edited.text and "line 2000 of" not in edited.text
     assert len(edited.text) < EXCERPT_CHARS + 200 and edited.text.endswith("\n…")
 
@@ -116,7 +116,7 @@ def test_a_long_edit_keeps_a_bounded_excerpt(tmp_path: Path) -> None:
 def test_the_digest_names_the_edited_file_and_reads_queued_prompts_as_the_user() -> None:
     digest = build_digest(parse(FIXTURE))
     text = digest.text
-    assert "FILE: CLAUDE.md (lines 1–6) changed outside the agent:" in text
+    assert "FILE: CLAUDE.md (lines 1–6) changed on disk since the agent read it:" in text
     assert "Use pnpm, never npm" in text
     assert "USER: also log each request's duration" in text
     assert text.count("now add a test for it") == 1
@@ -161,3 +161,29 @@ def test_an_edited_file_goes_through_redaction(tmp_path: Path) -> None:
     text = build_digest(transcript).text
     assert token not in text and sum(counts.values()) == 2
     assert "DEPLOY.md (lines 1–3)" in text and "Use the staging cluster first." in text
+
+
+def test_an_edit_the_last_command_made_is_worth_less() -> None:
+    edited = Message(
+        "system", "/home/dev/shop/CLAUDE.md (lines 3–4) changed on disk since the agent read it:"
+        "\n## Conventions\n- Use pnpm, never npm.", line=3, kind="edited",
+    )  # fmt: skip
+
+    def entry_after(command: str) -> tuple[float, str]:
+        run = ToolCall("Bash", json.dumps({"command": command}), "done")
+        messages = (
+            Message("user", "Tidy the repo.", line=1),
+            Message("assistant", "", line=2, tool_calls=(run,)),
+            edited,
+        )
+        t = Transcript("claude", "s", "/s", messages, cwd="/home/dev/shop")
+        (entry,) = [e for e in digest_entries(t)[0] if e.kind == "edited"]
+        return entry.score, entry.text
+
+    by_hand, text = entry_after("pnpm test")
+    assert text.startswith("CLAUDE.md (lines 3–4) changed on disk since the agent read it:\n")
+    for command in ("git stash && git checkout main", "sed -i 's/npm/pnpm/' CLAUDE.md"):
+        score, text = entry_after(command)
+        assert score < by_hand and f"after `{command}`:\n## Conventions" in text
+    assert entry_after("cp CLAUDE.md.bak /tmp/")[0] == by_hand  # another file's name
+    assert entry_after("cat CLAUDE.md")[0] == by_hand  # a look changes nothing
