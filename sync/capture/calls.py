@@ -261,6 +261,20 @@ def program_of(command: str) -> str:
     return head
 
 
+_TREE_REWRITE = re.compile(
+    r"\bgit\s+(?:stash|checkout|switch|reset|restore|pull|merge|rebase|apply|am|cherry-pick"
+    r"|revert)\b"
+)
+
+
+def rewrites(command: str, path: str) -> bool:
+    """Whether a shell command likely changed ``path``: it names the file, or it is a git
+    command that rewrites the working tree (a stash, a checkout, a pull)."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    named = len(name) >= 4 and re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)", command)
+    return bool(command) and bool(named or _TREE_REWRITE.search(command))
+
+
 def _exit_code(output: str) -> int:
     """The first non-zero exit code the end of ``output`` reports (0 when none)."""
     return next((int(m) for m in _EXIT.findall(output[-400:]) if m != "0"), 0)

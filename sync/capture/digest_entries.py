@@ -2,13 +2,15 @@
 would want back, each with how informative it is.
 
 Kept: the user's requests, preferences and corrections; answers given through tools
-(questions, plan approval); the agent's end-of-turn reports and its findings along the way
-("root cause", "turns out", tables); each error with the edits that fixed it and the command
-that then passed; the commands that verified; compaction and session summaries; hook
-feedback; the agent's failure notices (a provider error, a missing key); subagent reports and
-the subagents' own errors and findings. Tool output bodies are dropped except their error
-lines; where the budget has room, the other commands that ran (with the first lines of what
-they printed, unless they only looked) and the other tools called come in at a low score.
+(questions, plan approval); files changed on disk, not by the agent's edit tools (the user's
+hand edits, a bounded excerpt; worth less when the last command did it); the agent's
+end-of-turn reports and its findings along the way ("root cause", "turns out", tables); each
+error with the edits that fixed it and the command that then passed; the commands that
+verified; compaction and session summaries; hook feedback; the agent's failure notices (a
+provider error, a missing key); subagent reports and the subagents' own errors and findings.
+Tool output bodies are dropped except their error lines; where the budget has room, the other
+commands that ran (with the first lines of what they printed, unless they only looked) and the
+other tools called come in at a low score.
 Reads, searches and narration ("Let me look at …") score low or go.
 """
 
@@ -18,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from sync.capture.calls import CallFacts, classify, error_lines, one_line
+from sync.capture.calls import CallFacts, classify, error_lines, one_line, rewrites
 from sync.capture.sources.base import Message, Transcript
 
 # the most characters an entry of each kind brings; the budget then takes its best sentences
@@ -41,6 +43,7 @@ CAPS = {
     "ran": 400,
     "call": 300,
     "notice": 600,
+    "edited": 1200,
 }
 _CORRECTION = re.compile(
     r"^\W*(?:no\b|nope|don'?t|do not|stop|wait|actually|instead|wrong|that'?s not|not what|why\b"
@@ -131,6 +134,7 @@ class _Builder:
         self.open_error: dict[str, object] | None = None
         self.first_user = section == "main"
         self.program, self.tries = "", 0  # the last command's program, and its runs in a row
+        self.last_run = ""  # the turn's last shell command
 
     def add(self, line: int | None, kind: str, text: str, score: float) -> int:
         cap = CAPS[kind]
@@ -151,8 +155,9 @@ class _Builder:
         last_text = _turn_reports(messages)
         for i, msg in enumerate(messages):
             if msg.role == "user":
-                self.close_error("")
-                self.program, self.tries = "", 0
+                if msg.kind != "queued":  # a queued prompt lands mid-turn: the work goes on
+                    self.close_error("")
+                    self.program, self.tries, self.last_run = "", 0, ""
                 self.user(msg)
             elif msg.role == "system":
                 self.system(msg)
@@ -190,6 +195,13 @@ class _Builder:
             self.add(msg.line, "hook", msg.text, 4.5)
         elif msg.kind == "error":  # the model or its provider failed (no key, fetch failed)
             self.add(msg.line, "error", msg.text, 6.0)
+        elif msg.kind == "edited":  # by hand (guidance the user wrote), or by the last command
+            head, _, body = msg.text.partition("\n")
+            if not rewrites(self.last_run, head.split(" (line")[0].split(" changed on disk")[0]):
+                self.add(msg.line, "edited", msg.text, 5.5)
+            else:  # a `git stash` or a `sed -i` the agent ran: worth less
+                after = f" after `{one_line(self.last_run, 80)}`"
+                self.add(msg.line, "edited", f"{head.rstrip(':')}{after}:\n{body}", 2.5)
         elif msg.text.strip():  # the harness's own notice (a failed start, a reminder)
             failed = bool(error_lines(msg.text, 1))
             self.add(msg.line, "notice", msg.text, 6.0 if failed else 3.0)
@@ -251,6 +263,7 @@ class _Builder:
         for path in facts.files:
             # appending (`cat >> notes.md`) logs what happened; it fixes nothing
             self.changed(path, "written by the shell", fix=">>" not in facts.summary)
+        self.last_run = self.last_run if facts.inspects else facts.summary  # a look changes nothing
         tries = self.tries if facts.program and facts.program == self.program else 0
         self.program, self.tries = facts.program, tries + 1
         what = f"`{one_line(facts.summary, 160)}`"
@@ -343,7 +356,7 @@ def _turn_reports(messages: Sequence[Message]) -> set[int]:
     found: set[int] = set()
     last: int | None = None
     for i, msg in enumerate(messages):
-        if msg.role == "user":
+        if msg.role == "user" and msg.kind != "queued":  # a queued prompt does not end the turn
             if last is not None:
                 found.add(last)
             last = None

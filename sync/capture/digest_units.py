@@ -45,6 +45,7 @@ _LABELS = {
     "doc": "WROTE",
     "hook": "HOOK",
     "notice": "NOTICE",
+    "edited": "FILE",
     "summary": "SUMMARY",
 }
 _SECTIONS = (

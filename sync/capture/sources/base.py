@@ -37,8 +37,10 @@ class Message:
     model: str | None = None
     line: int | None = None  # first source line (1-based) or row number
     end_line: int | None = None  # last source line of this message
-    # "" a turn (or a notice, for a system message); system kinds: "compaction", "summary"
-    # (branch), "hook" feedback, "error" (the model or its provider failed)
+    # "" a turn (or a notice, for a system message); user kind "queued": typed while the agent
+    # worked, folded into its running turn; system kinds: "compaction", "summary" (branch),
+    # "hook" feedback, "error" (the model or its provider failed), "edited" (a file the agent
+    # read changed on disk, not by its edit tools: the user's hand, a formatter, a command)
     kind: str = ""
 
 

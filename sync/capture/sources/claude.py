@@ -7,6 +7,9 @@ attached to the call they answer. Subagent work (inline ``isSidechain`` lines, o
 apart from the conversation, unless ``include_sidechains`` asks for it inline. A compaction
 summary becomes a ``system`` message of kind ``compaction``, hook feedback (``Stop hook
 feedback: …``) one of kind ``hook``; other injected text (slash-command expansions) is dropped.
+Of the ``attachment`` records, a prompt queued while the agent worked, a file changed on disk
+by other hands than the agent's edit tools and a hook's block are read
+(``claude_attachments``); the rest are context.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sync.capture.sources.base import (
     SourceItem,
     Transcript,
 )
+from sync.capture.sources.claude_attachments import BadAttachment, attachment_draft
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
@@ -125,6 +129,9 @@ class _Session:
         title_field = _TITLE_FIELDS.get(kind)
         if title_field and isinstance(record.get(title_field), str):
             self.titles[kind] = record[title_field]
+        if kind == "attachment":
+            self._attachment(number, record)
+            return
         if kind not in ("user", "assistant"):
             return
         message = record.get("message")
@@ -218,8 +225,33 @@ class _Session:
         if text:
             draft = MessageDraft("user", number, iso_utc(record.get("timestamp")), end_line=number)
             draft.texts.append(text)
+            self._add_user(draft)
+
+    def _attachment(self, number: int, record: dict) -> None:
+        """A queued prompt, a file changed on disk or a hook's block; others go."""
+        try:
+            draft = attachment_draft(number, record)
+        except BadAttachment as exc:
+            self.issues.append(ParseIssue(self.path, number, str(exc)))
+            return
+        if draft is None:
+            return
+        self._note(record)
+        if draft.role != "user":
             self.drafts.append(draft)
-            self.open = {}
+            return
+        draft.texts = [t for t in (clean_user_text(t) for t in draft.texts) if t]
+        if draft.texts:
+            self._add_user(draft)
+
+    def _add_user(self, draft: MessageDraft) -> None:
+        """A user message, unless it repeats the last one with a queued copy (a prompt queued
+        while the agent worked, then also written as a user line)."""
+        last = next((d for d in reversed(self.drafts) if d.role == "user"), None)
+        if last is not None and last.texts == draft.texts and "queued" in (last.kind, draft.kind):
+            return
+        self.drafts.append(draft)
+        self.open = {}
 
     def _injected(self, number: int, record: dict, raw: str) -> None:
         """A compaction summary or hook feedback as a system message; other injections go."""

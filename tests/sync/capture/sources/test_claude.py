@@ -221,12 +221,16 @@ def test_every_real_file_parses_without_source_error(sidechains: bool) -> None:
         transcript = parse(path, include_sidechains=sidechains)
         assert transcript.messages, path
         for message in transcript.messages:
-            # compaction summaries and hook feedback are kept, as system messages of their kind
+            # compaction summaries, hook feedback and files changed on disk (not by the agent's
+            # edit tools) are system messages of their kind; a prompt queued mid-turn is a user
+            # message of kind "queued"
             assert (message.role, message.kind) in (
                 ("user", ""),
+                ("user", "queued"),
                 ("assistant", ""),
                 ("system", "compaction"),
                 ("system", "hook"),
+                ("system", "edited"),
             )
             assert message.text or message.thinking or message.tool_calls
             assert "<system-reminder>" not in message.text
