@@ -266,7 +266,7 @@ def _answer(text: str) -> str:
     said = []
     for s in sentences(text, lax=True):
         s = _HELP.sub("", s).rstrip(" :")
-        if len(s) >= 12 and not NARRATION.match(s) and not s.endswith("?"):
+        if len(s) >= 12 and not NARRATION.match(s) and not s.endswith("?") and s not in said:
             said.append(s)
     ranked = sorted(range(len(said)), key=lambda i: (-len(names(said[i])), i))[:3]
     return " ".join(polite(said[i]).rstrip(".") + "." for i in sorted(ranked))
