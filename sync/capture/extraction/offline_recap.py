@@ -35,6 +35,7 @@ MAX_ASKS = 3
 HEADS_CHARS = 900  # what new files' opening notes take of "Done", all together
 MIN_WORDS = 8  # a summary with fewer words of recap says nothing
 ACCOUNT_MAX = 1_600  # the agent's own account at most: the rest tells request by request
+ANSWER_CHARS = 600  # a lone question answered at this length (a plan, an explanation) is recapped
 TURN_LINE = (140, 320)  # a request's line, at least and at most (characters)
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]+[^\]]*\]")
 _NOTE_LINE = re.compile(r"^[\s\-*+•#>\d.)]*")
@@ -192,8 +193,9 @@ def session_recap(
     """The summary of a non-trivial session within about ``limit`` characters: the memories
     kept on their own are named, the ones that did not fit are told in a line each."""
     users = [s for s in tl.main() if s.user is not None]
-    if len(users) < 2 and not any(True for _ in tl.acts()):
-        return None
+    answered = any(t.report is not None and len(t.report.text) >= ANSWER_CHARS for t in users)
+    if len(users) < 2 and not answered and not any(True for _ in tl.acts()):
+        return None  # a lone question with a short reply: nothing to recap
     first, later = asked(tl)
     texts = [*(s.text for s in tl.summaries), *report_texts(tl)]
     sections = [("Asked", [first, *(f"- then: {a}" for a in later)] if first else [])]
@@ -248,8 +250,8 @@ def request_lines(tl: Timeline, room: int) -> list[str]:
         changed = f" (changed {', '.join(files[:4])})" if files else ""
         if len(ask) >= 8 and len(answer) >= 20:
             rows.append((len(names(answer)) + len(files), clip(polite(ask), 70), answer, changed))
-    if not rows or room < TURN_LINE[0]:
-        return []
+    if len(rows) < 2 or room < TURN_LINE[0]:
+        return []  # one request: the agent's account already tells its answer
     width = min(TURN_LINE[1], max(TURN_LINE[0], room // len(rows)))
     fits = max(1, room // width)
     best = set(sorted(range(len(rows)), key=lambda i: (-rows[i][0], i))[:fits])

@@ -130,8 +130,9 @@ def test_code_licences_and_short_notes_are_no_opening_note() -> None:
 
 
 def test_a_commands_error_comes_before_its_warnings_and_a_repeated_warning_counts_once() -> None:
+    unlink = "warning: unable to unlink '.claude/commands/{}.md': Permission denied"
     output = "\n".join(
-        [*(f"warning: unable to unlink '.claude/commands/{n}.md': Permission denied" for n in "abc"),
+        [*(unlink.format(n) for n in "abc"),
          "Switched to branch 'main'",
          "error: The following untracked working tree files would be overwritten by merge:",
          "\t.claude/commands/a.md", "Aborting"]
@@ -145,3 +146,21 @@ def test_a_commands_error_comes_before_its_warnings_and_a_repeated_warning_count
         "Error: second",
         "Error: third",
     )
+
+
+def test_a_lone_question_with_a_long_answer_is_recapped_and_a_short_reply_is_not() -> None:
+    plan = (
+        "The copy came from a zip, so nothing is under git yet. To restore it: run `git init` in "
+        "the parent, add the remote with `git remote add origin`, then `git submodule add` each "
+        "part (backend, frontend and the cursor rules), commit `.gitmodules`, and from then on "
+        "clone with `git clone --recursive` or run `git submodule update --init --recursive`. "
+        "Before adding each submodule, check its local changes with `git status` and commit "
+        "them inside it, so nothing unpacked from the zip is lost when the parent records the "
+        "submodule's commit. Keep the zip until the parent's first commit is pushed to the "
+        "remote, in case a submodule's history turns out to differ from the copy."
+    )
+    asked = "This checkout was copied from another PC as a zip. How do I put it back under git?"
+    (summary,) = of_kind(session(user(asked), agent(plan)), "summary")
+    assert "git submodule update --init --recursive" in summary.body
+    assert "## Request by request" not in summary.body  # the account tells the one answer
+    assert of_kind(session(user(asked), agent("Run git init first.")), "summary") == []
