@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sync.capture.reported import json_failure
 from sync.capture.sources.base import ToolCall
 
 EDIT_TOOLS = frozenset(
@@ -93,7 +94,10 @@ _FILTERS = frozenset(
     }
 )  # fmt: skip
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Add|Delete) File: (.+)$", re.M)
-_NOISE_OUTPUT = re.compile(r"^\s*(?:\d+→|\d+\s*[|│])")  # numbered listings and code excerpts
+_NOISE_OUTPUT = re.compile(
+    r"^\s*(?:\d+→|\d+\s*[|│])"  # numbered listings and code excerpts
+    r"|^\s*(?:npm (?:error|ERR!)\s+)(?:syscall|errno|dest|at)\b"  # npm's detail and stack lines
+)
 _WARNING = re.compile(r"^\W*(?:warn(?:ing)?|deprecat\w*)\b", re.I)
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`")  # a name inside a line
 LINE_CHARS = 160
@@ -170,6 +174,22 @@ def error_lines(output: str, limit: int = 3) -> tuple[str, ...]:
         if sum(not w for w, _, _ in found) >= limit:
             break
     return tuple(line for _, _, line in sorted(found)[:limit])
+
+
+def printed_lines(output: str, limit: int) -> list[str]:
+    """Up to ``limit`` lines of ``output`` that say something, each on one line: banners, box
+    drawing and bare rules out (a CLI's logo and frames are not what it reported)."""
+    found: list[str] = []
+    for line in output.splitlines():
+        bare = _DRAWING.sub(" ", line).strip()
+        if re.search(r"[^\W\d_]{2,}", bare):
+            found.append(one_line(bare, 200))
+            if len(found) >= limit:
+                break
+    return found
+
+
+_DRAWING = re.compile(r"[\u2500-\u259f\u25a0-\u25ff]+")  # box drawing, blocks, shapes
 
 
 _BARE_LINE = re.compile(
@@ -353,5 +373,6 @@ def classify(call: ToolCall) -> CallFacts:
     errors = error_lines(call.output) if call.is_error else ()
     if call.is_error and not errors and call.output.strip():
         errors = (one_line(call.output.strip().splitlines()[0], 200),)
-    return CallFacts("other", call.name, summary=one_line(call.input, 120), failed=call.is_error,
-                     errors=errors)  # fmt: skip
+    reported = () if errors else json_failure(call.output, error_lines)  # {"ok": false, …}
+    return CallFacts("other", call.name, summary=one_line(call.input, 120),
+                     failed=call.is_error or bool(reported), errors=errors or reported)  # fmt: skip

@@ -20,10 +20,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from sync.capture.calls import CallFacts, classify, error_lines, one_line, rewrites
+from sync.capture.calls import CallFacts, classify, error_lines, one_line, printed_lines, rewrites
 from sync.capture.sources.base import Message, Transcript
 
 # the most characters an entry of each kind brings; the budget then takes its best sentences
+PRINTED_LINES = 24  # of a command's output at most (a short session's digest has the room)
 CAPS = {
     "summary": 8000,
     "request": 4000,
@@ -40,7 +41,7 @@ CAPS = {
     "commit": 300,
     "doc": 3000,
     "hook": 500,
-    "ran": 400,
+    "ran": 1600,
     "call": 300,
     "notice": 600,
     "edited": 1200,
@@ -275,6 +276,8 @@ class _Builder:
             self.close_error(f"then `{one_line(facts.summary, 100)}` passed")
         elif tries and not facts.inspects:
             self.add(line, "setup", f"worked after {tries + 1} tries: {what}", 5.5)
+            if said := _printed(output):  # what it printed, when the budget has room
+                self.add(line, "ran", f"{what} printed: {said}", 1.5)
         elif facts.report:  # a commit: its hash and message say what was done
             self.add(line, "commit", facts.report, 5.0)
         elif facts.installs:
@@ -282,7 +285,7 @@ class _Builder:
         elif facts.verifies:
             self.add(line, "verify", f"verified: {what} passed", 4.0)
         else:  # the rest of the work, kept when the budget has room (a short session)
-            said = "" if facts.inspects else _head(output)  # what a look printed is not kept
+            said = "" if facts.inspects else _printed(output)  # what a look printed is not kept
             text = f"{what} → {said}" if said else what
             self.add(line, "ran", text, 0.8 if facts.inspects else 1.5)
 
@@ -323,10 +326,12 @@ def _lookup_failure(facts: CallFacts, relative: Callable[[str], str]) -> str:
     return f"{facts.name} {target} failed: {_detail(facts.errors)}"
 
 
-def _head(output: str) -> str:
-    """The first two lines a command printed, in one line."""
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()][:2]
-    return one_line(" / ".join(lines), 200) if lines else ""
+def _printed(output: str) -> str:
+    """What a command printed: its first two lines on the first line, then the next lines,
+    one each (each further line is worth a little less, so a long session keeps the head and
+    a short one the rest)."""
+    lines = printed_lines(output, PRINTED_LINES)
+    return "\n".join([" / ".join(lines[:2]), *lines[2:]]) if lines else ""
 
 
 def _detail(errors: Sequence[str]) -> str:

@@ -29,6 +29,7 @@ from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.found import Found
 from sync.capture.extraction.offline_decide import stated_decisions, tool_answers
 from sync.capture.extraction.offline_errors import error_found
+from sync.capture.extraction.offline_handover import handed_over
 from sync.capture.extraction.offline_notes import (
     curated_found,
     finding_found,
@@ -53,7 +54,7 @@ _WORDS = re.compile(r"[a-z0-9_]{3,}")
 def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
     """Everything the rules propose for a session, unranked."""
     return [
-        *error_found(tl, tags),
+        *error_found(tl, tags, handed_over),
         *turn_found(tl, tags),
         *curated_found(tl, tags),
         *finding_found(tl, tags),

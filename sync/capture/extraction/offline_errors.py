@@ -16,7 +16,7 @@ path guesses are not errors of the project and make nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.capture.extraction.found import Found, found
@@ -48,6 +48,7 @@ _PROBE_FAIL = re.compile(
     r"no such file or directory|cannot access|not a directory|is a directory|cannot stat",
     re.I,
 )
+_TOOL_PREFIX = re.compile(r"^npm (?:error|ERR!)\s+")  # npm's prefix on every line it prints
 _INLINE_SCRIPT = re.compile(r"\s-(?:e|c)\s+['\"]|\s--eval\b")
 _DECIDES = re.compile(
     r"\b(?:decided|chose|choose|going with|went with|switch(?:ed)? to|we'?ll use)\b", re.I
@@ -168,11 +169,15 @@ def _fix_said(says: Sequence[Said]) -> str:
 def main_error(error: str) -> str:
     """The part of a call's error lines that names the error: one with an error code or an
     exception name first, then one saying "error"; a runner's "(runs …)" note left out."""
-    parts = [p.strip() for p in error.split("; ") if p.strip() and not p.startswith("(runs")]
+    parts = [
+        _TOOL_PREFIX.sub("", p.strip())
+        for p in error.split("; ")
+        if p.strip() and not p.startswith("(runs")
+    ]
     for pattern in (_SPECIFIC_ERROR, _NAMED_ERROR):
         named = [p for p in parts if pattern.search(p) and len(p.split()) >= 3]
-        if named:
-            return named[0]
+        if named:  # one that says what went wrong ("EACCES: permission denied") before a code
+            return min(named, key=lambda p: ": " not in p)
     return parts[0] if parts else error
 
 
@@ -180,7 +185,9 @@ def is_lookup(command: str) -> bool:
     """Whether a command only looks (its first program is ls, find, grep, cat …)."""
     for step in re.split(r"&&|;|\|", command):
         words = [w for w in step.split() if "=" not in w]
-        if words and words[0] not in ("sudo", "time", "cd", "timeout"):
+        while words and (words[0] in ("sudo", "time", "timeout") or words[0][:1].isdigit()):
+            words = words[1:]  # `sudo npm i` runs npm
+        if words and words[0] != "cd":
             return words[0].rsplit("/", 1)[-1] in _LOOKUPS
     return True
 
@@ -329,8 +336,15 @@ def _signature(act: Act) -> str:
     return act.key + " " + " ".join(re.findall(r"[a-z]+", act.error.lower()))[:80]
 
 
-def error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
-    """Learnings from failures fixed in their turn; issues from failures never fixed."""
+Handover = Callable[[Timeline, Turn, Sequence[Act], tuple[str, ...]], Found | None]
+
+
+def error_found(
+    tl: Timeline, tags: tuple[str, ...], handover: Handover | None = None
+) -> Iterator[Found]:
+    """Learnings from failures fixed in their turn; issues from failures never fixed.
+    ``handover`` may read a failure never passed again (with its program's later failures) as
+    fixed by the user on the agent's word (``offline_handover``)."""
     flat = list(tl.acts())
     main = tl.main()
     seen: set[str] = set()
@@ -343,7 +357,14 @@ def error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         ep = _episode(turn, act)
         later = [a for _, a in flat[k + 1 :] if a.key == act.key and a.facts.kind == act.facts.kind]
         confirmed = _confirmed(tl, turn) if ep.passed is None and ep.fixes else None
-        if ep.passed is not None or confirmed is not None:
+        chain = [act, *(a for a in later if a.failed)]
+        told: Found | None = None
+        if ep.passed is None and not ep.fixes and all(a.failed for a in later) and handover:
+            told = handover(tl, turn, chain, tags)
+        result: Found | None = told
+        if told is not None:
+            seen.update(_signature(a) for a in chain)
+        elif ep.passed is not None or confirmed is not None:
             result = _learning(ep, tags, confirmed)
         elif not any(not a.failed for a in later) and not any(a.failed for a in later):
             result = _issue(ep, tags, at_end=bool(main) and turn is main[-1])

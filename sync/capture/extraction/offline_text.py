@@ -239,6 +239,7 @@ def gist(error: str, limit: int = 110, cut: bool = True) -> str:
         text = text[: text.rfind(" ", 0, room) if " " in text[:room] else room].rstrip(" ,;:")
         for _ in range(3):
             text = _DANGLING_END.sub("", _DANGLING.sub("", text)).rstrip(" ,;:")
+        text = re.sub(r"\s*(?:->|=>|→)$", "", text)  # "rename 'a' ->" cut before its target
     return clip(text, room) + code
 
 

@@ -1,0 +1,70 @@
+"""Failures a tool reports inside a JSON result (pure).
+
+Agent harness tools often answer with JSON and no error flag: OpenClaw's ``gateway`` tool
+says ``{"ok": true, "result": {"ok": false, "result": {"status": "error", "steps": [{"command":
+"npm i -g openclaw@latest", "exitCode": 243, "stderrTail": "npm error code EACCES …"}]}}}`` —
+the call went through, the update it ran failed. Such a result is a failure, told by the step
+that failed (its command and exit code) and the error lines of what it printed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_TEXT_KEYS = ("error", "errors", "stderr", "stderrTail", "stderr_tail", "message", "reason")
+_MAX_DEPTH = 8
+
+
+def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
+    """The error lines of a JSON ``output`` that reports a failure anywhere inside it (a
+    ``status`` of error or failed, ``ok`` false, a non-zero ``exitCode``), the failed step's
+    command first; () when it reports none. ``lines`` picks error lines from a text."""
+    text = output.strip()
+    if not text.startswith("{") or len(text) > 200_000:
+        return ()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return ()
+    failed = [node for node in _nodes(value, 0) if _fails(node)]
+    if not failed:
+        return ()
+    # the steps that ran a command first, in order, then the rest innermost first (the
+    # innermost says what actually went wrong)
+    steps = [node for node in failed if isinstance(node.get("command"), str)]
+    found: list[str] = []
+    for node in steps + [n for n in reversed(failed) if n not in steps]:
+        command, code = node.get("command"), node.get("exitCode", node.get("exit_code"))
+        if isinstance(command, str) and command.strip():
+            found.append(f"`{' '.join(command.split())[:160]}` exited {code}")
+        hints = [k for k in node if isinstance(k, str) and "hint" in k.lower()]
+        for key in (*_TEXT_KEYS, *hints):  # a hint tells the remedy ("Run: openclaw doctor")
+            said = node.get(key)
+            if isinstance(said, str) and said.strip():
+                found += lines(said) or [" ".join(said.split())[:200]]
+    return tuple(dict.fromkeys(found))[:4]
+
+
+def _fails(node: dict[str, Any]) -> bool:
+    code = node.get("exitCode", node.get("exit_code"))
+    return (
+        str(node.get("status", "")).lower() in ("error", "failed", "failure")
+        or node.get("ok") is False
+        or node.get("success") is False
+        or (isinstance(code, int) and not isinstance(code, bool) and code != 0)
+    )
+
+
+def _nodes(value: Any, depth: int) -> Iterator[dict[str, Any]]:
+    """Every object inside ``value``, outermost first."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _nodes(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _nodes(item, depth + 1)

@@ -1,0 +1,129 @@
+"""Failures a tool reports inside JSON, what a command printed in a short session's digest,
+and a failure the user fixed on the agent's word (small hand-written sessions, negative cases
+included)."""
+
+from __future__ import annotations
+
+import json
+
+from sync.capture.calls import classify, error_lines, printed_lines
+from sync.capture.digest import build_digest
+from sync.capture.extraction.offline_errors import main_error
+from sync.capture.extraction.offline_text import gist
+from sync.capture.reported import json_failure
+from sync.capture.sources.base import Message, ToolCall, Transcript
+from tests.sync.capture.test_extraction_offline import agent, bash, of_kind, session, user
+
+NPM_EACCES = (
+    "Exit code 243\nnpm error code EACCES\nnpm error syscall rename\n"
+    "npm error path /usr/local/lib/node_modules/@acme/cli\n"
+    "npm error Error: EACCES: permission denied, rename '/usr/local/lib/node_modules/@acme/cli'"
+    " -> '/usr/local/lib/node_modules/@acme/.cli-x1'\n"
+    "npm error     at async Object.rename (node:internal/fs/promises:781:10)\n"
+)
+SUDO = "sudo: a terminal is required to read the password\nsudo: a password is required"
+UPDATE = {
+    "ok": True,
+    "result": {
+        "ok": False,
+        "result": {
+            "status": "error",
+            "reason": "global update",
+            "steps": [
+                {"name": "global update", "command": "npm i -g openclaw@latest", "exitCode": 243,
+                 "stderrTail": "npm error code EACCES\nnpm error Error: EACCES: permission denied"},
+            ],
+        },
+        "sentinel": {"payload": {"status": "error",
+                                 "doctorHint": "Run: openclaw doctor --non-interactive"}},
+    },
+}  # fmt: skip
+
+
+def test_a_failure_reported_inside_a_json_result_is_a_failure_with_its_step() -> None:
+    errors = json_failure(json.dumps(UPDATE, indent=2), error_lines)
+    assert errors[0] == "`npm i -g openclaw@latest` exited 243"
+    assert "npm error Error: EACCES: permission denied" in errors
+    assert "Run: openclaw doctor --non-interactive" in errors
+    facts = classify(ToolCall("gateway", '{"action": "update.run"}', json.dumps(UPDATE)))
+    assert facts.failed and facts.errors[0].startswith("`npm i -g openclaw@latest`")
+
+
+def test_json_that_reports_success_or_is_not_json_is_no_failure() -> None:
+    assert (
+        json_failure('{"ok": true, "result": {"status": "done", "exitCode": 0}}', error_lines) == ()
+    )
+    assert json_failure("ok: false", error_lines) == ()
+    assert json_failure("{not json", error_lines) == ()
+    assert not classify(ToolCall("cron", "{}", '{"ok": true, "jobs": []}')).failed
+
+
+def test_npm_detail_and_stack_lines_are_no_error_lines_and_the_message_names_the_error() -> None:
+    lines = error_lines(NPM_EACCES, 5)
+    assert not any("syscall" in line or "at async" in line for line in lines)
+    assert main_error("; ".join(lines)).startswith("Error: EACCES: permission denied")
+    assert not gist("rename 'a' -> '/usr/local/lib/node_modules/x'", 30, cut=False).endswith("->")
+
+
+def test_a_short_sessions_digest_keeps_what_a_command_printed_without_its_banner() -> None:
+    doctor = (
+        "▄▄▄▄▄▄▄▄▄▄\n██░▄▄▄░██░▄▄░██\n🦞 OPENCLAW 🦞\n┌ OpenClaw doctor\n│\n"
+        "◇ State integrity ───────╮\n"
+        "│ - Config file is group/world readable (~/.openclaw/openclaw.json). │\n"
+        "│ Recommend chmod 600. │\n"
+    )
+    assert printed_lines(doctor, 10) == [
+        "🦞 OPENCLAW 🦞",
+        "OpenClaw doctor",
+        "State integrity",
+        "- Config file is group/world readable (~/.openclaw/openclaw.json).",
+        "Recommend chmod 600.",
+    ]
+    call = ToolCall("exec", json.dumps({"command": "openclaw doctor --repair"}), doctor)
+    messages = (
+        Message("user", "Check the gateway.", line=1),
+        Message("assistant", "", line=2, tool_calls=(call,)),
+    )
+    text = build_digest(Transcript("openclaw", "s", "/s", messages)).text
+    assert "Recommend chmod 600." in text and "▄▄" not in text
+
+
+def handed(*after: Message) -> Transcript:
+    return session(
+        user("Install the acme CLI globally."),
+        agent("Installing.", bash("npm i -g @acme/cli", NPM_EACCES, is_error=True)),
+        agent("No write permission on /usr/local/lib/node_modules."),
+        user("use sudo"),
+        agent("Trying.", bash("sudo npm i -g @acme/cli", SUDO, is_error=True)),
+        agent(
+            "sudo needs a password this shell cannot read. Open Terminal.app and run:\n\n"
+            "```\nsudo npm i -g @acme/cli\n```"
+        ),
+        *after,
+    )
+
+
+def test_a_failure_the_user_fixed_as_the_agent_said_is_a_learning_with_its_check() -> None:
+    t = handed(
+        user("done, what next?"),
+        agent("Checking.", bash("acme --version || npm list -g @acme/cli", "1.4.2 (acme)")),
+        agent("Installed: 1.4.2."),
+    )
+    (learning,) = of_kind(t, "learning")
+    body = learning.body
+    assert learning.title.startswith("EACCES: permission denied")
+    assert "Then: `sudo npm i -g @acme/cli` failed: sudo: a password is required" in body
+    assert "Fix: the user ran it as the agent said:" in body and "Terminal.app" in body
+    assert "`sudo npm i -g @acme/cli`" in body.split("Fix:", 1)[1]
+    assert "then passed (printed 1.4.2 (acme))" in body
+    assert of_kind(t, "issue") == []
+
+
+def test_no_later_check_on_the_same_subject_leaves_the_failure_open() -> None:
+    unchecked = handed(user("ok I'll do it later"), agent("Sure."))
+    assert of_kind(unchecked, "learning") == []
+    assert of_kind(unchecked, "issue")  # still failing when the session ended
+    other = handed(
+        user("done"), agent("Checking.", bash("git status", "nothing to commit")), agent("Ok.")
+    )
+    assert of_kind(other, "learning") == []
