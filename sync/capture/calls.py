@@ -370,9 +370,9 @@ def classify(call: ToolCall) -> CallFacts:
     if name in SUBAGENT_TOOLS:
         task = _first(args, ("description", "prompt", "task")) or call.input
         return CallFacts("subagent", call.name, summary=one_line(task, 200), report=call.output)
-    errors = error_lines(call.output) if call.is_error else ()
+    reported = json_failure(call.output, error_lines)  # {"ok": false, …}, unwrapped
+    errors = reported or (error_lines(call.output) if call.is_error else ())
     if call.is_error and not errors and call.output.strip():
         errors = (one_line(call.output.strip().splitlines()[0], 200),)
-    reported = () if errors else json_failure(call.output, error_lines)  # {"ok": false, …}
     return CallFacts("other", call.name, summary=one_line(call.input, 120),
-                     failed=call.is_error or bool(reported), errors=errors or reported)  # fmt: skip
+                     failed=call.is_error or bool(reported), errors=errors)  # fmt: skip

@@ -208,22 +208,27 @@ LAST_TURN_BONUS = 1.0  # what the session ended on is what its developer comes b
 def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool = False) -> Found | None:
     act = ep.act
     command = act.facts.summary
-    if act.facts.kind != "run" or _PROBE_FAIL.search(act.error) or _INLINE_SCRIPT.search(command):
+    tool = act.facts.kind == "other"  # a harness or MCP tool (gateway, message, execute_sql)
+    if act.facts.kind not in ("run", "other") or _PROBE_FAIL.search(act.error):
         return None
     error = main_error(act.error)
-    if is_lookup(command) or len(error.split()) < 2:
+    if not tool and (is_lookup(command) or _INLINE_SCRIPT.search(command)):
         return None
-    what = act.facts.program or command.split(" ", 1)[0]
+    if len(error.split()) < 2:
+        return None
+    what = act.facts.name if tool else act.facts.program or command.split(" ", 1)[0]
+    called = f"the {what} tool ({command})" if tool and command else f"`{command}`"
     last = cause_of(ep.says, 2)
     lines = [
-        ("Open", f"`{command}` failed and did not pass again before the session ended"),
+        ("Open", f"{called} failed and did not pass again before the session ended"),
         ("Error", act.error),
         ("Last word", last if last != act.error else ""),
     ]
     score = 5.5 + (0.5 if act.facts.verifies else 0.0) + (LAST_TURN_BONUS if at_end else 0.0)
+    noun = "tool" if tool else "command"
     return found(
         "issue",
-        f"The {what} command still fails with {gist(error, 58 - len(what), cut=False)}",
+        f"The {what} {noun} still fails with {gist(error, 58 - len(what), cut=False)}",
         lines,
         score=score,
         pos=act.pos,

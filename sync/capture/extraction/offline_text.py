@@ -232,7 +232,7 @@ def gist(error: str, limit: int = 110, cut: bool = True) -> str:
     text = _LONG_PATH.sub(lambda m: m.group(1), text)
     codes = [m.group("code") for m in _ERROR_WORD.finditer(text) if m.group("code")]
     text = _ERROR_WORD.sub("", text)
-    text = re.sub(r"<[^>]{1,40}>", "", text).strip(" ;:-[]")
+    text = re.sub(r"<[^>]{1,40}>|^\s*\[[\w ./-]{1,30}\]", "", text).strip(" ;:-[]")
     code = f" ({codes[0]})" if codes and codes[0] not in text else ""
     room = limit - len(code)
     if not cut and len(text) > room:

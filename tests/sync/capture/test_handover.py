@@ -127,3 +127,28 @@ def test_no_later_check_on_the_same_subject_leaves_the_failure_open() -> None:
         user("done"), agent("Checking.", bash("git status", "nothing to commit")), agent("Ok.")
     )
     assert of_kind(other, "learning") == []
+
+
+def message(payload: str, error: str) -> ToolCall:
+    output = json.dumps({"status": "error", "tool": "message", "error": error})
+    return ToolCall("message", json.dumps({"action": "send", "message": payload}), output)
+
+
+def test_a_harness_tool_that_never_works_again_is_left_open_with_its_unwrapped_error() -> None:
+    missing = "Discord bot token missing (set DISCORD_BOT_TOKEN for default)."
+    t = session(
+        user("Post the nightly report to Discord."),
+        agent("Posting.", message("nightly report", missing)),
+        agent("The Discord post failed: the bot token is not configured."),
+    )
+    (issue,) = of_kind(t, "issue")
+    assert issue.title.startswith("The message tool still fails with Discord bot token missing")
+    assert f"Error: {missing}" in issue.body and '"status"' not in issue.body
+    fixed = session(
+        user("Post the nightly report to Discord."),
+        agent("Posting.", message("nightly report", missing)),
+        agent("Retrying.", ToolCall("message", '{"action": "send"}', '{"ok": true}')),
+        agent("Posted."),
+    )
+    assert of_kind(fixed, "issue") == []
+    assert gist("[plugins] device-pair failed to load") == "device-pair failed to load"
