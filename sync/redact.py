@@ -44,6 +44,18 @@ _PROSE = re.compile(
     r"(?: for [\w.@-]+| of [\w.@-]+)?(?: is| was| are| =| set to| becomes| will be| reads)"
     r"(?: now| still)?:?[ \t]+(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|[^\s,;]+)"
 )
+# "password" in other languages, then its copula or colon: "密码是 …", "パスワード: …",
+# "пароль — …", "mot de passe : …" (the value must still look like one: ``_prose``)
+_INTL_WORDS = (
+    "密码", "密碼", "口令", "パスワード", "暗証番号", "비밀번호", "пароль", "contraseña",
+    "mot de passe", "passwort", "kennwort", "senha", "wachtwoord", "hasło", "şifre",
+)  # fmt: skip
+_PROSE_INTL = re.compile(
+    r"(?i)(?P<key>(?:密[码碼]|口令|パスワード|暗証番号|비밀번호)|(?<!\w)(?:пароль|contraseña"
+    r"|mot de passe|passwort|kennwort|senha|wachtwoord|hasło|şifre)(?!\w))"
+    r"(?:[ \t]*(?:是|为|為|は|が|：|:|=|est|ist|es|é|это|—|-)){0,2}[ \t]*"
+    r"(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|「[^」\n]{3,}」|[^\s,;，。；、」）)]+)"
+)
 _AWS_SHAPED = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SECRET_WORDS = {
@@ -347,6 +359,8 @@ def redact(text: str, *, second_net: bool = True) -> tuple[str, dict[str, int]]:
         text = _ASSIGN.sub(_assignment(counts), text)
     if any(w in lower for w in _PROSE_WORDS_GATE):
         text = _PROSE.sub(_prose(counts), text)
+    if any(w in lower for w in _INTL_WORDS):
+        text = _PROSE_INTL.sub(_prose(counts), text)
     if "aws" in lower or "secret" in lower:
         text = _AWS_SHAPED.sub(_aws_shaped(counts), text)
     return text, counts

@@ -102,6 +102,15 @@ PEM = (
         ("clientSecret: 'xyzzy-42'", "clientSecret: '[REDACTED:secret]'", "secret"),
         ("login --password hunter22", "login --password [REDACTED:password]", "password"),
         (
+            "服务器密码是Qx7mn2Lp，用户名root",
+            "服务器密码是[REDACTED:password]，用户名root",
+            "password",
+        ),
+        ("パスワード: Km2-x9Pq です", "パスワード: [REDACTED:password] です", "password"),
+        ("пароль — Zx81!mQ", "пароль — [REDACTED:password]", "password"),
+        ("mot de passe : Zz8!kLp0qq", "mot de passe : [REDACTED:password]", "password"),
+        ("Das Passwort ist Ha8xYz2z.", "Das Passwort ist [REDACTED:password].", "password"),
+        (
             '{\\"api_key\\": \\"abc123secret\\"}',
             '{\\"api_key\\": \\"[REDACTED:api_key]\\"}',
             "api_key",
@@ -136,6 +145,10 @@ def test_each_kind_is_redacted(text: str, expected: str, kind: str) -> None:
         "https://example.com:8080/path?q=1",
         "secret_name: prod-db",
         "deploy key: see the wiki",
+        "密码是什么？请告诉我怎么重置",
+        "パスワードを入力してください",
+        "пароль неверный, попробуйте ещё раз",
+        "the 口令 was rejected",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
