@@ -12,6 +12,7 @@ import pytest
 
 from sync.index.engine import SyncDeps, SyncOptions, run_sync
 from sync.index.passages import PAYLOAD_KEY, best_passage, pack, passage_texts
+from sync.lexical import relevance
 from sync.models import Memory, collection_name
 from sync.ports import SearchFilter
 from sync.recall.retrieve import ask
@@ -89,6 +90,13 @@ def test_a_line_deep_in_a_summary_is_found_above_the_floor(
     top = found["results"][0]
     assert top["kind"] == "summary" and top["score"] >= Scoring().min_score
     assert ASKED_LINE in top["snippet"]
+    # a line answers the question: the summary's kind weight (for broad whole-summary
+    # matches) is not applied on top of the line's margin
+    assert top["score"] == pytest.approx(relevance(top["cosine"], top["lexical"] or 0.0), abs=2e-3)
+    broad = asked(layout, make_deps(), question, Scoring(passage_margin=2.0, min_score=0.0))
+    (whole_summary,) = [r for r in broad["results"] if r["kind"] == "summary"]
+    weighted = relevance(whole_summary["cosine"], whole_summary["lexical"] or 0.0) * 0.85
+    assert whole_summary["score"] == pytest.approx(weighted, abs=2e-3)
     # the same store scored without its passages: the summary falls under the floor
     whole = asked(layout, make_deps(), question, Scoring(passage_margin=2.0))
     assert all(r["kind"] != "summary" for r in whole["results"])

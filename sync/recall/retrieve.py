@@ -4,9 +4,10 @@ orders the list.
 Hybrid (default) and dense: the score is a relevance in about [0, 1] — the cosine of question
 and memory, raised toward 1 by BM25 term matches (`sync.lexical.relevance`, so an exact
 identifier or error string still finds its memory), times the kind's weight (a session
-summary counts 0.85: it outranks a decision only when it answers clearly better). Results
-under the floor (`Scoring.min_score`, chosen on the evaluation sets: docs/benchmarks.md) are
-withheld, so an unrelated question gets "no strong match" instead of noise.
+summary counts 0.85: it outranks a decision only when it answers clearly better; a long
+memory matched by one of its lines answers by that line, and its kind weight does not
+apply). Results under the floor (`Scoring.min_score`, chosen on the evaluation sets:
+docs/benchmarks.md) are withheld, so an unrelated question gets "no strong match" instead of noise.
 Lexical: BM25 alone, with its own (unbounded) score; no model is loaded, and only memories
 sharing a term with the question come back.
 """
@@ -188,7 +189,8 @@ def fuse(
         best = best_passage(packed, vector) if isinstance(packed, str) else None
         if best is not None and best[0] - scoring.passage_margin > cos:
             cos, line = best[0] - scoring.passage_margin, best[1]
-        score = relevance(cos, lex or 0.0) * scoring.weight(hit.payload.get("kind"))
+        weight = 1.0 if line is not None else scoring.weight(hit.payload.get("kind"))
+        score = relevance(cos, lex or 0.0) * weight
         ranked.append(Ranked(hit, score, cos, lex, line))
     return by_score(ranked, lambda r: r.score, lambda r: r.hit.point_id)[:k]
 
