@@ -34,6 +34,7 @@ from sync.capture.extraction.offline_notes import (
     curated_found,
     finding_found,
     hook_found,
+    model_error_found,
     notice_found,
 )
 from sync.capture.extraction.offline_recap import session_recap
@@ -60,6 +61,7 @@ def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
         *finding_found(tl, tags),
         *hook_found(tl, tags),
         *notice_found(tl, tags),
+        *model_error_found(tl, tags),
         *stated_decisions(tl, tags),
         *tool_answers(tl, tags),
     ]

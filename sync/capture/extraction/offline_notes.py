@@ -266,6 +266,31 @@ def notice_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
             yield item
 
 
+def model_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """The model or its provider failing ("qwen3.5:9b failed: fetch failed (4 times)"): a
+    learning when another model replied after it, an issue when none did."""
+    seen: set[str] = set()
+    for said, after in tl.model_errors:
+        model, _, error = said.text.partition(" failed: ")
+        if not error or said.text in seen:
+            continue
+        seen.add(said.text)
+        worked = after if after and after != model else ""
+        if worked:
+            lines = [("Problem", said.text), ("Fix", f"the reply came from {worked} instead")]
+            once = re.sub(r"\s*\(\d+ times\)$", "", error)  # "fetch failed (4 times)"
+            title = f"{model} failed ({clip(once, 40)}); {worked} replied instead"
+            item = found("learning", title, lines, score=5.0, pos=said.pos,
+                         span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
+        else:
+            lines = [("Open", f"the model {model} failed and no other replied"), ("Error", error)]
+            title = f"The model {model} fails: {clip(error, 50)}"
+            item = found("issue", title, lines, score=5.0, pos=said.pos,
+                         span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
+        if item is not None:
+            yield item
+
+
 def _hook_rules(text: str) -> tuple[str, list[str], list[str]]:
     """(hook name, the lines saying what it blocks, the things it listed)."""
     first = text.strip().splitlines()[0] if text.strip() else ""

@@ -141,6 +141,9 @@ class Timeline:
     hooks: tuple[Said, ...]
     cwd: str | None
     notices: tuple[Said, ...] = ()  # the agent harness's own messages (a failed start)
+    # the model or its provider failed ("qwen3.5:9b failed: fetch failed"), with the model
+    # whose reply came next (None when none did)
+    model_errors: tuple[tuple[Said, str | None], ...] = ()
 
     def main(self) -> list[Turn]:
         return [t for t in self.turns if not t.side]
@@ -184,6 +187,7 @@ class _Walk:
         self.summaries: list[Said] = []
         self.hooks: list[Said] = []
         self.notices: list[Said] = []
+        self.model_errors: list[tuple[Said, str | None]] = []
         self.user: Said | None = None
         self.events: list[Event] = []
 
@@ -208,6 +212,14 @@ class _Walk:
             errors=tuple(self.cut(e) for e in facts.errors),
         )
 
+    def answered(self, model: str | None) -> None:
+        """The model that replied after the last provider failures, recorded on them."""
+        for i in range(len(self.model_errors) - 1, -1, -1):
+            said, after = self.model_errors[i]
+            if after is not None:
+                break
+            self.model_errors[i] = (said, model or "")
+
     def close(self) -> None:
         if self.user is not None or self.events:
             events = tuple(_soft_failures(self.events))
@@ -228,7 +240,10 @@ class _Walk:
                 self.hooks.append(self.said(msg.line, "hook", msg.text.strip()))
             elif msg.role == "system" and not msg.kind and msg.text.strip():
                 self.notices.append(self.said(msg.line, "notice", msg.text.strip()))
+            elif msg.role == "system" and msg.kind == "error" and msg.text.strip():
+                self.model_errors.append((self.said(msg.line, "notice", msg.text.strip()), None))
             elif msg.role == "assistant":
+                self.answered(msg.model)
                 if msg.text.strip():
                     self.events.append(self.said(msg.line, "agent", msg.text.strip()))
                 for call in msg.tool_calls:
@@ -266,4 +281,5 @@ def build_timeline(t: Transcript) -> Timeline:
         tuple(main.hooks),
         t.cwd,
         tuple(main.notices),
+        tuple(main.model_errors),
     )

@@ -152,3 +152,16 @@ def test_a_harness_tool_that_never_works_again_is_left_open_with_its_unwrapped_e
     )
     assert of_kind(fixed, "issue") == []
     assert gist("[plugins] device-pair failed to load") == "device-pair failed to load"
+
+
+def test_a_failing_model_is_a_learning_when_another_replied_and_an_issue_when_none_did() -> None:
+    failed = Message("system", "qwen3.5:9b failed: fetch failed (4 times)", kind="error")
+    replied = Message("assistant", "Hi! What should I call you?", model="gpt-5.4")
+    t = session(user("hello"), failed, replied, user("call me Hakua"), agent("Nice to meet you."))
+    (learning,) = of_kind(t, "learning")
+    assert learning.title == "qwen3.5:9b failed (fetch failed); gpt-5.4 replied instead"
+    assert "Problem: qwen3.5:9b failed: fetch failed (4 times)" in learning.body
+    alone = session(user("hello"), failed, user("are you there?"), failed)
+    (issue,) = of_kind(alone, "issue")
+    assert issue.title.startswith("The model qwen3.5:9b fails: fetch failed")
+    assert of_kind(alone, "learning") == []
