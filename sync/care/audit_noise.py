@@ -24,7 +24,7 @@ RAW_ERROR_TITLE = re.compile(
     r"^Fix [^:]{1,60}: "  # the offline extractor's "Fix <command>: <error line>"
     r"|^(?:error|fatal|warning)\b[^:]{0,20}:|\b(?:Error|Exception|Warning|ERR!|FATAL)(?::|\s*\[)"
     r"|\bTraceback\b|\bOn branch \S|No such file or directory|command not found"
-    r"|[\w./-]+\.\w+(?::\d+){1,2}|\(\d+,\d+\)",
+    r"|[\w./-]+\.[A-Za-z]\w*(?::\d+){1,2}|\(\d+,\d+\)",  # file:line (not a model: qwen3.5:9b)
     re.IGNORECASE,
 )
 TRUNCATED_TITLE = re.compile(r"(?:\.\.\.|…)\s*$")

@@ -44,6 +44,14 @@ def test_learnings() -> None:
     ]  # fmt: skip
     assert reasons("learning", *FIXED) == ["raw error line as the title"]
     assert reasons("learning", *WRITTEN) == []
+    model = (
+        "qwen3.5:9b failed (fetch failed); gpt-5.4 replied instead",
+        "Problem: qwen3.5:9b failed: fetch failed (4 times)\nFix: the reply came from gpt-5.4",
+    )
+    assert reasons("learning", *model) == []  # a model's name:tag is no file:line
+    assert reasons("learning", "Crash in parser.py:42:7 on empty input", FIXED[1])[0] == (
+        "raw error line as the title"
+    )
     found = "The `tree` command is aliased to lsd here, which rejects tree's -L flag."
     assert reasons("learning", "tree is aliased to lsd on this machine", found) == []
     cut = reasons("learning", "The build fails because the term-ui package does not…", found)

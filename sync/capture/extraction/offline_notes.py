@@ -268,14 +268,17 @@ def notice_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
 
 def model_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
     """The model or its provider failing ("qwen3.5:9b failed: fetch failed (4 times)"): a
-    learning when another model replied after it, an issue when none did."""
+    learning when another model replied after it, an issue when nothing did (a reply of the
+    same model says the failure passed)."""
     seen: set[str] = set()
     for said, after in tl.model_errors:
         model, _, error = said.text.partition(" failed: ")
         if not error or said.text in seen:
             continue
         seen.add(said.text)
-        worked = after if after and after != model else ""
+        if after is not None and (not after or after == model):
+            continue  # the same model (or an unnamed one) replied after it: it passed
+        worked = after or ""
         if worked:
             lines = [("Problem", said.text), ("Fix", f"the reply came from {worked} instead")]
             once = re.sub(r"\s*\(\d+ times\)$", "", error)  # "fetch failed (4 times)"

@@ -165,3 +165,12 @@ def test_a_failing_model_is_a_learning_when_another_replied_and_an_issue_when_no
     (issue,) = of_kind(alone, "issue")
     assert issue.title.startswith("The model qwen3.5:9b fails: fetch failed")
     assert of_kind(alone, "learning") == []
+
+
+def test_a_model_failure_the_same_model_then_answered_past_makes_nothing() -> None:
+    failed = Message("system", "claude-opus-4-5 failed: 400 tool_result missing", kind="error")
+    again = Message("assistant", "Done: the refactor compiles.", model="claude-opus-4-5")
+    t = session(
+        user("Refactor the modes."), failed, again, user("thanks"), agent("You're welcome.")
+    )
+    assert of_kind(t, "issue") == [] and of_kind(t, "learning") == []
