@@ -282,7 +282,7 @@ def model_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         if worked:
             lines = [("Problem", said.text), ("Fix", f"the reply came from {worked} instead")]
             once = re.sub(r"\s*\(\d+ times\)$", "", error)  # "fetch failed (4 times)"
-            title = f"{model} failed ({clip(once, 40)}); {worked} replied instead"
+            title = f"Model {model} failed ({clip(once, 40)}); {worked} replied instead"
             item = found("learning", title, lines, score=5.0, pos=said.pos,
                          span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
         else:

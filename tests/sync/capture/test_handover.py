@@ -159,7 +159,7 @@ def test_a_failing_model_is_a_learning_when_another_replied_and_an_issue_when_no
     replied = Message("assistant", "Hi! What should I call you?", model="gpt-5.4")
     t = session(user("hello"), failed, replied, user("call me Hakua"), agent("Nice to meet you."))
     (learning,) = of_kind(t, "learning")
-    assert learning.title == "qwen3.5:9b failed (fetch failed); gpt-5.4 replied instead"
+    assert learning.title == "Model qwen3.5:9b failed (fetch failed); gpt-5.4 replied instead"
     assert "Problem: qwen3.5:9b failed: fetch failed (4 times)" in learning.body
     alone = session(user("hello"), failed, user("are you there?"), failed)
     (issue,) = of_kind(alone, "issue")
