@@ -58,7 +58,7 @@ def written_notes(tl: Timeline) -> dict[str, str]:
     notes: dict[str, str] = {}
     for _, act in tl.acts():
         call = act.call
-        if act.failed or call is None or act.facts.kind != "edit":
+        if not act.applied or call is None or act.facts.kind != "edit":
             continue
         for path, text in _created(call.input, act.facts.files):
             note = head_note(text)

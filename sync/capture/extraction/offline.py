@@ -38,6 +38,7 @@ from sync.capture.extraction.offline_notes import (
     notice_found,
 )
 from sync.capture.extraction.offline_recap import session_recap
+from sync.capture.extraction.offline_refused import refused_found
 from sync.capture.extraction.offline_text import base_tags, normalized
 from sync.capture.extraction.offline_turns import turn_found
 from sync.capture.extraction.timeline import Timeline, build_timeline
@@ -62,6 +63,7 @@ def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
         *hook_found(tl, tags),
         *notice_found(tl, tags),
         *model_error_found(tl, tags),
+        *refused_found(tl, tags),
         *stated_decisions(tl, tags),
         *tool_answers(tl, tags),
     ]

@@ -131,7 +131,7 @@ def _episode(turn: Turn, act: Act) -> _Episode:
                 ep.passed = event
                 break
             ep.retries.append(event)
-        elif event.facts.kind in ("edit", "run") and not event.failed and event.facts.files:
+        elif event.facts.kind in ("edit", "run") and event.applied and event.facts.files:
             for path in event.facts.files:
                 if all(path != p for p, _ in ep.fixes):
                     ep.fixes.append((path, event.facts.summary))

@@ -206,7 +206,7 @@ def curated_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
 def _after(turn: Turn, said: Said) -> list[str]:
     files: list[str] = []
     for act in turn.acts():
-        if act.pos > said.pos and act.facts.kind == "edit" and not act.failed:
+        if act.pos > said.pos and act.facts.kind == "edit" and act.applied:
             files += [f for f in act.facts.files if f not in files]
     return files
 
@@ -344,7 +344,7 @@ def _reaction(tl: Timeline, hooks: Sequence[Said]) -> str:
     files = [
         tl.relative(f)
         for _, act in tl.acts()
-        if act.pos > start and act.facts.kind == "edit" and not act.failed
+        if act.pos > start and act.facts.kind == "edit" and act.applied
         for f in act.facts.files
     ]
     unique = list(dict.fromkeys(files))[:4]

@@ -68,7 +68,7 @@ def _notes(tl: Timeline, texts: Sequence[str]) -> dict[str, str]:
     counts: Counter[str] = Counter()
     changed: dict[str, str] = {}  # the line an edit added, when the agent says nothing
     for _, act in tl.acts():
-        if act.facts.kind in ("edit", "run") and not act.failed:
+        if act.facts.kind in ("edit", "run") and act.applied:
             for path in act.facts.files:
                 counts[tl.relative(path)] += 1
                 if act.facts.kind == "edit" and len(act.facts.summary) > 12:

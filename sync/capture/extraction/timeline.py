@@ -79,6 +79,12 @@ class Act:
         return bool(self.error)
 
     @property
+    def applied(self) -> bool:
+        """Whether the call took effect: an edit refused (no permission, not read first, the
+        user said no) changed nothing, though its hiccup is no error of the project."""
+        return not self.failed and not (self.facts.kind == "edit" and self.facts.failed)
+
+    @property
     def key(self) -> str:
         """What a retry of this call shares with it: the program, else the tool."""
         return self.facts.program or self.facts.name.lower()
@@ -118,7 +124,7 @@ class Turn:
         """(file, what changed) for every change the turn made, in order, first per file."""
         seen: dict[str, str] = {}
         for act in self.acts():
-            if act.facts.kind == "edit" and not act.failed:
+            if act.facts.kind == "edit" and act.applied:
                 for path in act.facts.files:
                     seen.setdefault(path, act.facts.summary)
             elif act.facts.kind == "run" and not act.failed:

@@ -174,3 +174,32 @@ def test_a_model_failure_the_same_model_then_answered_past_makes_nothing() -> No
         user("Refactor the modes."), failed, again, user("thanks"), agent("You're welcome.")
     )
     assert of_kind(t, "issue") == [] and of_kind(t, "learning") == []
+
+
+def test_a_write_refused_for_permission_is_left_open_and_not_told_as_done() -> None:
+    refused = ToolCall(
+        "Write",
+        json.dumps({"file_path": "/home/dev/demo/CLAUDE.md", "content": "# CLAUDE.md\nnotes"}),
+        "Claude requested permissions to write to /home/dev/demo/CLAUDE.md, but you haven't "
+        "granted it yet.",
+        True,
+    )
+    t = session(
+        user("Create a CLAUDE.md for this repository."),
+        agent("Writing it.", refused),
+        agent("I've created a basic CLAUDE.md file for this empty repository."),
+        user("thanks"),
+        agent("You're welcome."),
+    )
+    (issue,) = of_kind(t, "issue")
+    assert issue.title.startswith("CLAUDE.md was never written")
+    assert "Agent said: I've created a basic CLAUDE.md" in issue.body
+    summaries = of_kind(t, "summary")
+    assert all("## Done" not in s.body for s in summaries)  # nothing was changed
+    granted = session(
+        user("Create a CLAUDE.md for this repository."),
+        agent("Writing it.", refused),
+        agent("Retrying.", ToolCall("Write", refused.input, "File created.")),
+        agent("I've created CLAUDE.md."),
+    )
+    assert of_kind(granted, "issue") == []
