@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sync.capture.extraction.found import Found, found
 from sync.capture.extraction.offline_errors import cause_of, main_error, titled
@@ -48,7 +49,7 @@ def handed_over(
             for t in later
             for a in t.acts()
             if a.pos > last.pos and not a.failed and a.facts.kind == "run"
-            and subject & (_subject(a.facts.summary) | _subject(a.call.output if a.call else ""))
+            and subject & (_subject(a.facts.summary) | _subject(_head(a)))
         ),
         None,
     )  # fmt: skip
@@ -88,13 +89,14 @@ def handed_over(
     )
 
 
-def _subject(command: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _subject(command: str) -> frozenset[str]:
     """The specific words of a command: packages, paths, names (not sudo, install, flags)."""
-    return {
+    return frozenset(
         w.lower().rstrip(".,;:")
         for w in _SUBJECT.findall(command)
         if w.lower() not in _GENERIC and not w.startswith("-") and not w.isdigit()
-    }
+    )
 
 
 def _advice(says: Sequence[Said]) -> str:
@@ -109,6 +111,11 @@ def _advice(says: Sequence[Said]) -> str:
         text = " ".join(polite(s).rstrip(".:") + "." for s in told)
         return clip(f"{text} `{command}`" if command not in text else text, 300)
     return ""
+
+
+def _head(act: Act) -> str:
+    """The start of what a command printed (a version, a path it names)."""
+    return act.call.output[:2000] if act.call is not None else ""
 
 
 def _printed(act: Act) -> str:
