@@ -129,7 +129,7 @@ def one_line(text: str, limit: int = LINE_CHARS) -> str:
 def _arguments(call: ToolCall) -> dict[str, Any]:
     try:
         value = json.loads(call.input) if call.input.strip().startswith("{") else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         value = None
     return value if isinstance(value, dict) else {}
 

@@ -86,7 +86,7 @@ class KnowledgeSource:
     def _entries(self, path: Path) -> dict[str, dict[str, Any]]:
         try:
             data = json.loads(_read(path))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SourceError(str(path), f"not valid JSON ({exc})") from None
         items = data.get("insights", data.get("entries")) if isinstance(data, dict) else data
         if not isinstance(items, list):
@@ -148,7 +148,7 @@ def _campaign(item: SourceItem) -> tuple[list[Candidate], str]:
     if item.path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SourceError(str(item.path), f"not valid JSON ({exc})") from None
         text = _text(data) if isinstance(data, dict) else json.dumps(data, indent=1)
     text = text.strip()

@@ -26,7 +26,7 @@ def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[
         return ()
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
         return ()
     failed = [node for node in _nodes(value, 0) if _fails(node)]
     if not failed:

@@ -165,7 +165,7 @@ def load_marks(layout: StoreLayout) -> dict[str, DistilledMark]:
         data = json.loads(distilled_path(layout).read_text(encoding="utf-8"))
         sessions = data.get("sessions", {}) if isinstance(data, dict) else {}
         return {k: DistilledMark(**v) for k, v in sessions.items()}
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):
         return {}
 
 

@@ -87,7 +87,7 @@ def _created(raw: str, files: tuple[str, ...]) -> list[tuple[str, str]]:
     may sit inside a shell call's arguments), or a write whose arguments hold the whole text."""
     try:
         args = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         args = None
     if "*** Add File:" in raw:
         patches = [v for v in _strings(args) if "*** Add File:" in v] if args else [raw]

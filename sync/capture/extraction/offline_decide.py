@@ -220,7 +220,7 @@ def _options(call: ToolCall | None) -> dict[str, str]:
     """Each offered option's label and description, from a question tool's input."""
     try:
         args = json.loads(call.input) if call is not None else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     questions = args.get("questions") if isinstance(args, dict) else None
     out: dict[str, str] = {}

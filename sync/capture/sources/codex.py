@@ -95,7 +95,7 @@ def _output(value: object) -> tuple[str, bool]:
     if text.startswith("{") and '"metadata"' in text:
         try:
             decoded = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return text, False
         if isinstance(decoded, dict) and isinstance(decoded.get("metadata"), dict):
             code = decoded["metadata"].get("exit_code")

@@ -55,6 +55,9 @@ def test_json_that_reports_success_or_is_not_json_is_no_failure() -> None:
     )
     assert json_failure("ok: false", error_lines) == ()
     assert json_failure("{not json", error_lines) == ()
+    deep = '{"a":' * 5000 + "1" + "}" * 5000  # past the parser's depth: not read, no crash
+    assert json_failure(deep, error_lines) == ()
+    assert not classify(ToolCall("cron", "{}", deep)).failed
     assert not classify(ToolCall("cron", "{}", '{"ok": true, "jobs": []}')).failed
 
 
