@@ -48,6 +48,10 @@ _PROBE_FAIL = re.compile(
     r"no such file or directory|cannot access|not a directory|is a directory|cannot stat",
     re.I,
 )
+_LOOKUP_TOOL = re.compile(
+    r"(?i)(?:read|view|cat|open|glob|grep|find|search|ls|list|get|fetch|web|browse|todo)"
+)  # tools that only look (Read, Glob, WebFetch, list_mcp_resources, get_file_contents)
+_MISSING = re.compile(r"(?i)not found|does ?n[o']t exist|no such|\b404\b|no (?:matches|results)")
 _TOOL_PREFIX = re.compile(r"^npm (?:error|ERR!)\s+")  # npm's prefix on every line it prints
 _INLINE_SCRIPT = re.compile(r"\s-(?:e|c)\s+['\"]|\s--eval\b")
 _DECIDES = re.compile(
@@ -214,6 +218,8 @@ def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool = False) -> Found |
     error = main_error(act.error)
     if not tool and (is_lookup(command) or _INLINE_SCRIPT.search(command)):
         return None
+    if tool and (_LOOKUP_TOOL.match(act.facts.name.rsplit("__", 1)[-1]) or _MISSING.search(error)):
+        return None  # a read, search or web fetch that found nothing: no issue of the project
     if len(error.split()) < 2:
         return None
     what = act.facts.name if tool else act.facts.program or command.split(" ", 1)[0]

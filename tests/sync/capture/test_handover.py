@@ -206,3 +206,17 @@ def test_a_write_refused_for_permission_is_left_open_and_not_told_as_done() -> N
         agent("I've created CLAUDE.md."),
     )
     assert of_kind(granted, "issue") == []
+
+
+def test_a_look_that_found_nothing_is_no_open_issue() -> None:
+    missing = ToolCall("Read", json.dumps({"file_path": "/home/dev/demo/NOTES.md"}),
+                       "File does not exist.", True)  # fmt: skip
+    fetched = ToolCall("WebFetch", json.dumps({"url": "https://example.com/x"}),
+                       "Request failed with status code 500", True)  # fmt: skip
+    gone = ToolCall("mcp__db__drop_table", json.dumps({"table": "t"}), "relation t not found", True)
+    t = session(
+        user("Check the notes and the docs, then drop the table."),
+        agent("Looking.", missing, fetched, gone),
+        agent("Nothing there."),
+    )
+    assert of_kind(t, "issue") == []
