@@ -56,6 +56,8 @@ _PROSE_INTL = re.compile(
     r"(?:[ \t]*(?:是|为|為|は|が|：|:|=|est|ist|es|é|это|—|-)){0,2}[ \t]*"
     r"(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|「[^」\n]{3,}」|[^\s,;，。；、」）)]+)"
 )
+_CJK_KEY = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_ASCII_RUN = re.compile(r"[\x21-\x7e]+")
 _AWS_SHAPED = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SECRET_WORDS = {
@@ -228,6 +230,24 @@ def _prose(counts: dict[str, int]) -> Callable[[re.Match[str]], str]:
     return fix
 
 
+def _prose_intl(counts: dict[str, int]) -> Callable[[re.Match[str]], str]:
+    """A password in prose in another language. After a CJK word for it ("密码为jiangcc，…")
+    the run of Latin characters that follows is the password whatever its shape (the prose
+    around it is not Latin); elsewhere the English rule's test of a value holds."""
+    latin = _prose(counts)
+
+    def fix(m: re.Match[str]) -> str:
+        run = _ASCII_RUN.match(m["val"]) if _CJK_KEY.match(m["key"]) else None
+        inner = run[0].rstrip(".!?)") if run else ""
+        if len(inner) < 4 or inner.startswith(MARK) or inner.lower() in _PLACEHOLDERS:
+            return latin(m)
+        counts["password"] = counts.get("password", 0) + 1
+        head = m[0][: m.start("val") - m.start()]
+        return head + _tag("password") + m["val"][len(inner) :]
+
+    return fix
+
+
 def _aws_shaped(counts: dict[str, int]) -> Callable[[re.Match[str]], str]:
     """A 40-character base64 word with upper, lower and digits shortly after "aws", "secret"
     or an access key id: an AWS secret access key given in prose (git hashes are lower-case
@@ -360,7 +380,7 @@ def redact(text: str, *, second_net: bool = True) -> tuple[str, dict[str, int]]:
     if any(w in lower for w in _PROSE_WORDS_GATE):
         text = _PROSE.sub(_prose(counts), text)
     if any(w in lower for w in _INTL_WORDS):
-        text = _PROSE_INTL.sub(_prose(counts), text)
+        text = _PROSE_INTL.sub(_prose_intl(counts), text)
     if "aws" in lower or "secret" in lower:
         text = _AWS_SHAPED.sub(_aws_shaped(counts), text)
     return text, counts
