@@ -56,13 +56,12 @@ def handed_over(
     if check is None:
         return None
     check_turn, passed = check
-    says = [
-        s
-        for t in main[main.index(turn) : main.index(check_turn)]
-        for s in t.says()
-        if s.pos > last.pos
-    ]
-    advice = _advice(says)
+    between = main[main.index(turn) : main.index(check_turn) + 1]
+    if any(last.pos < a.pos < passed.pos and a.applied for t in between for a in t.acts()
+           if a.facts.kind == "edit"):  # fmt: skip
+        return None  # the agent changed files in between: its own fix, not the user's
+    says = [s for t in between[:-1] for s in t.says() if s.pos > last.pos]
+    advice = _advice(says, subject)
     if not advice:
         return None
     what = first.facts.program or first.facts.name
@@ -99,11 +98,13 @@ def _subject(command: str) -> frozenset[str]:
     )
 
 
-def _advice(says: Sequence[Said]) -> str:
+def _advice(says: Sequence[Said], subject: frozenset[str]) -> str:
     """What the agent told the user to do last before the check: its sentences and the
-    command it gave (in a code block or backticks)."""
+    command it gave (in a code block or backticks) on the failed command's subject; "" when
+    it gave none."""
     for said in reversed(says):
-        commands = _FENCE.findall(said.text) or _TICKED.findall(said.text)
+        given = _FENCE.findall(said.text) or _TICKED.findall(said.text)
+        commands = [c for c in given if subject & _subject(c)]
         if not commands:
             continue
         told = [s for s in sentences(said.text) if len(s) >= 12 and not s.endswith("?")][:2]

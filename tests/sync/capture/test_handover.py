@@ -12,7 +12,7 @@ from sync.capture.extraction.offline_errors import main_error
 from sync.capture.extraction.offline_text import gist
 from sync.capture.reported import json_failure
 from sync.capture.sources.base import Message, ToolCall, Transcript
-from tests.sync.capture.test_extraction_offline import agent, bash, of_kind, session, user
+from tests.sync.capture.test_extraction_offline import agent, bash, edit, of_kind, session, user
 
 NPM_EACCES = (
     "Exit code 243\nnpm error code EACCES\nnpm error syscall rename\n"
@@ -220,3 +220,27 @@ def test_a_look_that_found_nothing_is_no_open_issue() -> None:
         agent("Nothing there."),
     )
     assert of_kind(t, "issue") == []
+
+
+def test_a_fix_the_agent_made_itself_in_a_later_turn_is_no_handover() -> None:
+    failing = "FAILED tests/test_parser.py::test_empty - AssertionError"
+    t = session(
+        user("Run the parser tests."),
+        agent("Running.", bash("pytest tests/test_parser.py", failing, is_error=True)),
+        agent(
+            "The parser crashes on empty input; rerun `pytest tests/test_parser.py` after a fix."
+        ),
+        user("fix it"),
+        agent(
+            "Fixing.",
+            edit("/home/dev/demo/parser.py", "if not text: return []"),
+            bash("python -m pytest tests/test_parser.py", "1 passed"),
+        ),
+        agent("Fixed."),
+    )
+    assert not any("the user ran it" in c.body for c in of_kind(t, "learning"))
+    unrelated_advice = handed(
+        user("done"),
+        agent("Checking.", bash("acme --version || npm list -g @acme/cli", "1.4.2 (acme)")),
+    )
+    assert of_kind(unrelated_advice, "learning")  # the advice names @acme/cli: still a handover
