@@ -20,7 +20,17 @@ from collections.abc import Callable
 from typing import Any
 
 from sync.models import Memory
-from sync.redact_rules import COMMAND_LINE, MARK, PROVIDERS, TOKEN, Rule, library_rules
+from sync.redact_rules import (
+    COMMAND_LINE,
+    INTL_PASSWORD_WORDS,
+    MARK,
+    PROSE_INTL,
+    PROVIDERS,
+    TOKEN,
+    Rule,
+    cjk_password,
+    library_rules,
+)
 
 
 def _tag(kind: str) -> str:
@@ -44,20 +54,6 @@ _PROSE = re.compile(
     r"(?: for [\w.@-]+| of [\w.@-]+)?(?: is| was| are| =| set to| becomes| will be| reads)"
     r"(?: now| still)?:?[ \t]+(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|[^\s,;]+)"
 )
-# "password" in other languages, then its copula or colon: "密码是 …", "パスワード: …",
-# "пароль — …", "mot de passe : …" (the value must still look like one: ``_prose``)
-_INTL_WORDS = (
-    "密码", "密碼", "口令", "パスワード", "暗証番号", "비밀번호", "пароль", "contraseña",
-    "mot de passe", "passwort", "kennwort", "senha", "wachtwoord", "hasło", "şifre",
-)  # fmt: skip
-_PROSE_INTL = re.compile(
-    r"(?i)(?P<key>(?:密[码碼]|口令|パスワード|暗証番号|비밀번호)|(?<!\w)(?:пароль|contraseña"
-    r"|mot de passe|passwort|kennwort|senha|wachtwoord|hasło|şifre)(?!\w))"
-    r"(?:[ \t]*(?:是|为|為|は|が|：|:|=|est|ist|es|é|это|—|-)){0,2}[ \t]*"
-    r"(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|「[^」\n]{3,}」|[^\s,;，。；、」）)]+)"
-)
-_CJK_KEY = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-_ASCII_RUN = re.compile(r"[\x21-\x7e]+")
 _AWS_SHAPED = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _SECRET_WORDS = {
@@ -237,8 +233,7 @@ def _prose_intl(counts: dict[str, int]) -> Callable[[re.Match[str]], str]:
     latin = _prose(counts)
 
     def fix(m: re.Match[str]) -> str:
-        run = _ASCII_RUN.match(m["val"]) if _CJK_KEY.match(m["key"]) else None
-        inner = run[0].rstrip(".!?)") if run else ""
+        inner = cjk_password(m["key"], m["val"])
         if len(inner) < 4 or inner.startswith(MARK) or inner.lower() in _PLACEHOLDERS:
             return latin(m)
         counts["password"] = counts.get("password", 0) + 1
@@ -379,8 +374,8 @@ def redact(text: str, *, second_net: bool = True) -> tuple[str, dict[str, int]]:
         text = _ASSIGN.sub(_assignment(counts), text)
     if any(w in lower for w in _PROSE_WORDS_GATE):
         text = _PROSE.sub(_prose(counts), text)
-    if any(w in lower for w in _INTL_WORDS):
-        text = _PROSE_INTL.sub(_prose_intl(counts), text)
+    if any(w in lower for w in INTL_PASSWORD_WORDS):
+        text = PROSE_INTL.sub(_prose_intl(counts), text)
     if "aws" in lower or "secret" in lower:
         text = _AWS_SHAPED.sub(_aws_shaped(counts), text)
     return text, counts

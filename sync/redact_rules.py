@@ -388,3 +388,27 @@ def library_rules() -> tuple[Rule, ...]:
         for pattern in patterns:
             rules.append(Rule(kind, pattern, hints, _library_fix, ihints, anywhere=not in_words))
     return tuple(rules)
+
+
+# "password" in other languages, then its copula or colon: "密码是 …", "パスワード: …",
+# "пароль — …", "mot de passe : …" (the value must still look like one: ``_prose``)
+INTL_PASSWORD_WORDS = (
+    "密码", "密碼", "口令", "パスワード", "暗証番号", "비밀번호", "пароль", "contraseña",
+    "mot de passe", "passwort", "kennwort", "senha", "wachtwoord", "hasło", "şifre",
+)  # fmt: skip
+PROSE_INTL = re.compile(
+    r"(?i)(?P<key>(?:密[码碼]|口令|パスワード|暗証番号|비밀번호)|(?<!\w)(?:пароль|contraseña"
+    r"|mot de passe|passwort|kennwort|senha|wachtwoord|hasło|şifre)(?!\w))"
+    r"(?:[ \t]*(?:是|为|為|は|が|：|:|=|est|ist|es|é|это|—|-)){0,2}[ \t]*"
+    r"(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|「[^」\n]{3,}」|[^\s,;，。；、」）)]+)"
+)
+_CJK_KEY = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_ASCII_RUN = re.compile(r"[\x21-\x7e]+")
+
+
+def cjk_password(key: str, value: str) -> str:
+    """After a CJK word for password, the run of Latin characters that follows ("密码为jiangcc，
+    登录…" → "jiangcc"): the prose around it is not Latin, so that run is the password
+    whatever its shape; "" after any other word."""
+    run = _ASCII_RUN.match(value) if _CJK_KEY.match(key) else None
+    return run[0].rstrip(".!?)") if run else ""
