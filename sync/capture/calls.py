@@ -126,7 +126,8 @@ def one_line(text: str, limit: int = LINE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def _arguments(call: ToolCall) -> dict[str, Any]:
+def arguments(call: ToolCall) -> dict[str, Any]:
+    """A call's arguments as a dict ({} when its input is not a JSON object)."""
     try:
         value = json.loads(call.input) if call.input.strip().startswith("{") else None
     except (ValueError, RecursionError):  # not JSON, or nested too deep to read
@@ -144,7 +145,7 @@ def _first(args: dict[str, Any], keys: tuple[str, ...]) -> str:
 
 def command_of(call: ToolCall) -> str:
     """The shell command a run call executed (the raw input when it is not JSON)."""
-    args = _arguments(call)
+    args = arguments(call)
     value = args.get("command", args.get("cmd"))
     if isinstance(value, list):
         parts = [str(v) for v in value]
@@ -351,7 +352,7 @@ def _ask(call: ToolCall, args: dict[str, Any]) -> CallFacts:
 def classify(call: ToolCall) -> CallFacts:
     """What ``call`` did; unknown tools are ``other`` (their output is never kept)."""
     name = call.name.lower().rsplit(".", 1)[-1]
-    args = _arguments(call)
+    args = arguments(call)
     if name in EDIT_TOOLS or call.input.lstrip().startswith("*** Begin Patch"):
         return _edit(call, args)
     if name in RUN_TOOLS:

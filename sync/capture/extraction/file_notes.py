@@ -8,12 +8,13 @@ statement of the design there is. The recap's "Done" tells it next to the file.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
+from sync.capture.calls import arguments, command_of
 from sync.capture.extraction.offline_text import clip
 from sync.capture.extraction.timeline import Timeline
+from sync.capture.sources.base import ToolCall
 
 HEAD_CHARS = 320  # of a file's opening note at most
 MIN_WORDS = 6  # an opening note with fewer words says nothing
@@ -60,7 +61,7 @@ def written_notes(tl: Timeline) -> dict[str, str]:
         call = act.call
         if not act.applied or call is None or act.facts.kind != "edit":
             continue
-        for path, text in _created(call.input, act.facts.files):
+        for path, text in _created(call, act.facts.files):
             note = head_note(text)
             if note:
                 notes.setdefault(tl.relative(path), note)
@@ -82,32 +83,15 @@ def quoted_notes(texts: Iterable[str]) -> dict[str, str]:
     return notes
 
 
-def _created(raw: str, files: tuple[str, ...]) -> list[tuple[str, str]]:
+def _created(call: ToolCall, files: tuple[str, ...]) -> list[tuple[str, str]]:
     """(path, whole text) of each file a call created: a patch's added files (a Codex patch
-    may sit inside a shell call's arguments), or a write whose arguments hold the whole text."""
-    try:
-        args = json.loads(raw)
-    except (ValueError, RecursionError):
-        args = None
-    if "*** Add File:" in raw:
-        patches = [v for v in _strings(args) if "*** Add File:" in v] if args else [raw]
+    may sit inside a shell call's command), or a write whose arguments hold the whole text."""
+    if "*** Add File:" in call.input:
+        patch = call.input if _ADD_FILE.search(call.input) else command_of(call)
         return [
             (m.group(1).strip(), "\n".join(line[1:] for line in m.group(2).splitlines()))
-            for patch in patches
             for m in _ADD_FILE.finditer(patch)
         ]
-    if not isinstance(args, dict) or not files:
-        return []
+    args = arguments(call)
     text = next((args[k] for k in _CREATE_KEYS if isinstance(args.get(k), str)), "")
-    return [(files[0], text)] if text else []
-
-
-def _strings(value: object) -> list[str]:
-    """Every string inside a parsed JSON value."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
+    return [(files[0], text)] if text and files else []

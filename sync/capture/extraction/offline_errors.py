@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_text import NARRATION, clip, gist, polite, sentences
+from sync.capture.extraction.offline_text import NARRATION, base_name, clip, gist, polite, sentences
 from sync.capture.extraction.timeline import Act, Said, Timeline, Turn
 from sync.capture.extraction.user_text import classify
 
@@ -270,7 +270,7 @@ def _learning(ep: _Episode, tags: tuple[str, ...], confirmed: Said | None = None
         fix = _fix_line(ep)
         phrase = gist(main_error(act.error), 76 - len(what), cut=False)
         title = f"{phrase} ({what})"
-        suffix = f"; fixed in {_base(ep.fixes[0][0])}"
+        suffix = f"; fixed in {base_name(ep.fixes[0][0])}"
         title = cause if titled(cause) else title + suffix * (len(title + suffix) <= 80)
         score = 5.0 + (1.5 if cause else 0.0)
     else:
@@ -337,10 +337,6 @@ def _how_to_run(act: Act, passed: Act, added: list[str]) -> bool:
 def titled(cause: str) -> bool:
     """Whether an explanation reads well as a learning's title (short; not a decision)."""
     return 25 <= len(cause) <= 120 and not _DECIDES.search(cause)
-
-
-def _base(path: str) -> str:
-    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _signature(act: Act) -> str:

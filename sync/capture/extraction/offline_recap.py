@@ -14,6 +14,7 @@ from sync.capture.extraction.base import Candidate
 from sync.capture.extraction.file_notes import quoted_notes, written_notes
 from sync.capture.extraction.offline_text import (
     NARRATION,
+    base_name,
     clean_title,
     clip,
     ext_tag,
@@ -73,8 +74,8 @@ def _notes(tl: Timeline, texts: Sequence[str]) -> dict[str, str]:
                 counts[tl.relative(path)] += 1
                 if act.facts.kind == "edit" and len(act.facts.summary) > 12:
                     changed[tl.relative(path)] = f"`{clip(act.facts.summary, 70)}`"  # the last
-    bases = Counter(_base(p) for p in counts)
-    keys = {p: _name_pattern(p, unique=bases[_base(p)] == 1) for p in counts}
+    bases = Counter(base_name(p) for p in counts)
+    keys = {p: _name_pattern(p, unique=bases[base_name(p)] == 1) for p in counts}
     found: dict[str, str] = {}
     told: Counter[str] = Counter()
     for text in texts:
@@ -85,7 +86,7 @@ def _notes(tl: Timeline, texts: Sequence[str]) -> dict[str, str]:
                 continue
             for path, key in keys.items():
                 if path not in found and key.search(bare):
-                    said = bare.replace(path, "").replace(_base(path), "")
+                    said = bare.replace(path, "").replace(base_name(path), "")
                     if len(re.findall(r"[^\W\d_]{3,}", said)) >= 3:
                         found[path] = clip(polite(bare), 80)
     ranked = sorted(counts, key=lambda p: (-min(told[p], 3), -counts[p]))
@@ -95,12 +96,8 @@ def _notes(tl: Timeline, texts: Sequence[str]) -> dict[str, str]:
 def _name_pattern(path: str, unique: bool) -> re.Pattern[str]:
     """How the agent's writing names a file: its path, or its name when no other changed
     file shares it (``todo.ts`` is not found inside ``AddTodo.tsx``)."""
-    names = [re.escape(path)] + ([re.escape(_base(path))] if unique else [])
+    names = [re.escape(path)] + ([re.escape(base_name(path))] if unique else [])
     return re.compile(rf"(?<![\w.-])(?:[\w.-]*/)*(?:{'|'.join(names)})(?![\w-])", re.I)
-
-
-def _base(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def done_lines(tl: Timeline, texts: Sequence[str]) -> list[str]:
@@ -125,9 +122,9 @@ def done_lines(tl: Timeline, texts: Sequence[str]) -> list[str]:
         lines.append(f"- {path} — {said}" if said else f"- {path}")
     lines += [f"- {p} (new, in the change reviewed) — {clip(n, width)}" for p, n in quoted.items()]
     rest = [p for p, _ in listed[MAX_FILES:]]
-    names = Counter(_base(p) for p in rest)
+    names = Counter(base_name(p) for p in rest)
     if rest:
-        shown = [_base(p) if names[_base(p)] == 1 else p for p in rest]
+        shown = [base_name(p) if names[base_name(p)] == 1 else p for p in rest]
         lines.append(clip("- also changed: " + ", ".join(shown), 280))
     installs, checks, commits = [], [], []
     for _, act in tl.acts():
@@ -246,7 +243,7 @@ def request_lines(tl: Timeline, room: int) -> list[str]:
             continue
         ask = next(iter(sentences(turn.user.text)), "")
         answer = _answer(turn.report.text)
-        files = list(dict.fromkeys(_base(tl.relative(p)) for p, _ in turn.edits()))
+        files = list(dict.fromkeys(base_name(tl.relative(p)) for p, _ in turn.edits()))
         changed = f" (changed {', '.join(files[:4])})" if files else ""
         if len(ask) >= 8 and len(answer) >= 20:
             rows.append((len(names(answer)) + len(files), clip(polite(ask), 70), answer, changed))

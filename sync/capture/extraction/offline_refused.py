@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_text import clip, sentences
+from sync.capture.extraction.offline_text import base_name, clip, sentences
 from sync.capture.extraction.timeline import Timeline
 
 _NOT_PERMITTED = re.compile(
@@ -41,7 +41,7 @@ def refused_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         if later or path in seen:
             continue
         seen.add(path)
-        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        name = base_name(path)
         claim = next(
             (
                 s

@@ -79,6 +79,11 @@ NAME = re.compile(
 )
 
 
+def base_name(path: str) -> str:
+    """The last part of a path, either separator ("src/app/a.ts" → "a.ts")."""
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
     text = _WS.sub(" ", text).strip()
