@@ -20,13 +20,13 @@ holds a fact when it contains every key term, case-insensitively. Per session an
 * misses: the facts no memory holds, by id and key terms (read them against the memories).
 
 Score the dev split while working; the held-out split once, at the end (`--split heldout`).
-capture_facts_heldout2/3/4.jsonl (`--split heldout2|heldout3|heldout4`) are fresh held-out
+capture_facts_heldout2..5.jsonl (`--split heldout2|heldout3|heldout4|heldout5`) are fresh held-out
 sets, scored once, by the lead, at the very end: their "root": "fetched" labels name public
 transcripts kept outside the repo (CAPTURE_FACTS.md says where from), found under `fetched_dir`;
 a session whose file is absent is skipped with a line on stderr. `--list` only shows which
 labelled sessions are found and as what memsync reads them (agent, message count).
 
-    .venv/bin/python scripts/eval_capture.py [--split dev|heldout|heldout2..4|both|all]
+    .venv/bin/python scripts/eval_capture.py [--split dev|heldout|heldout2..5|both|all]
         [--budget 6000] [--no-capture] [--data ../shared/data] [--fetched DIR] [--list] [--json]
 """
 
@@ -67,8 +67,10 @@ LABELS = {
     "heldout2": REPO / "scripts" / "data" / "capture_facts_heldout2.jsonl",
     "heldout3": REPO / "scripts" / "data" / "capture_facts_heldout3.jsonl",
     "heldout4": REPO / "scripts" / "data" / "capture_facts_heldout4.jsonl",
+    "heldout5": REPO / "scripts" / "data" / "capture_facts_heldout5.jsonl",
 }
-FETCHED = ("heldout2", "heldout3", "heldout4")  # the splits whose transcripts live outside the repo
+# the splits whose transcripts live outside the repo
+FETCHED = ("heldout2", "heldout3", "heldout4", "heldout5")
 SPLITS = {"both": ("dev", "heldout"), "all": ("dev", "heldout", *FETCHED)}
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 
