@@ -108,7 +108,9 @@ def test_only_long_memories_get_passages_and_each_is_one_line() -> None:
     long = Memory(id="s", kind="summary", title="Session", body=summary_body())
     texts = passage_texts(long)
     assert len(texts) == len(FILLER) + 3  # the headings are context, not passages
-    assert f"Session / Decided and fixed: decision: {ASKED_LINE}" in texts
+    # the section says what kind of line it is; the title stays out (it would drown the line)
+    assert f"Decided and fixed: decision: {ASKED_LINE}" in texts
+    assert not any(t.startswith("Session") for t in texts)
     short = Memory(id="d", kind="decision", title="Short", body="One line of body.")
     assert passage_texts(short) == []
     assert PAYLOAD_KEY == "passages"
@@ -152,5 +154,23 @@ def test_a_store_indexed_before_passages_gets_them_once(
     assert report["storage"] == preview["storage"]
     assert point_count(layout)[0] == 2
     assert asked(layout, make_deps(), question, Scoring())["results"][0]["kind"] == "summary"
+    again = run_sync(layout, SyncOptions(), make_deps())
+    assert again["counts"]["unchanged"] == 2 and again["counts"]["updated"] == 0
+
+
+def test_a_store_indexed_under_the_first_passage_scheme_reembeds_them_once(
+    layout: StoreLayout, make_deps: Callable[..., SyncDeps]
+) -> None:
+    seed_store(layout)
+    run_sync(layout, SyncOptions(), make_deps())
+    state = json.loads(layout.checkpoint_path.read_text())
+    assert state["passages"] == 2
+    state["passages"] = 1  # lines were embedded as "title / section: line"
+    layout.checkpoint_path.write_text(json.dumps(state))
+    preview = run_sync(layout, SyncOptions(dry_run=True), make_deps())
+    report = run_sync(layout, SyncOptions(), make_deps())
+    for run in (preview, report):  # only the long memory has passages to embed again
+        assert run["counts"]["updated"] == 1 and run["counts"]["unchanged"] == 1
+    assert json.loads(layout.checkpoint_path.read_text())["passages"] == 2
     again = run_sync(layout, SyncOptions(), make_deps())
     assert again["counts"]["unchanged"] == 2 and again["counts"]["updated"] == 0
