@@ -4,17 +4,21 @@ Agent harness tools often answer with JSON and no error flag: OpenClaw's ``gatew
 says ``{"ok": true, "result": {"ok": false, "result": {"status": "error", "steps": [{"command":
 "npm i -g openclaw@latest", "exitCode": 243, "stderrTail": "npm error code EACCES …"}]}}}`` —
 the call went through, the update it ran failed. Such a result is a failure, told by the step
-that failed (its command and exit code) and the error lines of what it printed.
+that failed (its command and exit code) and the error lines of what it printed. So is an
+answer that is an error as a whole: OpenClaw's ``web_search`` without a key answers
+``{"error": "missing_brave_api_key", "message": "… set BRAVE_API_KEY …"}``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 _TEXT_KEYS = ("error", "errors", "stderr", "stderrTail", "stderr_tail", "message", "reason")
 _MAX_DEPTH = 8
+_CODE_WORD = re.compile(r"[A-Za-z][\w.-]{2,60}")  # an error told by its code alone
 
 
 def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
@@ -29,6 +33,8 @@ def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[
     except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
         return ()
     failed = [node for node in _nodes(value, 0) if _fails(node)]
+    if isinstance(value, dict) and _answers_error(value) and value not in failed:
+        failed.insert(0, value)  # {"error": "missing_brave_api_key", "message": "…"}
     if not failed:
         return ()
     # the steps that ran a command first, in order, then the rest innermost first (the
@@ -40,11 +46,20 @@ def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[
         if isinstance(command, str) and command.strip():
             found.append(f"`{' '.join(command.split())[:160]}` exited {code}")
         hints = [k for k in node if isinstance(k, str) and "hint" in k.lower()]
-        for key in (*_TEXT_KEYS, *hints):  # a hint tells the remedy ("Run: openclaw doctor")
-            said = node.get(key)
-            if isinstance(said, str) and said.strip():
-                found += lines(said) or [" ".join(said.split())[:200]]
+        texts = [_text(node.get(key)) for key in (*_TEXT_KEYS, *hints)]  # a hint: the remedy
+        code_word, message = texts[0], texts[_TEXT_KEYS.index("message")]
+        if _CODE_WORD.fullmatch(code_word) and message:  # "missing_key" told by its message
+            texts[0] = f"{code_word}: {lines(message)[0] if lines(message) else message}"
+            texts[_TEXT_KEYS.index("message")] = ""
+        for said in filter(None, texts):
+            found += lines(said) or [" ".join(said.split())[:200]]
     return tuple(dict.fromkeys(found))[:4]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):  # {"error": {"code": 404, "message": "…"}}
+        value = value.get("message")
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _fails(node: dict[str, Any]) -> bool:
@@ -55,6 +70,16 @@ def _fails(node: dict[str, Any]) -> bool:
         or node.get("success") is False
         or (isinstance(code, int) and not isinstance(code, bool) and code != 0)
     )
+
+
+def _answers_error(node: dict[str, Any]) -> bool:
+    """Whether a tool's whole answer is an error: an ``error`` that says something, and no
+    ``ok`` or ``success`` true beside it (an item's error inside a listing does not count)."""
+    error = node.get("error")
+    said = (isinstance(error, str) and bool(error.strip())) or (
+        isinstance(error, dict) and bool(error)
+    )
+    return said and node.get("ok") is not True and node.get("success") is not True
 
 
 def _nodes(value: Any, depth: int) -> Iterator[dict[str, Any]]:

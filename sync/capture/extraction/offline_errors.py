@@ -51,6 +51,9 @@ _PROBE_FAIL = re.compile(
 _LOOKUP_TOOL = re.compile(
     r"(?i)(?:read|view|cat|open|glob|grep|find|search|ls|list|get|fetch|web|browse|todo)"
 )  # tools that only look (Read, Glob, WebFetch, list_mcp_resources, get_file_contents)
+_UNSET = re.compile(
+    r"(?i)api[_ -]?key|\btoken\b|credential|not configured|unauthori[sz]ed|\b401\b"
+)  # a tool the harness was never given what it needs for
 _MISSING = re.compile(r"(?i)not found|does ?n[o']t exist|no such|\b404\b|no (?:matches|results)")
 _TOOL_PREFIX = re.compile(r"^npm (?:error|ERR!)\s+")  # npm's prefix on every line it prints
 _INLINE_SCRIPT = re.compile(r"\s-(?:e|c)\s+['\"]|\s--eval\b")
@@ -218,8 +221,10 @@ def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool = False) -> Found |
     error = main_error(act.error)
     if not tool and (is_lookup(command) or _INLINE_SCRIPT.search(command)):
         return None
-    if tool and (_LOOKUP_TOOL.match(act.facts.name.rsplit("__", 1)[-1]) or _MISSING.search(error)):
-        return None  # a read, search or web fetch that found nothing: no issue of the project
+    looks = _LOOKUP_TOOL.match(act.facts.name.rsplit("__", 1)[-1])
+    if tool and ((looks and not _UNSET.search(act.error)) or _MISSING.search(error)):
+        return None  # a read, search or fetch that found nothing or failed on its own (a
+        # site's 403, a directory read): no issue of the project; one never set up is
     if len(error.split()) < 2:
         return None
     what = act.facts.name if tool else act.facts.program or command.split(" ", 1)[0]

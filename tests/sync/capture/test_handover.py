@@ -61,6 +61,44 @@ def test_json_that_reports_success_or_is_not_json_is_no_failure() -> None:
     assert not classify(ToolCall("cron", "{}", '{"ok": true, "jobs": []}')).failed
 
 
+NO_KEY = {
+    "error": "missing_brave_api_key",
+    "message": "web_search (brave) needs a Brave Search API key. Run `openclaw configure "
+    "--section web` to store it, or set BRAVE_API_KEY in the Gateway environment.",
+    "docs": "https://docs.openclaw.ai/tools/web",
+}
+
+
+def test_an_answer_that_is_an_error_as_a_whole_is_a_failure_and_left_open() -> None:
+    errors = json_failure(json.dumps(NO_KEY, indent=2), error_lines)
+    # an error told by its code alone reads with its message
+    assert errors == (f"missing_brave_api_key: {NO_KEY['message']}",)
+    nested = json.dumps({"error": {"code": 401, "message": "Invalid API key"}})
+    assert json_failure(nested, error_lines) == ("Invalid API key",)
+    for fine in (
+        {"ok": True, "error": "none worth telling"},  # said to have worked
+        {"results": [{"url": "a", "error": "timeout"}, {"url": "b"}]},  # one item's error
+        {"error": None, "results": []},
+        {"error": "", "results": []},
+    ):
+        assert json_failure(json.dumps(fine), error_lines) == (), fine
+    search = ToolCall("web_search", '{"query": "openclaw multiple instances"}', json.dumps(NO_KEY))
+    t = session(
+        user("How do I run several OpenClaw instances?"),
+        agent("Searching.", search),
+        agent("Web search is not configured; from the local docs: use --profile per gateway."),
+    )
+    (issue,) = of_kind(t, "issue")
+    assert "missing_brave_api_key" in issue.title and "BRAVE_API_KEY" in issue.body
+    for name, output in (  # a look that failed on its own is no issue of the project
+        ("web_fetch", '{"error": "Request failed with status code 403 Forbidden"}'),
+        ("read", '{"error": "EISDIR: illegal operation on a directory, read"}'),
+    ):
+        probe = ToolCall(name, '{"url": "https://example.com/docs"}', output)
+        looked = session(user("Read the docs."), agent("Reading.", probe), agent("It failed."))
+        assert of_kind(looked, "issue") == [], name
+
+
 def test_npm_detail_and_stack_lines_are_no_error_lines_and_the_message_names_the_error() -> None:
     lines = error_lines(NPM_EACCES, 5)
     assert not any("syscall" in line or "at async" in line for line in lines)
