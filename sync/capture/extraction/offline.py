@@ -12,7 +12,8 @@ No model call. The session is read as turns (``timeline``); rules then propose m
 - conventions: the user's rules ("always", "never", "must"), the preferences summaries list,
   what hooks enforce;
 - learnings from the harness's notices that say what failed and how to fix it;
-- issues: errors never fixed before the session ended, what summaries list as still open;
+- issues: errors never fixed before the session ended, what summaries list as still open,
+  hook commands that failed (the harness goes on past them);
 - one summary that recaps the session (``offline_recap``).
 
 The best are kept within a budget of characters per session (memory files included), the
@@ -33,6 +34,7 @@ from sync.capture.extraction.offline_handover import handed_over
 from sync.capture.extraction.offline_notes import (
     curated_found,
     finding_found,
+    hook_error_found,
     hook_found,
     model_error_found,
     notice_found,
@@ -61,6 +63,7 @@ def candidates(tl: Timeline, tags: tuple[str, ...]) -> list[Found]:
         *curated_found(tl, tags),
         *finding_found(tl, tags),
         *hook_found(tl, tags),
+        *hook_error_found(tl, tags),
         *notice_found(tl, tags),
         *model_error_found(tl, tags),
         *refused_found(tl, tags),

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from sync.capture.calls import error_lines
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_errors import CAUSE, unhedged
-from sync.capture.extraction.offline_text import NARRATION, clip, polite, sentences
+from sync.capture.extraction.offline_errors import CAUSE, main_error, unhedged
+from sync.capture.extraction.offline_text import NARRATION, base_name, clip, polite, sentences
 from sync.capture.extraction.timeline import Said, Timeline, Turn
 
 _HEADING = re.compile(
@@ -262,6 +263,43 @@ def notice_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         lines = [("Problem", problem), ("Detail", detail), ("Fix", " ".join(remedy[:2]))]
         item = found("learning", head, lines, score=5.5, pos=said.pos, span=(said.line, said.line),
                      tags=tags, limit=300)  # fmt: skip
+        if item is not None:
+            yield item
+
+
+_ERROR_WORD = re.compile(r"^(?:error:\s*)+", re.I)
+_NODE_CODE = re.compile(r"^\s*code: '?([A-Z][A-Z0-9_]{3,})'?,?\s*$", re.M)
+_HOOK_HEAD = re.compile(
+    r"\A(?P<event>\S+) hook `(?P<command>[^`]+)` failed with status (?P<code>-?\d+)"
+    r"(?: \((?P<times>\d+) times\))?:"
+)
+
+
+def hook_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
+    """An issue for each hook command that failed: the harness goes on past it, so the hook
+    does nothing until someone fixes it (a script moved away, a missing interpreter)."""
+    for said in tl.hook_errors:
+        head, _, output = said.text.partition("\n")
+        m = _HOOK_HEAD.match(head)
+        if m is None:
+            continue
+        error = main_error("; ".join(error_lines(output, 3))) or clip(output.strip(), 160)
+        error = _ERROR_WORD.sub("", error)
+        code = _NODE_CODE.search(output)  # node tells the kind apart: code: 'MODULE_NOT_FOUND'
+        if code and code[1] not in error:
+            error = f"{error} ({code[1]})"
+        times = f"{m['times']} times" if m["times"] else "once"
+        lines = [
+            ("Open", f"the {m['event']} hook `{m['command']}` failed {times} (status "
+                     f"{m['code']}) and nothing in the session fixed it"),
+            ("Error", error),
+        ]  # fmt: skip
+        path = m["command"].split()[-1]
+        script = base_name(path)
+        named = error.replace(path, script).replace("'", "")
+        title = f"The {script} hook fails: {named}"
+        item = found("issue", title, lines, score=5.0, pos=said.pos,
+                     span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
         if item is not None:
             yield item
 

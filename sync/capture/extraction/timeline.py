@@ -150,6 +150,7 @@ class Timeline:
     # the model or its provider failed ("qwen3.5:9b failed: fetch failed"), with the model
     # whose reply came next (None when none did)
     model_errors: tuple[tuple[Said, str | None], ...] = ()
+    hook_errors: tuple[Said, ...] = ()  # a hook command failed ("PreToolUse:Bash hook `…`")
 
     def main(self) -> list[Turn]:
         return [t for t in self.turns if not t.side]
@@ -194,6 +195,7 @@ class _Walk:
         self.hooks: list[Said] = []
         self.notices: list[Said] = []
         self.model_errors: list[tuple[Said, str | None]] = []
+        self.hook_errors: list[Said] = []
         self.user: Said | None = None
         self.events: list[Event] = []
 
@@ -242,6 +244,8 @@ class _Walk:
                 self.user = self.said(msg.line, "user", msg.text.strip())
             elif msg.role == "system" and msg.kind in ("compaction", "summary"):
                 self.summaries.append(self.said(msg.line, "summary", msg.text.strip()))
+            elif msg.role == "system" and msg.kind == "hook_error":
+                self.hook_errors.append(self.said(msg.line, "notice", msg.text.strip()))
             elif msg.role == "system" and msg.kind == "hook":
                 self.hooks.append(self.said(msg.line, "hook", msg.text.strip()))
             elif msg.role == "system" and not msg.kind and msg.text.strip():
@@ -288,4 +292,5 @@ def build_timeline(t: Transcript) -> Timeline:
         t.cwd,
         tuple(main.notices),
         tuple(main.model_errors),
+        tuple(main.hook_errors),
     )

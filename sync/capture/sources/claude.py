@@ -27,7 +27,7 @@ from sync.capture.sources.base import (
     SourceItem,
     Transcript,
 )
-from sync.capture.sources.claude_attachments import BadAttachment, attachment_draft
+from sync.capture.sources.claude_attachments import BadAttachment, attachment_draft, hook_failure
 from sync.capture.sources.common import (
     MessageDraft,
     PendingCall,
@@ -114,6 +114,7 @@ class _Session:
         self.cwd: str | None = None
         self.meta: dict[str, str] = {}
         self.side: _Session | None = None  # sidechain lines, when kept apart
+        self.hook_fails: dict[tuple[str, str, str], tuple[MessageDraft, int, str]] = {}
 
     def feed(self, number: int, record: dict) -> None:
         """Take one record into account; valid non-conversation records are ignored."""
@@ -131,6 +132,9 @@ class _Session:
             self.titles[kind] = record[title_field]
         if kind == "attachment":
             self._attachment(number, record)
+            return
+        if kind == "system":
+            self._hook_failed(number, record)
             return
         if kind not in ("user", "assistant"):
             return
@@ -243,6 +247,23 @@ class _Session:
         draft.texts = [t for t in (clean_user_text(t) for t in draft.texts) if t]
         if draft.texts:
             self._add_user(draft)
+
+    def _hook_failed(self, number: int, record: dict) -> None:
+        """A hook command that failed, once per command and status: repeats are counted."""
+        failure = hook_failure(record.get("content"))
+        if failure is None:
+            return
+        key, head, output = failure
+        if key in self.hook_fails:  # told once, where it first failed, with its count
+            draft, times, first = self.hook_fails[key]
+            self.hook_fails[key] = (draft, times + 1, first)
+            draft.texts[0] = f"{head} ({times + 1} times):\n{first}"
+            return
+        draft = MessageDraft("system", number, iso_utc(record.get("timestamp")), end_line=number,
+                             kind="hook_error")  # fmt: skip
+        draft.texts.append(f"{head}:\n{output}")
+        self.hook_fails[key] = (draft, 1, output)
+        self.drafts.append(draft)
 
     def _add_user(self, draft: MessageDraft) -> None:
         """A user message, unless it repeats the last one with a queued copy (a prompt queued

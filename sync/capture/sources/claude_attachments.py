@@ -13,6 +13,11 @@ did, as message drafts; the Claude adapter decides where they go.
   its reason; hook feedback (kind ``hook``). Not for PreToolUse, whose reason is the refused
   call's error result, nor Stop, read from its "Stop hook feedback" line.
 
+And one ``system`` record: a hook command that failed (``PreToolUse:Bash [node ~/.claude/
+scripts/validate-command.js] failed with non-blocking status code 1: <stderr>``). Claude Code
+goes on past it, so a broken hook does nothing, unnoticed, on every call: a system message of
+kind ``hook_error`` (``hook_failure``), its repeats counted on the first.
+
 Everything else — tool, skill and agent listings, reminders, mode switches, hook successes, and
 the memory files, at-mentioned files and hook context injected into the prompt (memsync's own
 hook among them) — is the harness's context, not the session's news, and is ignored.
@@ -27,6 +32,28 @@ from sync.capture.sources.common import MessageDraft, iso_utc
 EXCERPT_CHARS = 4000  # the most of an edited file's snippet a message keeps
 _NUMBERED = re.compile(r"^\s*(\d+)\t", re.M)
 _SAID_ELSEWHERE = ("PreToolUse", "Stop", "SubagentStop")  # the tool result, the feedback line
+
+
+HOOK_OUTPUT_CHARS = 1500  # of what a failed hook printed
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_HOOK_FAILED = re.compile(
+    r"\A(?P<event>\w+(?::\S+)?) \[(?P<command>[^\]\n]+)\] failed with (?:non-blocking )?"
+    r"status code (?P<code>-?\d+):?\s*(?P<output>.*)\Z",
+    re.S,
+)
+
+
+def hook_failure(content: object) -> tuple[tuple[str, str, str], str, str] | None:
+    """((event, command, status), head, output) of a system record's text saying a hook
+    command failed, or None for any other system record (durations, boundaries, notices)."""
+    if not isinstance(content, str):
+        return None
+    m = _HOOK_FAILED.match(_ANSI.sub("", content).strip())
+    if m is None:
+        return None
+    key = (m["event"], " ".join(m["command"].split()), m["code"])
+    head = f"{key[0]} hook `{key[1]}` failed with status {key[2]}"
+    return key, head, m["output"].strip()[:HOOK_OUTPUT_CHARS]
 
 
 class BadAttachment(ValueError):
