@@ -212,7 +212,8 @@ def _added(before: str, after: str) -> list[str]:
 LAST_TURN_BONUS = 1.0  # what the session ended on is what its developer comes back to
 
 
-def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool = False) -> Found | None:
+def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool, tried: Sequence[Act]) -> Found | None:
+    """``tried``: the other commands that failed the same way later (what not to try again)."""
     act = ep.act
     command = act.facts.summary
     tool = act.facts.kind == "other"  # a harness or MCP tool (gateway, message, execute_sql)
@@ -234,6 +235,7 @@ def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool = False) -> Found |
         ("Open", f"{called} failed and did not pass again before the session ended"),
         ("Error", act.error),
         ("Last word", last if last != act.error else ""),
+        ("Tried", "; ".join(f"`{clip(a.facts.summary, 80)}`" for a in tried[:3])),
     ]
     score = 5.5 + (0.5 if act.facts.verifies else 0.0) + (LAST_TURN_BONUS if at_end else 0.0)
     noun = "tool" if tool else "command"
@@ -379,12 +381,21 @@ def error_found(
         elif ep.passed is not None or confirmed is not None:
             result = _learning(ep, tags, confirmed)
         elif not any(not a.failed for a in later) and not any(a.failed for a in later):
-            result = _issue(ep, tags, at_end=bool(main) and turn is main[-1])
+            tried = _same_failure(flat[k + 1 :], act)
+            result = _issue(ep, tags, at_end=bool(main) and turn is main[-1], tried=tried)
+            seen.update(_signature(a) for a in tried if result is not None)
         else:
             result = None
         if result is not None:
             seen.add(signature)
             yield result
+
+
+def _same_failure(after: Sequence[tuple[Turn, Act]], act: Act) -> list[Act]:
+    """Other commands that failed with ``act``'s error later, none of them ever passing."""
+    same = [(i, a) for i, (_, a) in enumerate(after) if a.failed and a.key != act.key
+            and main_error(a.error) == main_error(act.error)]  # fmt: skip
+    return [a for i, a in same if all(b.failed for _, b in after[i + 1 :] if b.key == a.key)]
 
 
 def errors_seen(tl: Timeline) -> list[tuple[int | None, str]]:

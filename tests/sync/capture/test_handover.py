@@ -282,3 +282,19 @@ def test_a_fix_the_agent_made_itself_in_a_later_turn_is_no_handover() -> None:
         agent("Checking.", bash("acme --version || npm list -g @acme/cli", "1.4.2 (acme)")),
     )
     assert of_kind(unrelated_advice, "learning")  # the advice names @acme/cli: still a handover
+
+
+def test_an_issue_tells_what_else_was_tried_with_the_same_error_and_stands_alone() -> None:
+    cygpath = "Error: Command failed: cygpath -u 'C:\\Users\\dev\\AppData\\Local\\Temp'"
+    t = session(
+        user("Run claude doctor and tell me what it says."),
+        agent("Running it.", bash("claude doctor", cygpath, is_error=True)),
+        agent("Git Bash paths again; via PowerShell.",
+              bash('powershell -Command "claude doctor"', cygpath, is_error=True)),
+        agent("And via cmd.", bash('cmd //c "claude doctor"', cygpath, is_error=True)),
+        agent("There's a conflict between Git Bash and native Windows paths: run it from"
+              " Windows Terminal instead."),
+    )  # fmt: skip
+    (issue,) = of_kind(t, "issue")
+    assert "`claude doctor` failed" in issue.body
+    assert 'Tried: `powershell -Command "claude doctor"`; `cmd //c "claude doctor"`' in issue.body
