@@ -307,10 +307,11 @@ def _run(call: ToolCall) -> CallFacts:
     program = program_of(command)
     inspects = bool(_INSPECT.match(program))
     quiet = not call.output.strip() or call.output.strip().startswith("(no output)")
-    failed = (call.is_error or exit_code != 0) and not (
+    reported = json_failure(call.output, error_lines)  # OpenClaw's exec: {"status": "error"}
+    failed = (call.is_error or exit_code != 0 or bool(reported)) and not (
         inspects and quiet and exit_code in (0, 1)  # grep found nothing: not an error
     )
-    errors = error_lines(call.output) if failed else ()
+    errors = (reported or error_lines(call.output)) if failed else ()
     if failed and not errors and call.output.strip():
         errors = (one_line(call.output.strip().splitlines()[-1], 200),)
     script = _NPM_SCRIPT.search(call.output) if failed else None

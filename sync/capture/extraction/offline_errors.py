@@ -20,7 +20,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_text import NARRATION, base_name, clip, gist, polite, sentences
+from sync.capture.extraction.offline_text import (
+    NARRATION,
+    base_name,
+    clip,
+    env_setting,
+    gist,
+    polite,
+    sentences,
+)
 from sync.capture.extraction.timeline import Act, Said, Timeline, Turn
 from sync.capture.extraction.user_text import classify
 
@@ -54,6 +62,7 @@ _LOOKUP_TOOL = re.compile(
 _UNSET = re.compile(
     r"(?i)api[_ -]?key|\btoken\b|credential|not configured|unauthori[sz]ed|\b401\b"
 )  # a tool the harness was never given what it needs for
+_SETS = re.compile(r"^[A-Z_][A-Z0-9_]*=")  # PATH=…, NODE_OPTIONS=…
 _MISSING = re.compile(r"(?i)not found|does ?n[o']t exist|no such|\b404\b|no (?:matches|results)")
 _TOOL_PREFIX = re.compile(r"^npm (?:error|ERR!)\s+")  # npm's prefix on every line it prints
 _INLINE_SCRIPT = re.compile(r"\s-(?:e|c)\s+['\"]|\s--eval\b")
@@ -61,47 +70,13 @@ _DECIDES = re.compile(
     r"\b(?:decided|chose|choose|going with|went with|switch(?:ed)? to|we'?ll use)\b", re.I
 )
 _LOOKUPS = frozenset(
-    [
-        "ls",
-        "ll",
-        "find",
-        "fd",
-        "grep",
-        "rg",
-        "ag",
-        "ack",
-        "cat",
-        "head",
-        "tail",
-        "less",
-        "which",
-        "whereis",
-        "type",
-        "file",
-        "stat",
-        "test",
-        "tree",
-        "wc",
-        "echo",
-        "pwd",
-        "du",
-        "df",
-        "sed",
-        "awk",
-        "jq",
-        "open",
-        "code",
-        "sleep",
-        "cd",
-        "mkdir",
-        "cp",
-        "mv",
-        "rm",
-        "ps",
-        "env",
-        "printenv",
-    ]
-)
+    {
+        "ls", "ll", "find", "fd", "grep", "rg", "ag", "ack", "cat", "head", "tail", "less",
+        "which", "whereis", "type", "file", "stat", "test", "tree", "wc", "echo", "pwd", "du",
+        "df", "sed", "awk", "jq", "open", "code", "sleep", "cd", "mkdir", "cp", "mv", "rm",
+        "ps", "env", "printenv",
+    }
+)  # fmt: skip
 _SPECIFIC_ERROR = re.compile(r"\w+(?:Error|Exception)\b|\b[A-Z]{1,4}\d{3,5}\b")
 _NAMED_ERROR = re.compile(r"\w+(?:Error|Exception)\b|\b[A-Z]{1,4}\d{3,5}\b|\berror\b", re.I)
 _LET_ME = re.compile(r"^(?:let me|i'?ll|i will|let'?s)\s+", re.I)
@@ -282,7 +257,12 @@ def _learning(ep: _Episode, tags: tuple[str, ...], confirmed: Said | None = None
         score = 5.0 + (1.5 if cause else 0.0)
     else:
         fix = f"run it as `{passed.facts.summary}`"
-        title = f"{what} worked once run with {' '.join(added)}"
+        env = env_setting(passed.facts.summary, act.facts.summary)  # PATH=~/.nvm/…/bin
+        title = (
+            f"{what} runs only with {env}"
+            if env
+            else f"{what} worked once run with {' '.join(added)}"
+        )
         score = 5.5
     lines = [
         ("Problem", problem),
@@ -338,7 +318,10 @@ def _how_to_run(act: Act, passed: Act, added: list[str]) -> bool:
         return False
     if re.search(r"\|\s*(?:grep|tail|head|sed|awk)\b", passed.facts.summary):
         return False
-    return any(w.startswith("-") or w in ("yes", "echo", "printf") for w in added)
+    return any(  # a flag, answers piped in, or the environment it needs (PATH, a venv)
+        w.startswith("-") or w in ("yes", "echo", "printf", "export", "source") or _SETS.match(w)
+        for w in added
+    )
 
 
 def titled(cause: str) -> bool:

@@ -286,3 +286,19 @@ def _stop(sentence: str) -> str:
 def gist_of(text: str, limit: int, keep: re.Pattern[str] | None = None) -> str:
     """``telling`` sentences on one line."""
     return clip(" ".join(telling(text, limit, keep)), limit)
+
+
+_ENV_SET = re.compile(r"""(?:\bexport\s+|^|\s)([A-Z_][A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)""")
+_HOME = re.compile(r"^(?:/Users|/home)/[^/]+|^[A-Za-z]:[\\/]Users[\\/][^\\/]+")
+
+
+def env_setting(command: str, before: str = "") -> str:
+    """The first environment variable ``command`` sets that ``before`` did not, as ``VAR=value``
+    (quotes, ``$VAR`` references and the home directory shortened away); "" when none."""
+    for m in _ENV_SET.finditer(command):
+        if m.group(0).strip() in before:
+            continue
+        value = m.group(2).strip("\"'")
+        value = ":".join(p for p in value.split(":") if not p.startswith("$"))
+        return f"{m.group(1)}={_HOME.sub('~', value)}"
+    return ""

@@ -9,7 +9,7 @@ import json
 from sync.capture.calls import classify, error_lines, printed_lines
 from sync.capture.digest import build_digest
 from sync.capture.extraction.offline_errors import main_error
-from sync.capture.extraction.offline_text import gist
+from sync.capture.extraction.offline_text import env_setting, gist
 from sync.capture.reported import json_failure
 from sync.capture.sources.base import Message, ToolCall, Transcript
 from tests.sync.capture.test_extraction_offline import agent, bash, edit, of_kind, session, user
@@ -298,3 +298,28 @@ def test_an_issue_tells_what_else_was_tried_with_the_same_error_and_stands_alone
     (issue,) = of_kind(t, "issue")
     assert "`claude doctor` failed" in issue.body
     assert 'Tried: `powershell -Command "claude doctor"`; `cmd //c "claude doctor"`' in issue.body
+
+
+def test_a_command_that_ran_once_given_its_environment_is_learned_with_it() -> None:
+    said = "zsh:1: command not found: openclaw\n\nCommand exited with code 127"
+    not_found = {"status": "error", "tool": "exec", "error": said}
+    failed = ToolCall("exec", json.dumps({"command": "openclaw gateway status"}),
+                      json.dumps(not_found, indent=2))  # fmt: skip
+    assert classify(failed).errors == ("zsh:1: command not found: openclaw",)  # not JSON lines
+    with_path = (
+        'export PATH="/Users/dev/.nvm/versions/node/v22.22.0/bin:$PATH" && openclaw gateway status'
+    )
+    t = session(
+        user("Is the gateway up?"),
+        agent("Checking.", failed),
+        agent("Not on PATH; with nvm's bin.", bash(with_path, "Gateway: running (pid 16149)")),
+        agent("The gateway is running."),
+    )
+    (learning,) = of_kind(t, "learning")
+    assert learning.title == "Openclaw runs only with PATH=~/.nvm/versions/node/v22.22.0/bin"
+    assert "Problem: `openclaw gateway status` failed: zsh:1: command not found" in learning.body
+    assert f"Fix: run it as `{with_path}`" in learning.body
+    assert env_setting("NODE_OPTIONS=--max-old-space-size=4096 npm run build", "npm run build") == (
+        "NODE_OPTIONS=--max-old-space-size=4096"
+    )
+    assert env_setting("FOO=1 make", "FOO=1 make -j") == ""  # set both times: not what changed
