@@ -60,8 +60,9 @@ _LOOKUP_TOOL = re.compile(
     r"(?i)(?:read|view|cat|open|glob|grep|find|search|ls|list|get|fetch|web|browse|todo)"
 )  # tools that only look (Read, Glob, WebFetch, list_mcp_resources, get_file_contents)
 _UNSET = re.compile(
-    r"(?i)api[_ -]?key|\btoken\b|credential|not configured|unauthori[sz]ed|\b401\b"
-)  # a tool the harness was never given what it needs for
+    r"(?i)api[_ -]?key|(?:auth|access|api|bot|bearer)[_ -]?token|credential|not configured"
+    r"|token (?:is )?(?:missing|not set|required|invalid|expired)|unauthori[sz]ed|\b401\b"
+)  # a tool the harness was never given what it needs for ("Unexpected token <" is not it)
 _SETS = re.compile(r"^[A-Z_][A-Z0-9_]*=")  # PATH=…, NODE_OPTIONS=…
 _MISSING = re.compile(r"(?i)not found|does ?n[o']t exist|no such|\b404\b|no (?:matches|results)")
 _TOOL_PREFIX = re.compile(r"^npm (?:error|ERR!)\s+")  # npm's prefix on every line it prints

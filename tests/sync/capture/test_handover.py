@@ -93,6 +93,7 @@ def test_an_answer_that_is_an_error_as_a_whole_is_a_failure_and_left_open() -> N
     for name, output in (  # a look that failed on its own is no issue of the project
         ("web_fetch", '{"error": "Request failed with status code 403 Forbidden"}'),
         ("read", '{"error": "EISDIR: illegal operation on a directory, read"}'),
+        ("web_fetch", '{"error": "Unexpected token < in JSON at position 0"}'),
     ):
         probe = ToolCall(name, '{"url": "https://example.com/docs"}', output)
         looked = session(user("Read the docs."), agent("Reading.", probe), agent("It failed."))
