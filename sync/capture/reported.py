@@ -41,19 +41,22 @@ def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[
     # innermost says what actually went wrong)
     steps = [node for node in failed if isinstance(node.get("command"), str)]
     found: list[str] = []
+    remedies: list[str] = []  # what a hint says to do, kept past the cut on the rest
     for node in steps + [n for n in reversed(failed) if n not in steps]:
         command, code = node.get("command"), node.get("exitCode", node.get("exit_code"))
         if isinstance(command, str) and command.strip():
             found.append(f"`{' '.join(command.split())[:160]}` exited {code}")
         hints = [k for k in node if isinstance(k, str) and "hint" in k.lower()]
-        texts = [_text(node.get(key)) for key in (*_TEXT_KEYS, *hints)]  # a hint: the remedy
+        remedies += filter(None, (" ".join(_text(node.get(k)).split())[:200] for k in hints))
+        texts = [_text(node.get(key)) for key in _TEXT_KEYS]
         code_word, message = texts[0], texts[_TEXT_KEYS.index("message")]
         if _CODE_WORD.fullmatch(code_word) and message:  # "missing_key" told by its message
             texts[0] = f"{code_word}: {lines(message)[0] if lines(message) else message}"
             texts[_TEXT_KEYS.index("message")] = ""
         for said in filter(None, texts):
             found += lines(said) or [" ".join(said.split())[:200]]
-    return tuple(dict.fromkeys(found))[:4]
+    kept = [line for line in dict.fromkeys(found) if line not in remedies][:4]
+    return (*kept, *remedies[:1])
 
 
 def _text(value: Any) -> str:

@@ -185,6 +185,7 @@ def _added(before: str, after: str) -> list[str]:
     return [w for w in _words(after) if w not in had][:4]
 
 
+ISSUE_LINE_CHARS = 400  # an open failure's error lines: the hint that ends them tells the remedy
 LAST_TURN_BONUS = 1.0  # what the session ended on is what its developer comes back to
 
 
@@ -224,6 +225,7 @@ def _issue(ep: _Episode, tags: tuple[str, ...], at_end: bool, tried: Sequence[Ac
         span=(act.line, ep.says[-1].line if ep.says else act.line),
         tags=tags,
         confidence=0.6,
+        limit=ISSUE_LINE_CHARS,
     )
 
 

@@ -45,6 +45,11 @@ def test_a_failure_reported_inside_a_json_result_is_a_failure_with_its_step() ->
     assert errors[0] == "`npm i -g openclaw@latest` exited 243"
     assert "npm error Error: EACCES: permission denied" in errors
     assert "Run: openclaw doctor --non-interactive" in errors
+    longer = json.loads(json.dumps(UPDATE))  # more error lines than are kept: the hint stays
+    step = longer["result"]["result"]["steps"][0]
+    step["stderrTail"] += "\nnpm error path /usr/lib/node_modules/openclaw\nnpm error errno -13"
+    kept = json_failure(json.dumps(longer), error_lines)
+    assert len(kept) == 5 and kept[-1] == "Run: openclaw doctor --non-interactive"
     facts = classify(ToolCall("gateway", '{"action": "update.run"}', json.dumps(UPDATE)))
     assert facts.failed and facts.errors[0].startswith("`npm i -g openclaw@latest`")
 
