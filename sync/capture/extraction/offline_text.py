@@ -10,6 +10,10 @@ from sync.capture.sources.base import Transcript
 TITLE_MAX = 80
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.S)
+LED_BLOCK_LINES = 3  # a block a line introduces joins it up to this many lines (160 characters)
+_LED_BLOCK = re.compile(
+    r"([:：])[ \t]*\n(?:[ \t]*\n)*[ \t]*```[\w+-]*[ \t]*\n(.{1,160}?)\n[ \t]*```[ \t]*\n?", re.S
+)
 # Wrapper tags agents inject (<system-reminder>, <command-output>); plain HTML is left alone.
 _TAG_BLOCK = re.compile(r"<([a-z]+[-_][\w-]*)>.*?</\1>", re.S)
 _SENT_SPLIT = re.compile(
@@ -95,12 +99,22 @@ def clip(text: str, limit: int) -> str:
 
 
 def prose(text: str) -> str:
-    """``text`` without fenced code blocks and XML-ish tag blocks (those are not statements)."""
+    """``text`` without fenced code blocks and XML-ish tag blocks (those are not statements),
+    except a short block that a line introduces ("test.txt contains:", "Start it with:"):
+    that block is what the line says, so it joins the line."""
     if "```" in text or "~~~" in text:
+        text = _LED_BLOCK.sub(_inline_block, text)
         text = _FENCE.sub("\n", text)
     if "</" in text:
         text = _TAG_BLOCK.sub("\n", text)
     return text
+
+
+def _inline_block(m: re.Match[str]) -> str:
+    lines = [line.strip() for line in m.group(2).splitlines() if line.strip()]
+    if not lines or len(lines) > LED_BLOCK_LINES:
+        return m.group(0)
+    return f"{m.group(1)} {'; '.join(lines)}\n"
 
 
 def _is_codeish(line: str) -> bool:

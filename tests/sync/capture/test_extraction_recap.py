@@ -8,6 +8,7 @@ import json
 
 from sync.capture.calls import error_lines
 from sync.capture.extraction.file_notes import head_note, quoted_notes, written_notes
+from sync.capture.extraction.offline_text import prose, sentences
 from sync.capture.extraction.timeline import build_timeline
 from sync.capture.sources.base import ToolCall
 from tests.sync.capture.test_extraction_offline import agent, edit, of_kind, session, user
@@ -164,3 +165,25 @@ def test_a_lone_question_with_a_long_answer_is_recapped_and_a_short_reply_is_not
     assert "git submodule update --init --recursive" in summary.body
     assert "## Request by request" not in summary.body  # the account tells the one answer
     assert of_kind(session(user(asked), agent("Run git init first.")), "summary") == []
+
+
+def test_a_short_block_a_line_leads_in_is_what_the_line_says() -> None:
+    said = (
+        "Logged in. `/workspace/env/test.txt` contains:\n\n```\nhello from the server\n```\n\n"
+        "The port was taken, so start it with:\n```bash\nmlflow ui --port 5001\n```\n"
+        "Here is the whole module:\n```python\n" + "\n".join(f"x{i} = {i}" for i in range(8))
+        + "\n```\n"
+    )  # fmt: skip
+    told = list(sentences(said, lax=True))
+    assert any(s.endswith("/workspace/env/test.txt contains: hello from the server") for s in told)
+    assert "The port was taken, so start it with: mlflow ui --port 5001" in told
+    assert not any("x7" in s for s in told)  # a long block is code, not what a line says
+    assert prose("Run this:\n```\nmake\n```\nDone.") == "Run this: make\nDone."
+    t = session(
+        user("Log into the server and tell me what test.txt says."),
+        agent(said),
+        user("thanks, and the port?"),
+        agent("It is 5001 now: start it with:\n```\nmlflow ui --port 5001\n```"),
+    )
+    (summary,) = of_kind(t, "summary")
+    assert "hello from the server" in summary.body
