@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from sync.capture.calls import error_lines
 from sync.capture.extraction.found import Found, found
 from sync.capture.extraction.offline_text import (
     NARRATION,
@@ -399,4 +400,8 @@ def errors_seen(tl: Timeline) -> list[tuple[int | None, str]]:
             seen.add(signature)
             what = f"`{act.facts.summary[:120]}`" if act.facts.summary else act.facts.name
             out.append((act.line, f"{what} — {main_error(act.error)[:200]}"))
-    return out
+    for said in tl.hook_errors:  # "PreToolUse:Bash hook `…` failed with status 1 (3 times):"
+        head, _, printed = said.text.partition("\n")
+        error = main_error("; ".join(error_lines(printed, 3))) or printed.strip()
+        out.append((said.line, f"{head.rstrip(':')} — {error[:200]}"))
+    return sorted(out, key=lambda x: x[0] or 0)

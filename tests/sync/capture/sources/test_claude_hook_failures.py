@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sync.capture.daily import bucket
+from sync.capture.daily_sections import generated_body
 from sync.capture.digest import build_digest
 from sync.capture.extraction.offline import candidates
 from sync.capture.extraction.timeline import build_timeline
@@ -101,3 +103,11 @@ def test_a_failed_hook_is_left_open_with_its_script_and_error(tmp_path: Path) ->
     assert error in node
     (lint,) = [b for t, b in by_title.items() if t.startswith("The simple-lint.sh hook fails")]
     assert "failed once (status 127)" in lint and "No such file or directory" in lint
+
+
+def test_the_daily_log_counts_a_failed_hook_among_the_errors_seen(tmp_path: Path) -> None:
+    days = bucket({"claude:s": session(tmp_path)}, "UTC")
+    body = generated_body("2025-08-15", days["2025-08-15"], "UTC")
+    errors = body.split("## Errors seen\n", 1)[1].split("\n## ", 1)[0]
+    assert "PreToolUse:Bash hook `node" in errors and "(3 times)" in errors
+    assert "Cannot find module" in errors and "simple-lint.sh: No such file" in errors
