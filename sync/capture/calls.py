@@ -307,7 +307,7 @@ def _run(call: ToolCall) -> CallFacts:
     program = program_of(command)
     inspects = bool(_INSPECT.match(program))
     quiet = not call.output.strip() or call.output.strip().startswith("(no output)")
-    reported = json_failure(call.output, error_lines)  # OpenClaw's exec: {"status": "error"}
+    reported = json_failure(call.output, error_lines, outer=True)  # OpenClaw exec's report
     failed = (call.is_error or exit_code != 0 or bool(reported)) and not (
         inspects and quiet and exit_code in (0, 1)  # grep found nothing: not an error
     )

@@ -21,10 +21,14 @@ _MAX_DEPTH = 8
 _CODE_WORD = re.compile(r"[A-Za-z][\w.-]{2,60}")  # an error told by its code alone
 
 
-def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
+def json_failure(
+    output: str, lines: Callable[[str], tuple[str, ...]], *, outer: bool = False
+) -> tuple[str, ...]:
     """The error lines of a JSON ``output`` that reports a failure anywhere inside it (a
     ``status`` of error or failed, ``ok`` false, a non-zero ``exitCode``), the failed step's
-    command first; () when it reports none. ``lines`` picks error lines from a text."""
+    command first; () when it reports none. ``lines`` picks error lines from a text.
+    ``outer``: only the answer as a whole counts (what a shell command printed may be data
+    that holds failures: a CI run listing)."""
     text = output.strip()
     if not text.startswith("{") or len(text) > 200_000:
         return ()
@@ -33,6 +37,8 @@ def json_failure(output: str, lines: Callable[[str], tuple[str, ...]]) -> tuple[
     except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
         return ()
     failed = [node for node in _nodes(value, 0) if _fails(node)]
+    if outer:
+        failed = [node for node in failed if node is value]
     if isinstance(value, dict) and _answers_error(value) and value not in failed:
         failed.insert(0, value)  # {"error": "missing_brave_api_key", "message": "…"}
     if not failed:

@@ -312,6 +312,9 @@ def test_a_command_that_ran_once_given_its_environment_is_learned_with_it() -> N
     failed = ToolCall("exec", json.dumps({"command": "openclaw gateway status"}),
                       json.dumps(not_found, indent=2))  # fmt: skip
     assert classify(failed).errors == ("zsh:1: command not found: openclaw",)  # not JSON lines
+    runs = json.dumps([{"name": "ci", "status": "failed"}, {"name": "lint", "status": "done"}])
+    listing = ToolCall("exec", json.dumps({"command": "gh run list --json name,status"}), runs)
+    assert not classify(listing).failed  # a listing that holds failures is data
     with_path = (
         'export PATH="/Users/dev/.nvm/versions/node/v22.22.0/bin:$PATH" && openclaw gateway status'
     )
