@@ -31,6 +31,7 @@ RUN_TOOLS = frozenset(
         "bash", "shell", "exec_command", "local_shell", "run_terminal_cmd", "run_terminal",
         "shell_exec", "execute_command", "run_command", "terminal", "powershell", "cmd",
         "exec",  # OpenClaw's shell tool
+        "shell_command",  # Codex 0.6x+: {"command": "docker compose up -d", "workdir": …}
     }
 )  # fmt: skip
 ASK_TOOLS = frozenset({"askuserquestion", "ask_user", "request_user_input", "askfollowupquestion"})

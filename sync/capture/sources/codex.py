@@ -83,6 +83,14 @@ def _user_text(text: str) -> str:
     return text
 
 
+# what newer Codex tools put before a command's output: its exit code, time and size
+_HEADER = re.compile(
+    r"\A(?:(?:Chunk ID|Wall time|Original token count|Exit code|Process exited with code)"
+    r"\b[^\n]*\n){1,6}Output:[ \t]*\n?"
+)
+_HEADER_EXIT = re.compile(r"^(?:Exit code:|Process exited with code)\s*(-?\d+)", re.M)
+
+
 def _output(value: object) -> tuple[str, bool]:
     """A tool output as text, and whether it reports a failure."""
     if isinstance(value, dict):
@@ -92,6 +100,10 @@ def _output(value: object) -> tuple[str, bool]:
     if isinstance(value, list):
         return _content_text(value), False
     text = as_text(value, sort_keys=True)
+    head = _HEADER.match(text)  # shell_command, exec_command: "Exit code: 1\n…\nOutput:\n…"
+    if head is not None:
+        code = _HEADER_EXIT.search(head.group(0))
+        return text[head.end() :], code is not None and int(code.group(1)) != 0
     if text.startswith("{") and '"metadata"' in text:
         try:
             decoded = json.loads(text)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.capture.calls import classify
 from sync.capture.sources.base import SourceError, SourceItem, Transcript
 from sync.capture.sources.codex import CodexAdapter
 from tests.conftest import SHARED_DATA
@@ -268,3 +269,40 @@ def test_every_schema_fixture_parses() -> None:
         assert legacy.session_id.startswith("test-")
         assert legacy.issues == ()
         assert legacy.started is not None
+
+
+def test_shell_command_outputs_tell_their_exit_code(tmp_path: Path) -> None:
+    """Codex 0.6x+ runs commands through ``shell_command`` and prefixes what they printed with
+    their exit code and time: a non-zero code is a failure, and the header is not output."""
+    path = tmp_path / "rollout-y.jsonl"
+
+    def call(n: int, command: str) -> dict[str, object]:
+        args = json.dumps({"command": command, "workdir": "chroma-tool"})
+        return {"type": "response_item", "payload": {"type": "function_call",
+                "name": "shell_command", "arguments": args, "call_id": f"c{n}"}}  # fmt: skip
+
+    def out(n: int, text: str) -> dict[str, object]:
+        payload = {"type": "function_call_output", "call_id": f"c{n}", "output": text}
+        return {"type": "response_item", "payload": payload}
+
+    denied = "permission denied while trying to connect to the Docker daemon socket"
+    records = [
+        {"type": "session_meta", "payload": {"id": "s2", "cwd": "/home/dev/Tools"}},
+        {"type": "event_msg", "payload": {"type": "user_message", "message": "Start the DB"}},
+        call(1, "docker compose up -d"),
+        out(1, f"Exit code: 1\nWall time: 0.3 seconds\nOutput:\n{denied}\n"),
+        call(2, "docker context use default"),
+        out(2, "Exit code: 0\nWall time: 0 seconds\nOutput:\ndefault\n"),
+        call(3, "tail -f server.log"),
+        out(
+            3, "Chunk ID: 5e1f\nWall time: 10.0 seconds\nOriginal token count: 3\nOutput:\nready\n"
+        ),
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    calls = [c for m in parse(path).messages for c in m.tool_calls]
+    assert [(c.output, c.is_error) for c in calls] == [
+        (denied, True), ("default", False), ("ready", False),
+    ]  # fmt: skip
+    facts = classify(calls[0])
+    assert facts.kind == "run" and facts.failed and facts.program == "docker compose"
+    assert facts.errors == (denied,)
