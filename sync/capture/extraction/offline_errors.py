@@ -5,11 +5,14 @@ same program passes or the turn ends. What it becomes:
 
 - fixed by changes (edits, patches, files written) and then passing: a learning, problem ->
   cause (the agent's explanation in the episode) -> fix (the files changed and how);
-- passing only once run differently (flags, piped answers): a learning on how to run it;
-- passing when run again unchanged, with nothing changed: a rerun, nothing learned;
+- passing only once run differently (flags, piped answers, the environment it needs): a
+  learning on how to run it;
+- passing when run again unchanged after a setup step (``docker context use default``): a
+  learning fixed by that step; with nothing changed or set up between: a rerun, nothing learned;
 - never passing again before the session ends: an issue (left open).
 
-Look-ups (ls, grep, cat), agent-tool hiccups (edit before read, a rejected call) and wrong
+What a command is (a look, a setup step, run differently) is told by ``commands``. Look-ups
+(ls, grep, cat), agent-tool hiccups (edit before read, a rejected call) and wrong
 path guesses are not errors of the project and make nothing.
 """
 
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.capture.calls import error_lines
+from sync.capture.extraction.commands import added_words, is_lookup, is_setup, runs_differently
 from sync.capture.extraction.found import Found, found
 from sync.capture.extraction.offline_text import (
     NARRATION,
@@ -49,13 +53,11 @@ _SEEN = re.compile(
     re.I,
 )
 _FIX_SAY = re.compile(
-    r"\b(?:fix(?:ed)? (?:it |this |that )?by|the fix (?:is|was)|instead|switch(?:ed)? to"
-    r"|by (?:using|adding|removing|importing|moving|renaming|setting)|workaround)\b",
-    re.I,
+    r"(?i)\b(?:fix(?:ed)? (?:it |this |that )?by|the fix (?:is|was)|instead|switch(?:ed)? to"
+    r"|by (?:using|adding|removing|importing|moving|renaming|setting)|workaround)\b"
 )
 _PROBE_FAIL = re.compile(
-    r"no such file or directory|cannot access|not a directory|is a directory|cannot stat",
-    re.I,
+    r"(?i)no such file or directory|cannot access|not a directory|is a directory|cannot stat"
 )
 _LOOKUP_TOOL = re.compile(
     r"(?i)(?:read|view|cat|open|glob|grep|find|search|ls|list|get|fetch|web|browse|todo)"
@@ -64,27 +66,15 @@ _UNSET = re.compile(
     r"(?i)api[_ -]?key|(?:auth|access|api|bot|bearer)[_ -]?token|credential|not configured"
     r"|token (?:is )?(?:missing|not set|required|invalid|expired)|unauthori[sz]ed|\b401\b"
 )  # a tool the harness was never given what it needs for ("Unexpected token <" is not it)
-_SETS = re.compile(r"^[A-Z_][A-Z0-9_]*=")  # PATH=…, NODE_OPTIONS=…
 _MISSING = re.compile(r"(?i)not found|does ?n[o']t exist|no such|\b404\b|no (?:matches|results)")
 _TOOL_PREFIX = re.compile(r"^npm (?:error|ERR!)\s+")  # npm's prefix on every line it prints
 _INLINE_SCRIPT = re.compile(r"\s-(?:e|c)\s+['\"]|\s--eval\b")
 _DECIDES = re.compile(
     r"\b(?:decided|chose|choose|going with|went with|switch(?:ed)? to|we'?ll use)\b", re.I
 )
-_LOOKUPS = frozenset(
-    {
-        "ls", "ll", "find", "fd", "grep", "rg", "ag", "ack", "cat", "head", "tail", "less",
-        "which", "whereis", "type", "file", "stat", "test", "tree", "wc", "echo", "pwd", "du",
-        "df", "sed", "awk", "jq", "open", "code", "sleep", "cd", "mkdir", "cp", "mv", "rm",
-        "ps", "env", "printenv",
-    }
-)  # fmt: skip
 _SPECIFIC_ERROR = re.compile(r"\w+(?:Error|Exception)\b|\b[A-Z]{1,4}\d{3,5}\b")
 _NAMED_ERROR = re.compile(r"\w+(?:Error|Exception)\b|\b[A-Z]{1,4}\d{3,5}\b|\berror\b", re.I)
 _LET_ME = re.compile(r"^(?:let me|i'?ll|i will|let'?s)\s+", re.I)
-_NOISE_ARGS = re.compile(
-    r"^(?:cd|&&|;|\||2>&1|>|timeout|\d+|tail|head|-n|-\d+|/dev/null|true|grep|-v|-q)$"
-)
 
 
 @dataclass
@@ -97,6 +87,7 @@ class _Episode:
     passed: Act | None = None
     fixes: list[tuple[str, str]] = field(default_factory=list)
     says: list[Said] = field(default_factory=list)
+    steps: list[Act] = field(default_factory=list)  # other commands that ran and passed
 
 
 def _episode(turn: Turn, act: Act) -> _Episode:
@@ -119,6 +110,8 @@ def _episode(turn: Turn, act: Act) -> _Episode:
             for path in event.facts.files:
                 if all(path != p for p, _ in ep.fixes):
                     ep.fixes.append((path, event.facts.summary))
+        elif is_setup(event):
+            ep.steps.append(event)
     return ep
 
 
@@ -163,27 +156,6 @@ def main_error(error: str) -> str:
         if named:  # one that says what went wrong ("EACCES: permission denied") before a code
             return min(named, key=lambda p: ": " not in p)
     return parts[0] if parts else error
-
-
-def is_lookup(command: str) -> bool:
-    """Whether a command only looks (its first program is ls, find, grep, cat …)."""
-    for step in re.split(r"&&|;|\|", command):
-        words = [w for w in step.split() if "=" not in w]
-        while words and (words[0] in ("sudo", "time", "timeout") or words[0][:1].isdigit()):
-            words = words[1:]  # `sudo npm i` runs npm
-        if words and words[0] != "cd":
-            return words[0].rsplit("/", 1)[-1] in _LOOKUPS
-    return True
-
-
-def _words(command: str) -> list[str]:
-    return [w for w in command.split() if not _NOISE_ARGS.match(w)]
-
-
-def _added(before: str, after: str) -> list[str]:
-    """What the command that worked has that the failed one lacked (at most four words)."""
-    had = set(_words(before))
-    return [w for w in _words(after) if w not in had][:4]
 
 
 ISSUE_LINE_CHARS = 400  # an open failure's error lines: the hint that ends them tells the remedy
@@ -245,8 +217,9 @@ def _learning(ep: _Episode, tags: tuple[str, ...], confirmed: Said | None = None
     if passed is None:
         assert confirmed is not None
         return _user_verified(ep, confirmed, tags)
-    added = _added(act.facts.summary, passed.facts.summary)
-    if not ep.fixes and not _how_to_run(act, passed, added):
+    added = added_words(act.facts.summary, passed.facts.summary)
+    how = not _PROBE_FAIL.search(act.error) and runs_differently(act, passed, added)
+    if not ep.fixes and not how and not ep.steps:
         return None  # run again unchanged, a wrong path tried, output filtered: nothing learned
     what = act.facts.program or act.facts.name
     cause = cause_of(ep.says)
@@ -259,7 +232,7 @@ def _learning(ep: _Episode, tags: tuple[str, ...], confirmed: Said | None = None
         suffix = f"; fixed in {base_name(ep.fixes[0][0])}"
         title = cause if titled(cause) else title + suffix * (len(title + suffix) <= 80)
         score = 5.0 + (1.5 if cause else 0.0)
-    else:
+    elif how:
         fix = f"run it as `{passed.facts.summary}`"
         env = env_setting(passed.facts.summary, act.facts.summary)  # PATH=~/.nvm/…/bin
         title = (
@@ -268,6 +241,12 @@ def _learning(ep: _Episode, tags: tuple[str, ...], confirmed: Said | None = None
             else f"{what} worked once run with {' '.join(added)}"
         )
         score = 5.5
+    else:  # the same command passed once a setup step ran (docker context use default)
+        fix = "ran " + "; then ".join(f"`{a.facts.summary}`" for a in ep.steps[:2]) + " first"
+        by = f"; fixed by {ep.steps[0].facts.program}"
+        title = f"{gist(main_error(act.error), 76 - len(what) - len(by), cut=False)} ({what}){by}"
+        title = cause if titled(cause) else title
+        score = 5.0 + (1.0 if cause else 0.0)
     lines = [
         ("Problem", problem),
         ("Cause", cause),
@@ -315,19 +294,6 @@ def _fix_line(ep: _Episode) -> str:
     return f"{said.rstrip('.:')}. Changed {files}" if said else f"Changed {files}"
 
 
-def _how_to_run(act: Act, passed: Act, added: list[str]) -> bool:
-    """Whether the command that passed ran the program differently (flags, answers piped in),
-    not only at another path or with its errors filtered out."""
-    if not added or _PROBE_FAIL.search(act.error) or is_lookup(act.facts.summary):
-        return False
-    if re.search(r"\|\s*(?:grep|tail|head|sed|awk)\b", passed.facts.summary):
-        return False
-    return any(  # a flag, answers piped in, or the environment it needs (PATH, a venv)
-        w.startswith("-") or w in ("yes", "echo", "printf", "export", "source") or _SETS.match(w)
-        for w in added
-    )
-
-
 def titled(cause: str) -> bool:
     """Whether an explanation reads well as a learning's title (short; not a decision)."""
     return 25 <= len(cause) <= 120 and not _DECIDES.search(cause)
@@ -367,6 +333,7 @@ def error_found(
             seen.update(_signature(a) for a in chain)
         elif ep.passed is not None or confirmed is not None:
             result = _learning(ep, tags, confirmed)
+            seen.update(_signature(a) for a in ep.retries if result is not None)
         elif not any(not a.failed for a in later) and not any(a.failed for a in later):
             tried = _same_failure(flat[k + 1 :], act)
             result = _issue(ep, tags, at_end=bool(main) and turn is main[-1], tried=tried)

@@ -332,3 +332,36 @@ def test_a_command_that_ran_once_given_its_environment_is_learned_with_it() -> N
         "NODE_OPTIONS=--max-old-space-size=4096"
     )
     assert env_setting("FOO=1 make", "FOO=1 make -j") == ""  # set both times: not what changed
+
+
+def test_a_command_that_passed_unchanged_after_a_setup_step_is_learned_with_that_step() -> None:
+    denied = (
+        "unable to get image 'chroma-tool-chroma': permission denied while trying to connect to"
+        " the Docker daemon socket at unix:///home/dev/.docker/desktop/docker.sock"
+    )
+    up = "docker compose up -d"
+
+    def run(*between: ToolCall) -> Transcript:
+        return session(
+            user("Get the chroma DB running."),
+            agent("Starting it.", bash(up, f"Exit code 1\n{denied}", is_error=True)),
+            *(agent("Next.", call) for call in between),
+            agent("Again.", bash(up, "Container chroma-test Started")),
+            agent("The container is up."),
+        )
+
+    t = run(
+        bash("docker context ls", "default\ndesktop-linux *"),  # a look: not the fix
+        bash("docker context use default", "default"),
+        bash("docker info", "Server Version: 28.0.1"),
+    )
+    (learning,) = of_kind(t, "learning")
+    assert learning.title.endswith("(docker compose); fixed by docker context")
+    assert "Fix: ran `docker context use default` first" in learning.body
+    # only looks, tests or git in between: a rerun, nothing learned
+    for between in (
+        (bash("docker ps", "CONTAINER ID"),),
+        (bash("git status", "clean"), bash("npm test", "1 passed")),
+        (bash("curl -s localhost:8000/health", "ok"),),
+    ):
+        assert of_kind(run(*between), "learning") == [], between
