@@ -392,13 +392,14 @@ def library_rules() -> tuple[Rule, ...]:
 
 # "password" in other languages, then its copula or colon: "密码是 …", "パスワード: …",
 # "пароль — …", "mot de passe : …" (the value must still look like one: ``_prose``)
-INTL_PASSWORD_WORDS = (
-    "密码", "密碼", "口令", "パスワード", "暗証番号", "비밀번호", "пароль", "contraseña",
-    "mot de passe", "passwort", "kennwort", "senha", "wachtwoord", "hasło", "şifre",
+_CJK_PASSWORD = ("密码", "密碼", "口令", "パスワード", "暗証番号", "비밀번호")  # no word breaks
+_WORD_PASSWORD = (
+    "пароль", "contraseña", "mot de passe", "passwort", "kennwort", "senha", "wachtwoord",
+    "hasło", "şifre",
 )  # fmt: skip
+INTL_PASSWORD_WORDS = _CJK_PASSWORD + _WORD_PASSWORD
 PROSE_INTL = re.compile(
-    r"(?i)(?P<key>(?:密[码碼]|口令|パスワード|暗証番号|비밀번호)|(?<!\w)(?:пароль|contraseña"
-    r"|mot de passe|passwort|kennwort|senha|wachtwoord|hasło|şifre)(?!\w))"
+    rf"(?i)(?P<key>(?:{'|'.join(_CJK_PASSWORD)})|(?<!\w)(?:{'|'.join(_WORD_PASSWORD)})(?!\w))"
     r"(?:[ \t]*(?:是|为|為|は|が|：|:|=|est|ist|es|é|это|—|-)){0,2}[ \t]*"
     r"(?P<val>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|`[^`\n]{3,}`|「[^」\n]{3,}」|[^\s,;，。；、」）)]+)"
 )

@@ -158,6 +158,11 @@ def main_error(error: str) -> str:
     return parts[0] if parts else error
 
 
+def printed_error(printed: str, limit: int) -> str:
+    """The error in what a command or hook printed: its main error line, else its start."""
+    return main_error("; ".join(error_lines(printed, 3))) or clip(printed.strip(), limit)
+
+
 ISSUE_LINE_CHARS = 400  # an open failure's error lines: the hint that ends them tells the remedy
 LAST_TURN_BONUS = 1.0  # what the session ended on is what its developer comes back to
 
@@ -347,8 +352,9 @@ def error_found(
 
 def _same_failure(after: Sequence[tuple[Turn, Act]], act: Act) -> list[Act]:
     """Other commands that failed with ``act``'s error later, none of them ever passing."""
+    error = main_error(act.error)
     same = [(i, a) for i, (_, a) in enumerate(after) if a.failed and a.key != act.key
-            and main_error(a.error) == main_error(act.error)]  # fmt: skip
+            and main_error(a.error) == error]  # fmt: skip
     return [a for i, a in same if all(b.failed for _, b in after[i + 1 :] if b.key == a.key)]
 
 
@@ -369,6 +375,5 @@ def errors_seen(tl: Timeline) -> list[tuple[int | None, str]]:
             out.append((act.line, f"{what} — {main_error(act.error)[:200]}"))
     for said in tl.hook_errors:  # "PreToolUse:Bash hook `…` failed with status 1 (3 times):"
         head, _, printed = said.text.partition("\n")
-        error = main_error("; ".join(error_lines(printed, 3))) or printed.strip()
-        out.append((said.line, f"{head.rstrip(':')} — {error[:200]}"))
+        out.append((said.line, f"{head.rstrip(':')} — {printed_error(printed, 200)[:200]}"))
     return sorted(out, key=lambda x: x[0] or 0)

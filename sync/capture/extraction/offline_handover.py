@@ -110,8 +110,9 @@ def _advice(says: Sequence[Said], subject: frozenset[str]) -> str:
         told = [s for s in sentences(said.text) if len(s) >= 12 and not s.endswith("?")][:2]
         command = " ".join(commands[0].split())
         text = " ".join(polite(s).rstrip(".:") + "." for s in told)
-        told_it = text.replace(command, f"`{command}`", 1)  # the sentence that led it in
-        return clip(f"{text} `{command}`" if command not in text else told_it, 300)
+        if command in text:  # the sentence that led it in says it: set it off there
+            return clip(text.replace(command, f"`{command}`", 1), 300)
+        return clip(f"{text} `{command}`", 300)
     return ""
 
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from sync.capture.calls import error_lines
 from sync.capture.extraction.found import Found, found
-from sync.capture.extraction.offline_errors import CAUSE, main_error, unhedged
+from sync.capture.extraction.offline_errors import CAUSE, printed_error, unhedged
 from sync.capture.extraction.offline_text import NARRATION, base_name, clip, polite, sentences
 from sync.capture.extraction.timeline import Said, Timeline, Turn
 
@@ -283,8 +282,7 @@ def hook_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         m = _HOOK_HEAD.match(head)
         if m is None:
             continue
-        error = main_error("; ".join(error_lines(output, 3))) or clip(output.strip(), 160)
-        error = _ERROR_WORD.sub("", error)
+        error = _ERROR_WORD.sub("", printed_error(output, 160))
         code = _NODE_CODE.search(output)  # node tells the kind apart: code: 'MODULE_NOT_FOUND'
         if code and code[1] not in error:
             error = f"{error} ({code[1]})"
@@ -297,11 +295,7 @@ def hook_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
         path = m["command"].split()[-1]
         script = base_name(path)
         named = error.replace(path, script).replace("'", "")
-        title = f"The {script} hook fails: {named}"
-        item = found("issue", title, lines, score=5.0, pos=said.pos,
-                     span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
-        if item is not None:
-            yield item
+        yield from _of_said("issue", f"The {script} hook fails: {named}", lines, said, tags)
 
 
 def model_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
@@ -321,15 +315,22 @@ def model_error_found(tl: Timeline, tags: tuple[str, ...]) -> Iterator[Found]:
             lines = [("Problem", said.text), ("Fix", f"the reply came from {worked} instead")]
             once = re.sub(r"\s*\(\d+ times\)$", "", error)  # "fetch failed (4 times)"
             title = f"Model {model} failed ({clip(once, 40)}); {worked} replied instead"
-            item = found("learning", title, lines, score=5.0, pos=said.pos,
-                         span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
+            yield from _of_said("learning", title, lines, said, tags)
         else:
             lines = [("Open", f"the model {model} failed and no other replied"), ("Error", error)]
-            title = f"The model {model} fails: {clip(error, 50)}"
-            item = found("issue", title, lines, score=5.0, pos=said.pos,
-                         span=(said.line, said.line), tags=tags, limit=300)  # fmt: skip
-        if item is not None:
-            yield item
+            yield from _of_said("issue", f"The model {model} fails: {clip(error, 50)}", lines,
+                                said, tags)  # fmt: skip
+
+
+def _of_said(
+    kind: str, title: str, lines: list[tuple[str, str]], said: Said, tags: tuple[str, ...]
+) -> Iterator[Found]:
+    """The memory one harness message makes (a failed hook, a failed model), when it has a
+    title worth keeping."""
+    item = found(kind, title, lines, score=5.0, pos=said.pos, span=(said.line, said.line),
+                 tags=tags, limit=300)  # fmt: skip
+    if item is not None:
+        yield item
 
 
 def _hook_rules(text: str) -> tuple[str, list[str], list[str]]:
